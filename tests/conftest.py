@@ -1,0 +1,46 @@
+"""Shared fixtures: root detection, unique lab names, and the leak check for kernel tests."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+from tests.leakcheck import KernelInventory
+
+IS_ROOT = os.geteuid() == 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if IS_ROOT:
+        return
+    skip = pytest.mark.skip(reason="needs root (kernel test)")
+    for item in items:
+        if "kernel" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def lab_name() -> str:
+    """A unique, valid lab name for one test (short: it ends up in interface names)."""
+    return "t" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(autouse=True)
+def _no_kernel_leaks(request: pytest.FixtureRequest):
+    """For tests marked ``kernel``: fail if the test left kernel objects behind."""
+    if "kernel" not in request.keywords or not IS_ROOT:
+        yield
+        return
+    before = KernelInventory.take()
+    yield
+    # Processes can take a moment to be reaped after a kill.
+    leaked: dict[str, list[str]] = {}
+    for _ in range(20):
+        leaked = KernelInventory.take().leaked_since(before)
+        if not leaked:
+            break
+        time.sleep(0.1)
+    assert not leaked, f"test left kernel objects behind: {leaked}"
