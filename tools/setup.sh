@@ -32,8 +32,11 @@ if [[ ! -x .venv/bin/python ]]; then "$py" -m venv .venv; fi
 extra=""; [[ "$mode" == test ]] && extra="[test]"
 stamp=".venv/.installed$extra"
 if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".$extra"
+  echo "setup: installing Python packages into .venv"
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+         .venv/bin/python -m pip install -q -e ".$extra"; } >.venv/pip.log 2>&1; then
+    cat .venv/pip.log >&2; exit 1
+  fi
   touch "$stamp"
 fi
 
@@ -43,7 +46,7 @@ case "$mode" in
     ;;
   test)
     export PATH="$here/.venv/bin:$PATH"
-    echo "== ruff"; ruff check dockerscope tests bench
+    echo "== ruff"; ruff check dockerscope tests $(ls -d bench 2>/dev/null)
     echo "== mypy"; mypy
     echo "== pytest"
     set +e

@@ -390,7 +390,8 @@ def _decode(typ: Any, data: Any) -> Any:
             continue
         value = data[f.name]
         kwargs[f.name] = _decode_value(hints[f.name], value)
-    return typ(**kwargs)
+    factory: Any = typ  # is_dataclass() narrowed typ to an instance type; it is a class here
+    return factory(**kwargs)
 
 
 _NESTED: dict[str, type] = {}
