@@ -97,6 +97,7 @@ class NetNs:
     name: str | None  # name under /run/netns (or a lab's netns dir), if any
     pids: tuple[int, ...] = ()  # processes living in it
     owner: Owner | None = None
+    label: str = ""  # the label used in Link.netns etc.: "host", a name, or "pid:<pid>"
 
     @property
     def key(self) -> str:
@@ -201,6 +202,7 @@ class OverlayMount:
     workdir: str
     upper_entries: tuple[UpperEntry, ...] = ()
     owner: Owner | None = None
+    seen_from: str = ""  # whose mountinfo showed it: "host" or "pid:<pid>" (a container's mnt ns)
 
     @property
     def key(self) -> str:

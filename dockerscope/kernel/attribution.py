@@ -1,0 +1,375 @@
+"""Who caused each kernel object: fill ``owner`` by matching kernel facts, never engine state.
+
+The facts: a netns named after a container, a veth whose peer is in such a netns, a bridge
+called ``docker0`` or ``br-<network id[:12]>``, a cgroup or upper dir path holding a container
+id, an iptables rule naming a bridge, a subnet, a container address or a published port.
+Optional ``Hints`` (container names, ids, addresses, ports; network names, bridges, subnets)
+come from a Docker-compatible API socket, ours or a real Docker's (``hints_from_socket``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dockerscope.kernel.model import Link, Owner, Rule, Snapshot
+
+
+@dataclass(frozen=True)
+class ContainerHint:
+    """A container as the API lists it."""
+
+    id: str
+    name: str
+    ips: tuple[str, ...] = ()
+    #: published ports: (host port, protocol, container port)
+    ports: tuple[tuple[int, str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkHint:
+    """A network as the API lists it."""
+
+    id: str
+    name: str
+    bridge: str = ""
+    subnets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What an API told about containers and networks (all optional)."""
+
+    containers: tuple[ContainerHint, ...] = ()
+    networks: tuple[NetworkHint, ...] = ()
+    lab: str = ""  # the lab name, for objects that belong to the lab as a whole
+    docker: bool = False  # hints come from a real Docker (owners of its own objects: "docker")
+    #: labels of namespaces known to be containers' (a lab's netns dir names them after them)
+    container_netns: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Hints from an API socket
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(self._path)
+        except OSError:
+            s.close()
+            raise
+        self.sock = s
+
+
+def _get_json(path: str, url: str, timeout: float) -> Any:
+    conn = _UnixConnection(path, timeout)
+    try:
+        conn.request("GET", url, headers={"Host": "docker", "User-Agent": "dockerscope-observer"})
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            raise OSError(f"GET {url} on {path}: HTTP {resp.status}")
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
+def hints_from_api(containers: list[dict[str, Any]], networks: list[dict[str, Any]]) -> Hints:
+    """Hints from the JSON of ``GET /containers/json`` and ``GET /networks``."""
+    chints = []
+    for c in containers:
+        names = [n.lstrip("/") for n in c.get("Names") or []]
+        nets = ((c.get("NetworkSettings") or {}).get("Networks") or {}).values()
+        ips = tuple(n.get("IPAddress") for n in nets if n.get("IPAddress"))
+        ports = tuple(
+            (int(p["PublicPort"]), p.get("Type", "tcp"), int(p["PrivatePort"]))
+            for p in c.get("Ports") or []
+            if p.get("PublicPort")
+        )
+        cid = c.get("Id", "")
+        chints.append(ContainerHint(cid, names[0] if names else cid[:12], ips, tuple(set(ports))))
+    nhints = []
+    for n in networks:
+        if n.get("Driver") not in (None, "bridge"):
+            continue
+        nid = n.get("Id", "")
+        bridge = (n.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{nid[:12]}"
+        subnets = tuple(
+            cfg["Subnet"] for cfg in (n.get("IPAM") or {}).get("Config") or [] if cfg.get("Subnet")
+        )
+        nhints.append(NetworkHint(nid, n.get("Name", nid[:12]), bridge, subnets))
+    return Hints(tuple(chints), tuple(nhints))
+
+
+def hints_from_socket(path: str, timeout: float = 2.0, docker: bool = False) -> Hints:
+    """Ask a Docker-compatible API on a unix socket for its containers and networks."""
+    containers = _get_json(path, "/containers/json", timeout)
+    networks = _get_json(path, "/networks", timeout)
+    return replace(hints_from_api(containers, networks), docker=docker)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribution
+
+
+@dataclass
+class _Index:
+    """Lookups built once per snapshot."""
+
+    containers: dict[str, Owner] = field(default_factory=dict)  # name, id, id[:12] -> owner
+    ids: list[tuple[str, Owner]] = field(default_factory=list)  # (id, owner) for path search
+    ip_owner: dict[str, Owner] = field(default_factory=dict)  # container ip -> owner
+    bridges: dict[str, Owner] = field(default_factory=dict)  # bridge name -> network owner
+    subnets: list[tuple[Any, Owner]] = field(default_factory=list)
+    ports: dict[tuple[int, str], tuple[int, Owner]] = field(default_factory=dict)
+    netns: dict[str, Owner] = field(default_factory=dict)  # netns label -> owner
+    lab: Owner | None = None
+
+
+def _index(snap: Snapshot, hints: Hints) -> _Index:
+    ix = _Index()
+    o: Owner | None
+    if hints.lab:
+        ix.lab = Owner("lab", hints.lab)
+    for c in hints.containers:
+        o = Owner("container", c.name, c.id)
+        for k in (c.name, c.id, c.id[:12]):
+            if k:
+                ix.containers[k] = o
+        if c.id:
+            ix.ids.append((c.id, o))
+        for ip in c.ips:
+            ix.ip_owner[ip] = o
+    for n in hints.networks:
+        o = Owner("network", n.name, n.id)
+        if n.bridge:
+            ix.bridges[n.bridge] = o
+        for s in n.subnets:
+            try:
+                ix.subnets.append((ipaddress.ip_network(s, strict=False), o))
+            except ValueError:
+                continue
+    # Bridges the hints did not name: Docker's naming says which network they are.
+    for link in snap.links:
+        if link.kind != "bridge" or link.name in ix.bridges:
+            continue
+        if link.name == "docker0":
+            ix.bridges[link.name] = Owner("network", "bridge")
+        elif link.name.startswith("br-"):
+            ix.bridges[link.name] = Owner("network", link.name[3:], link.name[3:])
+    # Subnets from the bridges' own addresses (172.17.0.1/16 on docker0 -> 172.17.0.0/16).
+    for link in snap.links:
+        if link.name in ix.bridges:
+            for a in link.addresses:
+                if a.family == 4:
+                    net = ipaddress.ip_network(a.cidr, strict=False)
+                    ix.subnets.append((net, ix.bridges[link.name]))
+    # Namespaces: named after a container, or used by a process in a container's cgroup.
+    procs = {p.pid: p for p in snap.processes}
+    for ns in snap.netns:
+        label = ns.label or ns.name or ""
+        o = _container_for_name(ix, ns.name) if ns.name else None
+        if o is None:
+            for pid in ns.pids:
+                p = procs.get(pid)
+                o = _container_in_path(ix, p.cgroup) if p else None
+                cid = _id_component(p.cgroup) if p and o is None else None
+                if cid is not None:
+                    o = Owner("container", cid[:12], cid)
+                if o is not None:
+                    break
+        if o is None and ns.name and hints.lab and ns.name == hints.lab:
+            o = ix.lab
+        if o is None and label in hints.container_netns:
+            o = Owner("container", ns.name or label)
+        if o is not None and label:
+            ix.netns[label] = o
+    # Container addresses seen in their own namespaces.
+    for link in snap.links:
+        lo = ix.netns.get(link.netns)
+        if lo is not None and lo.kind == "container" and link.kind != "loopback":
+            for a in link.addresses:
+                if a.family == 4:
+                    ix.ip_owner.setdefault(a.address, lo)
+    for c in hints.containers:
+        co = ix.containers.get(c.id) or ix.containers.get(c.name)
+        for host_port, proto, cport in c.ports:
+            if co is not None:
+                ix.ports[(host_port, proto)] = (cport, co)
+    return ix
+
+
+def _container_for_name(ix: _Index, name: str | None) -> Owner | None:
+    if not name:
+        return None
+    return ix.containers.get(name)
+
+
+def _container_in_path(ix: _Index, path: str) -> Owner | None:
+    """A container whose id appears in ``path`` (cgroup, upper dir); else an id-looking part."""
+    for cid, o in ix.ids:
+        if cid and (cid in path or (len(cid) >= 12 and cid[:12] in path.split("/"))):
+            return o
+    return None
+
+
+def _id_component(path: str) -> str | None:
+    """A 64-hex (or 12-hex) path component: a container id without a hint to name it."""
+    for part in reversed([p for p in path.replace(".scope", "").split("/") if p]):
+        part = part.removeprefix("docker-")
+        if len(part) in (12, 64) and all(ch in "0123456789abcdef" for ch in part):
+            return part
+    return None
+
+
+def _link_owner(ix: _Index, link: Link) -> Owner | None:
+    if link.name in ix.bridges:
+        return ix.bridges[link.name]
+    own = ix.netns.get(link.netns)
+    if own is not None and own.kind == "container":
+        return own
+    if link.kind == "veth" and link.peer_netns:
+        peer = ix.netns.get(link.peer_netns)
+        if peer is not None and peer.kind == "container":
+            return peer
+    if link.master and link.master in ix.bridges and link.kind != "veth":
+        return ix.bridges[link.master]
+    return own
+
+
+def _ip_of(value: str) -> str:
+    return value.split("/")[0] if value.endswith("/32") or "/" not in value else value
+
+
+def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
+    """Owner of a rule: a published port first, then a container, then a network."""
+    tokens = rule.spec.split()
+    opts: dict[str, str] = {}
+    for i, tok in enumerate(tokens[:-1]):
+        if tok.startswith("-"):
+            opts.setdefault(tok, tokens[i + 1])
+    container: Owner | None = None
+    for key in ("--to-destination", "-d", "-s", "--to-source"):
+        val = opts.get(key)
+        if not val:
+            continue
+        ip = _ip_of(val.split(":")[0] if key.startswith("--to") else val)
+        if ip in ix.ip_owner:
+            container = ix.ip_owner[ip]
+            break
+    dport = opts.get("--dport")
+    proto = opts.get("-p", "tcp")
+    if dport and dport.isdigit():
+        host_port = int(dport)
+        hinted = ix.ports.get((host_port, proto))
+        if container is not None and "--to-destination" in opts:
+            to_port = opts["--to-destination"].rsplit(":", 1)[-1]
+            return Owner("port", f"{host_port}/{proto} -> {container.name}:{to_port}", container.id)
+        if container is not None:
+            return Owner("port", f"{host_port}/{proto} -> {container.name}", container.id)
+        if hinted is not None:
+            cport, o = hinted
+            return Owner("port", f"{host_port}/{proto} -> {o.name}:{cport}", o.id)
+    if container is not None:
+        return container
+    for key in ("-i", "-o"):
+        val = opts.get(key)
+        if val and val in ix.bridges:
+            return ix.bridges[val]
+    for key in ("-s", "-d"):
+        val = opts.get(key)
+        if val and "/" in val and not val.endswith("/32"):
+            try:
+                net = ipaddress.ip_network(val, strict=False)
+            except ValueError:
+                continue
+            for sub, o in ix.subnets:
+                if sub == net:
+                    return o
+    return None
+
+
+def attribute(snap: Snapshot, hints: Hints | None = None) -> Snapshot:
+    """A copy of ``snap`` with ``owner`` filled wherever a kernel fact names one."""
+    hints = hints or Hints()
+    ix = _index(snap, hints)
+
+    def with_owner(items: Iterable[Any], fn: Any) -> tuple[Any, ...]:
+        out = []
+        for obj in items:
+            o = fn(obj)
+            out.append(obj if o == obj.owner else replace(obj, owner=o))
+        return tuple(out)
+
+    links = with_owner(snap.links, lambda link: _link_owner(ix, link))
+    link_owner = {(lk.netns, lk.name): lk.owner for lk in links}
+
+    def route_owner(r: Any) -> Owner | None:
+        return link_owner.get((r.netns, r.dev)) or ix.netns.get(r.netns)
+
+    def ns_owner(ns: Any) -> Owner | None:
+        return ix.netns.get(ns.label or ns.name or "")
+
+    def proc_owner(p: Any) -> Owner | None:
+        o = _container_in_path(ix, p.cgroup)
+        if o is None:
+            net = p.ns("net")
+            for ns in snap.netns:
+                if ns.inode == net:
+                    o = ix.netns.get(ns.label or ns.name or "")
+                    break
+        return o
+
+    def path_owner(path: str) -> Owner | None:
+        o = _container_in_path(ix, path)
+        if o is None:
+            cid = _id_component(path)
+            if cid is not None:
+                o = Owner("container", cid[:12], cid)
+        if o is None and ix.lab is not None and f"/{ix.lab.name}" in path:
+            o = ix.lab
+        return o
+
+    procs = {p.pid: p for p in snap.processes}
+
+    def mount_owner(m: Any) -> Owner | None:
+        o = path_owner(m.upperdir)
+        if (o is None or o.kind == "lab") and m.seen_from.startswith("pid:"):
+            p = procs.get(int(m.seen_from[4:]))
+            if p is not None:
+                o = proc_owner(p) or o
+        return o
+
+    def flow_owner(f: Any) -> Owner | None:
+        for ip in (f.reply_src, f.orig_src, f.orig_dst):
+            o = ix.ip_owner.get(ip)
+            if o is not None:
+                if f.dnat:
+                    text = f"{f.orig_dport}/{f.proto} -> {o.name}:{f.reply_sport}"
+                    return Owner("port", text, o.id)
+                return o
+        return ix.netns.get(f.netns)
+
+    return replace(
+        snap,
+        links=links,
+        routes=with_owner(snap.routes, route_owner),
+        netns=with_owner(snap.netns, ns_owner),
+        processes=with_owner(snap.processes, proc_owner),
+        rules=with_owner(snap.rules, lambda r: rule_owner(ix, r)),
+        cgroups=with_owner(snap.cgroups, lambda c: path_owner(c.path)),
+        mounts=with_owner(snap.mounts, mount_owner),
+        flows=with_owner(snap.flows, flow_owner),
+    )

@@ -1,0 +1,268 @@
+"""iptables rules of one network namespace, both backends, with packet and byte counters.
+
+nf_tables (what Debian's ``iptables`` is today) is read with ``iptables-nft-save -c`` run in the
+namespace; the legacy x_tables are read through python-iptables (libiptc) when the namespace's
+``/proc/net/ip_tables_names`` lists any table, with ``iptables-legacy-save -c`` as a fallback.
+Every Rule and Chain says which backend it came from, so a machine where both hold rules (a
+Docker that picked legacy beside an nft firewall) shows both.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dockerscope.kernel.model import Chain, Rule
+from dockerscope.kernel.setns import in_netns
+
+#: The tables the course talks about.
+TABLES = ("nat", "filter")
+
+_COUNTERS = re.compile(r"^\[(\d+):(\d+)\]\s+")
+_CHAIN = re.compile(r"^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$")
+
+
+class SaveFormatError(ValueError):
+    """A line of ``iptables-save`` output that is not in the save format."""
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """Chains and rules of one backend in one netns."""
+
+    chains: tuple[Chain, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+
+def parse_save(
+    text: str, netns: str, backend: str, tables: Iterable[str] | None = TABLES
+) -> Ruleset:
+    """Parse ``iptables-save [-c]`` output into Chains and Rules (in file order).
+
+    ``tables`` limits the tables kept (None keeps all). Raises SaveFormatError on a line that
+    is neither a comment, a table header, a chain header, a rule nor COMMIT.
+    """
+    keep = None if tables is None else set(tables)
+    chains: list[Chain] = []
+    rules: list[Rule] = []
+    table: str | None = None
+    positions: dict[str, int] = {}
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("*"):
+            table = line[1:].strip()
+            positions = {}
+            continue
+        if line == "COMMIT":
+            table = None
+            continue
+        if table is None:
+            raise SaveFormatError(f"line {lineno}: outside a table: {raw!r}")
+        if keep is not None and table not in keep:
+            continue
+        if line.startswith(":"):
+            m = _CHAIN.match(line)
+            if not m:
+                raise SaveFormatError(f"line {lineno}: bad chain header: {raw!r}")
+            name, policy, pk, by = m.groups()
+            chains.append(
+                Chain(
+                    netns=netns,
+                    backend=backend,
+                    table=table,
+                    name=name,
+                    policy=None if policy == "-" else policy,
+                    packets=int(pk or 0),
+                    bytes=int(by or 0),
+                )
+            )
+            continue
+        packets = nbytes = 0
+        m = _COUNTERS.match(line)
+        if m:
+            packets, nbytes = int(m.group(1)), int(m.group(2))
+            line = line[m.end() :]
+        parts = line.split(None, 2)
+        if len(parts) < 2 or parts[0] != "-A":
+            raise SaveFormatError(f"line {lineno}: not a rule: {raw!r}")
+        chain = parts[1]
+        spec = parts[2] if len(parts) > 2 else ""
+        # iptables-save -c on nft puts counters first; some versions use "-c P B" in the spec.
+        cm = re.search(r"(?:^|\s)-c (\d+) (\d+)(?=\s|$)", spec)
+        if cm:
+            packets, nbytes = int(cm.group(1)), int(cm.group(2))
+            spec = (spec[: cm.start()] + spec[cm.end() :]).strip()
+        positions[chain] = positions.get(chain, 0) + 1
+        rules.append(
+            Rule(
+                netns=netns,
+                backend=backend,
+                table=table,
+                chain=chain,
+                position=positions[chain],
+                spec=spec,
+                packets=packets,
+                bytes=nbytes,
+            )
+        )
+    return Ruleset(tuple(chains), tuple(rules))
+
+
+def _save_command(backend: str) -> list[str]:
+    if backend == "legacy":
+        name = "iptables-legacy-save"
+    else:
+        name = "iptables-nft-save" if shutil.which("iptables-nft-save") else "iptables-save"
+    return [name, "-c"]
+
+
+def save_text(ns_path: str | None, backend: str = "nf_tables", timeout: float = 10) -> str:
+    """Run the backend's ``iptables-save -c`` inside the netns at ``ns_path`` and return stdout."""
+    cmd = _save_command(backend)
+    if ns_path is not None:
+        cmd = ["nsenter", f"--net={ns_path}", "--", *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise OSError(f"{shlex.join(cmd)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def legacy_tables(ns_path: str | None) -> list[str]:
+    """Tables the legacy x_tables backend holds in that netns (empty: legacy unused)."""
+
+    def read() -> list[str]:
+        try:
+            with open("/proc/thread-self/net/ip_tables_names") as f:
+                return f.read().split()
+        except OSError:
+            return []
+
+    return read() if ns_path is None else in_netns(ns_path, read)
+
+
+def legacy_has_rules(ns_path: str | None) -> bool:
+    """True when a legacy table of interest exists in that netns.
+
+    The tables appear in ip_tables_names as soon as something touched them (even a listing),
+    so this is a cheap first check; the rules themselves are read afterwards.
+    """
+    return any(t in TABLES for t in legacy_tables(ns_path))
+
+
+def read_nft(ns_path: str | None, label: str) -> Ruleset:
+    """nat and filter of the nf_tables backend in one netns."""
+    return parse_save(save_text(ns_path, "nf_tables"), label, "nf_tables")
+
+
+def read_legacy(ns_path: str | None, label: str) -> Ruleset:
+    """nat and filter of the legacy backend, through python-iptables (libiptc).
+
+    Falls back to ``iptables-legacy-save -c`` when python-iptables cannot be used.
+    """
+    tables = [t for t in legacy_tables(ns_path) if t in TABLES]
+    if not tables:
+        return Ruleset()
+    try:
+        if ns_path is None:
+            return _read_iptc(tables, label)
+        return in_netns(ns_path, lambda: _read_iptc(tables, label))
+    except Exception:  # noqa: BLE001 - libiptc errors come in many shapes; the CLI still works
+        return parse_save(save_text(ns_path, "legacy"), label, "legacy")
+
+
+def read_all(ns_path: str | None, label: str) -> Ruleset:
+    """Both backends: nf_tables always, legacy when it holds tables."""
+    nft = read_nft(ns_path, label)
+    legacy = read_legacy(ns_path, label) if legacy_has_rules(ns_path) else Ruleset()
+    return Ruleset(nft.chains + legacy.chains, nft.rules + legacy.rules)
+
+
+def _read_iptc(tables: list[str], label: str) -> Ruleset:
+    """Read legacy tables with libiptc in the calling thread's netns."""
+    import iptc  # python-iptables; imported late: loading libiptc is not free
+
+    # python-iptables caches Table objects by name across namespaces; start from a clean slate
+    # so a handle opened in another netns is never reused here.
+    iptc.Table._cache.clear()
+    chains: list[Chain] = []
+    rules: list[Rule] = []
+    try:
+        for tname in tables:
+            table = iptc.Table(tname, autocommit=False)
+            table.refresh()
+            for ch in table.chains:
+                policy = None
+                pk = by = 0
+                if table.builtin_chain(ch.name):
+                    pol, counters = ch.get_policy(), ch.get_counters()
+                    policy = pol.name if pol is not None else None
+                    pk, by = counters
+                chains.append(Chain(label, "legacy", tname, ch.name, policy, pk, by))
+                for pos, r in enumerate(ch.rules, 1):
+                    p, b = r.get_counters()
+                    rules.append(
+                        Rule(label, "legacy", tname, ch.name, pos, iptc_spec(r), int(p), int(b))
+                    )
+            table.close()
+    finally:
+        iptc.Table._cache.clear()
+    return Ruleset(tuple(chains), tuple(rules))
+
+
+def _neg(value: str) -> tuple[str, str]:
+    value = value.strip()
+    if value.startswith("!"):
+        return "! ", value[1:].strip()
+    return "", value
+
+
+def iptc_spec(rule: object) -> str:
+    """An ``iptables-save``-style spec for a python-iptables Rule (close, not byte-identical)."""
+    r = rule  # typed loosely: python-iptables has no stubs
+    parts: list[str] = []
+    src, dst = getattr(r, "src", "0.0.0.0/0.0.0.0"), getattr(r, "dst", "0.0.0.0/0.0.0.0")
+    for opt, val in (("-s", src), ("-d", dst)):
+        neg, v = _neg(val)
+        if v not in ("0.0.0.0/0.0.0.0", "0.0.0.0/0"):
+            parts.append(f"{neg}{opt} {_cidr(v)}")
+    for opt, val in (("-i", r.in_interface), ("-o", r.out_interface)):  # type: ignore[attr-defined]
+        if val:
+            neg, v = _neg(val)
+            parts.append(f"{neg}{opt} {v}")
+    if r.protocol and r.protocol != "ip":  # type: ignore[attr-defined]
+        neg, v = _neg(r.protocol)  # type: ignore[attr-defined]
+        parts.append(f"{neg}-p {v}")
+    for m in r.matches:  # type: ignore[attr-defined]
+        parts.append(f"-m {m.name}" + _params(m.get_all_parameters()))
+    target = r.target  # type: ignore[attr-defined]
+    if target is not None and target.name:
+        parts.append(f"-j {target.name}" + _params(target.get_all_parameters()))
+    return " ".join(parts)
+
+
+def _params(params: dict[str, list[str]]) -> str:
+    out = ""
+    for key, values in params.items():
+        neg = ""
+        vals = list(values)
+        if vals and vals[0] == "!":
+            neg, vals = "! ", vals[1:]
+        out += f" {neg}--{key}" + "".join(f" {v}" for v in vals)
+    return out
+
+
+def _cidr(value: str) -> str:
+    """"172.17.0.0/255.255.0.0" -> "172.17.0.0/16" (what iptables-save prints)."""
+    if "/" not in value:
+        return value + "/32"
+    addr, mask = value.split("/", 1)
+    if "." in mask:
+        bits = sum(bin(int(o)).count("1") for o in mask.split("."))
+        return f"{addr}/{bits}"
+    return value

@@ -1,0 +1,203 @@
+"""Links and their addresses in one network namespace (``ip link``, ``ip addr``, ``brctl show``).
+
+One ``RtnlReader`` per namespace keeps a pyroute2 IPRoute whose socket was created inside that
+namespace (see setns.py), so a re-read costs one netlink dump and no fork. A veth's peer is
+named by ifindex plus a *netns id* local to the namespace being read; ``resolve_peers`` turns
+that id into the label of the namespace that holds the peer, across all namespaces in view.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pyroute2 import IPRoute
+
+from dockerscope.kernel.model import Address, Link
+from dockerscope.kernel.netns import NsRef
+from dockerscope.kernel.setns import netlink_socket
+
+NETLINK_ROUTE = 0
+ARPHRD_LOOPBACK = 772
+_SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+
+
+@dataclass(frozen=True)
+class RawLink:
+    """A Link before its veth peer's namespace is known."""
+
+    link: Link
+    peer_nsid: int | None  # IFLA_LINK_NETNSID: the peer lives in another netns
+
+
+class RtnlReader:
+    """Route-netlink dumps (links, addresses, routes) of one namespace."""
+
+    def __init__(self, ref: NsRef):
+        self.ref = ref
+        self._sock = netlink_socket(None if ref.label == "host" else ref.path, NETLINK_ROUTE)
+        try:
+            self.ipr = IPRoute(fileno=self._sock.fileno())
+        except Exception:
+            self._sock.close()
+            raise
+        self._nsids: dict[int, int] = {}  # netns inode -> nsid as seen from here
+
+    def close(self) -> None:
+        """Release the socket and pyroute2's event loop."""
+        try:
+            self.ipr.close()
+        finally:
+            self._sock.close()
+
+    def dump_links(self) -> list[Any]:
+        return list(self.ipr.get_links())
+
+    def dump_addrs(self) -> list[Any]:
+        return list(self.ipr.get_addr())
+
+    def links(self) -> list[RawLink]:
+        """Every link of the namespace with its addresses (peers unresolved)."""
+        return links_from_messages(self.ref.label, self.dump_links(), self.dump_addrs())
+
+    def nsid_of(self, ref: NsRef) -> int | None:
+        """The netns id this namespace uses for ``ref`` (None when it has none assigned)."""
+        if ref.inode in self._nsids:
+            return self._nsids[ref.inode]
+        try:
+            fd = os.open(ref.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            answer = self.ipr.get_netnsid(fd=fd)
+        except Exception:  # noqa: BLE001 - an unassigned id comes back as an error on some kernels
+            answer = None
+        finally:
+            os.close(fd)
+        nsid = None if not answer else answer.get("nsid")
+        if nsid is None or nsid < 0:
+            return None
+        self._nsids[ref.inode] = nsid
+        return nsid
+
+
+def _attr(msg: Any, name: str) -> Any:
+    return msg.get_attr(name)
+
+
+def _kind(msg: Any) -> tuple[str, Any]:
+    info = _attr(msg, "IFLA_LINKINFO")
+    kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+    data = info.get_attr("IFLA_INFO_DATA") if info is not None else None
+    if kind:
+        return kind, data
+    if msg.get("ifi_type") == ARPHRD_LOOPBACK:
+        return "loopback", None
+    return "device", None
+
+
+def addresses_from_messages(addr_msgs: Iterable[Any]) -> dict[int, tuple[Address, ...]]:
+    """ifindex -> its addresses, from RTM_NEWADDR messages."""
+    out: dict[int, list[Address]] = {}
+    for m in addr_msgs:
+        fam = 4 if m.get("family") == socket.AF_INET else 6
+        ip = _attr(m, "IFA_LOCAL") if fam == 4 else None
+        ip = ip or _attr(m, "IFA_ADDRESS")
+        if not ip:
+            continue
+        scope = _SCOPES.get(m.get("scope", 0), str(m.get("scope")))
+        out.setdefault(m.get("index"), []).append(Address(fam, ip, m.get("prefixlen"), scope))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def links_from_messages(label: str, link_msgs: list[Any], addr_msgs: list[Any]) -> list[RawLink]:
+    """Build Links of one namespace from RTM_NEWLINK and RTM_NEWADDR messages."""
+    names = {m.get("index"): _attr(m, "IFLA_IFNAME") for m in link_msgs}
+    addrs = addresses_from_messages(addr_msgs)
+    out = []
+    for m in link_msgs:
+        kind, data = _kind(m)
+        mac = _attr(m, "IFLA_ADDRESS") or ""
+        bridge_id = stp = None
+        if kind == "bridge" and data is not None:
+            prio = data.get_attr("IFLA_BR_PRIORITY")
+            bid = data.get_attr("IFLA_BR_BRIDGE_ID") or {}
+            addr = bid.get("addr") if isinstance(bid, dict) else None
+            # brctl shows "<priority as 4 hex digits>.<bridge address without colons>".
+            prio = 32768 if prio is None else prio
+            bridge_id = f"{prio:04x}.{(addr or mac).replace(':', '')}"
+            stp = bool(data.get_attr("IFLA_BR_STP_STATE"))
+        master_idx = _attr(m, "IFLA_MASTER")
+        peer_index = peer_nsid = None
+        if kind == "veth":
+            peer_index = _attr(m, "IFLA_LINK")
+            peer_nsid = _attr(m, "IFLA_LINK_NETNSID")
+        idx = m.get("index")
+        link = Link(
+            netns=label,
+            index=idx,
+            name=names[idx],
+            kind=kind,
+            mac=mac,
+            state=_attr(m, "IFLA_OPERSTATE") or "UNKNOWN",
+            mtu=_attr(m, "IFLA_MTU") or 0,
+            master=names.get(master_idx) if master_idx else None,
+            peer_index=peer_index,
+            peer_netns=label if kind == "veth" and peer_nsid is None and peer_index else None,
+            addresses=addrs.get(idx, ()),
+            bridge_id=bridge_id,
+            stp=stp,
+        )
+        out.append(RawLink(link, peer_nsid))
+    return out
+
+
+def resolve_peers(
+    raw: dict[str, list[RawLink]],
+    refs: dict[str, NsRef],
+    readers: dict[str, RtnlReader] | None = None,
+) -> dict[str, list[Link]]:
+    """Fill ``peer_netns`` of veths whose peer is in another namespace.
+
+    First by symmetry (the only link elsewhere whose index is my peer index and whose peer
+    index is my index, itself pointing to another netns); when that is ambiguous, by asking
+    the kernel which netns id this namespace gives each candidate (RTM_GETNSID).
+    """
+    by_index: dict[int, list[tuple[str, Link, int | None]]] = {}
+    for label, items in raw.items():
+        for r in items:
+            by_index.setdefault(r.link.index, []).append((label, r.link, r.peer_nsid))
+    out: dict[str, list[Link]] = {}
+    for label, items in raw.items():
+        links = []
+        for r in items:
+            link = r.link
+            if r.peer_nsid is not None and link.peer_index:
+                cands = [
+                    lab
+                    for lab, other, nsid in by_index.get(link.peer_index, [])
+                    if lab != label
+                    and other.kind == "veth"
+                    and other.peer_index == link.index
+                    and nsid is not None
+                ]
+                peer = cands[0] if len(cands) == 1 else None
+                if peer is None and readers and label in readers:
+                    peer = _ask_kernel(readers[label], r.peer_nsid, cands or list(refs), refs)
+                link = replace(link, peer_netns=peer)
+            links.append(link)
+        out[label] = links
+    return out
+
+
+def _ask_kernel(
+    reader: RtnlReader, nsid: int, candidates: list[str], refs: dict[str, NsRef]
+) -> str | None:
+    for lab in candidates:
+        ref = refs.get(lab)
+        if ref is not None and ref.label != reader.ref.label and reader.nsid_of(ref) == nsid:
+            return lab
+    return None
