@@ -1,0 +1,101 @@
+"""Namespaces panel: processes x namespace types with inode numbers, like ``lsns``.
+
+Docker gives each container its own net, pid, mnt, uts and ipc namespaces; when two owners
+share one (``--net=host``, ``--pid=container:x``) the same inode shows in both rows, coloured
+alike, and the legend says who shares it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from dockerscope.screens import styles
+from dockerscope.screens.panel import Panel
+from dockerscope.screens.shell import CommandLine, ShellCommand
+from dockerscope.screens.state import DashState
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from dockerscope.kernel.model import ProcessNs, Snapshot
+
+#: Column order: the namespaces Docker unshares per container first.
+NS_TYPES = ("net", "pid", "mnt", "uts", "ipc", "user", "cgroup", "time")
+#: Types where sharing between containers is news (the others are shared with the host by default).
+ISOLATED = ("net", "pid", "mnt", "uts", "ipc")
+
+
+def owner_name(proc: ProcessNs) -> str:
+    return proc.owner.label() if proc.owner is not None else f"pid {proc.pid}"
+
+
+def shared_inodes(snapshot: Snapshot) -> dict[tuple[str, int], list[str]]:
+    """(type, inode) -> owners, for isolated types held by more than one owner.
+
+    A named netns (the lab) counts as an owner too, so a ``--net=host`` container shows as
+    sharing the lab's network namespace.
+    """
+    holders: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for proc in snapshot.processes:
+        for kind in ISOLATED:
+            ino = proc.ns(kind)
+            if ino is not None:
+                holders[(kind, ino)].add(owner_name(proc))
+    for ns in snapshot.netns:
+        label = ns.owner.label() if ns.owner is not None else f"netns {ns.name or ns.inode}"
+        if ("net", ns.inode) in holders:
+            holders[("net", ns.inode)].add(label)
+    return {k: sorted(v) for k, v in holders.items() if len(v) > 1}
+
+
+class NamespacesPanel(Panel):
+    """Which namespaces each process lives in."""
+
+    PANEL_ID = "namespaces"
+    TITLE = "Namespaces"
+    HINT = "lsns: each process's eight namespaces; a shared inode is coloured alike"
+
+    def render_body(self, state: DashState) -> RenderableType:
+        snap = state.snapshot
+        assert snap is not None
+        shared = shared_inodes(snap)
+        colours = {key: styles.SHARED[i % len(styles.SHARED)] for i, key in enumerate(shared)}
+        names = {ns.inode: ns.name for ns in snap.netns if ns.name}
+        table = Table(box=None, pad_edge=False, header_style=styles.HEADING)
+        for col in ("PID", "COMMAND", "OWNER", *NS_TYPES):
+            table.add_column(col, no_wrap=True, justify="right" if col == "PID" else "left")
+        procs = sorted(snap.processes, key=lambda p: (owner_name(p), p.pid))
+        for proc in procs:
+            owner = owner_name(proc)
+            if not self.matches(str(proc.pid), proc.comm, owner):
+                continue
+            cells: list[Text] = []
+            for kind in NS_TYPES:
+                ino = proc.ns(kind)
+                if ino is None:
+                    cells.append(Text("-", style=styles.DIM))
+                    continue
+                style = colours.get((kind, ino), "" if kind in ISOLATED else styles.DIM)
+                cells.append(Text(str(ino), style=style))
+            row_style = styles.mark_style(state, state.mark("processes", proc.key))
+            table.add_row(Text(str(proc.pid), style=row_style), proc.comm,
+                          Text(owner, style=styles.OWNER), *cells)
+        legend = Text()
+        for (kind, ino), owners in shared.items():
+            named = f" (netns {names[ino]})" if kind == "net" and ino in names else ""
+            legend.append(f"{kind} {ino}{named}", style=colours[(kind, ino)])
+            legend.append(f" shared by {', '.join(owners)}\n")
+        if not shared:
+            legend.append("no namespace shared between containers", style=styles.DIM)
+        return Group(table, Text(""), legend)
+
+    def shell_command(self, state: DashState) -> ShellCommand | None:
+        lines = [CommandLine("lsns", ("lsns",))]
+        procs = state.snapshot.processes if state.snapshot else ()
+        if procs:
+            argv = ("ls", "-l", f"/proc/{procs[0].pid}/ns")
+            lines.append(CommandLine(" ".join(argv), argv))
+        return ShellCommand(
+            "Namespaces", tuple(lines),
+            explain="lsns lists namespaces and their inode; /proc/<pid>/ns links show them too.",
+        )

@@ -1,0 +1,110 @@
+"""The base of every dashboard panel: a titled, focusable box with a filter and a body.
+
+A panel turns the dashboard's ``DashState`` into one Rich renderable (``render_body``) and
+names the shell command behind its view (``shell_command``). It never reads a source and never
+runs in a worker: the dashboard calls ``show`` on the message loop, one refresh at a time.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import ClassVar
+
+from dockerscope.screens.shell import ShellCommand
+from dockerscope.screens.state import DashState
+from rich.console import Console, RenderableType
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import ScrollableContainer, Vertical
+from textual.message import Message
+from textual.widgets import Input, Static
+
+
+class Panel(Vertical, can_focus=True):
+    """One view of the lab. Subclasses set the class variables and implement ``render_body``."""
+
+    PANEL_ID: ClassVar[str] = "panel"
+    TITLE: ClassVar[str] = "Panel"
+    HINT: ClassVar[str] = ""  # one line telling what the panel shows, for the help screen
+
+    def __init__(self) -> None:
+        super().__init__(id=self.PANEL_ID, classes="panel")
+        self.border_title = self.TITLE
+        self.query_text = ""  #: the filter typed by the user, lower-cased
+        self.dirty = True  #: state moved on since the last render
+        self._renderable: RenderableType = Text("waiting for the first frame...")
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter (enter to keep, esc to clear)", classes="filter")
+        with ScrollableContainer(classes="body-scroll"):
+            yield Static(self._renderable, classes="body")
+
+    def render_body(self, state: DashState) -> RenderableType:
+        """The panel's content for the current state."""
+        raise NotImplementedError
+
+    def shell_command(self, state: DashState) -> ShellCommand | None:
+        """The command a student would type for the same view."""
+        return None
+
+    def matches(self, *texts: str) -> bool:
+        """True when the filter is empty or any text contains it."""
+        if not self.query_text:
+            return True
+        return any(self.query_text in t.lower() for t in texts if t)
+
+    def show(self, state: DashState) -> None:
+        """Render the state into the body now."""
+        self.dirty = False
+        if state.snapshot is None:
+            return
+        self._renderable = self.render_body(state)
+        self.query_one(".body", Static).update(self._renderable)
+
+    def rendered_text(self, width: int | None = None) -> str:
+        """The body as plain text (what a reader sees), for tests and the clipboard."""
+        console = Console(
+            file=io.StringIO(), width=width or 250, color_system=None, legacy_windows=False,
+            force_terminal=False,
+        )
+        console.print(self._renderable)
+        return console.file.getvalue()  # type: ignore[attr-defined]
+
+    def open_filter(self) -> None:
+        """Show the filter input and focus it."""
+        box = self.query_one(Input)
+        box.add_class("-open")
+        box.focus()
+
+    @on(Input.Changed, ".filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.query_text = event.value.strip().lower()
+        self.border_subtitle = f"filter: {event.value}" if event.value else ""
+        self.post_message(self.FilterChanged(self))
+
+    @on(Input.Submitted, ".filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        box = self.query_one(Input)
+        if not box.value:
+            box.remove_class("-open")
+        self.focus()
+
+    def key_escape(self) -> bool:
+        """Esc in the filter clears it and hides it."""
+        box = self.query_one(Input)
+        if box.has_class("-open"):
+            box.value = ""
+            box.remove_class("-open")
+            self.focus()
+            return True
+        return False
+
+    @dataclass
+    class FilterChanged(Message):
+        """The filter text of ``panel`` changed: the dashboard re-renders it."""
+
+        panel: Panel
