@@ -220,7 +220,7 @@ def ps_table(containers: Sequence[Mapping[str, Any]], now: float, no_trunc: bool
     rows = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
     for c in containers:
         cid = str(c.get("Id", ""))
-        command = go_quote(str(c.get("Command", "")))
+        command = str(c.get("Command", ""))
         image = str(c.get("Image", ""))
         if not no_trunc:
             cid = short_id(cid)
@@ -228,6 +228,7 @@ def ps_table(containers: Sequence[Mapping[str, Any]], now: float, no_trunc: bool
             image = image.split("@", 1)[0]
             if image.startswith("sha256:"):
                 image = short_id(image)
+        command = go_quote(command)
         rows.append(
             [
                 cid,

@@ -214,11 +214,8 @@ def container_config(args: Any, attach: bool) -> dict[str, Any]:
         "CpuShares": int(args.cpu_shares or 0),
         "PidsLimit": args.pids_limit,
     }
+    # the docker CLI sends no endpoint settings unless --ip/--alias ask for some
     endpoints: dict[str, Any] = {}
-    if network not in ("default", "bridge", "host", "none") and not network.startswith(
-        "container:"
-    ):
-        endpoints[network] = {}
     return {
         "Hostname": args.hostname or "",
         "Domainname": "",
