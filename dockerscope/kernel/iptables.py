@@ -258,7 +258,7 @@ def _params(params: dict[str, list[str]]) -> str:
 
 
 def _cidr(value: str) -> str:
-    """"172.17.0.0/255.255.0.0" -> "172.17.0.0/16" (what iptables-save prints)."""
+    """ "172.17.0.0/255.255.0.0" -> "172.17.0.0/16" (what iptables-save prints)."""
     if "/" not in value:
         return value + "/32"
     addr, mask = value.split("/", 1)

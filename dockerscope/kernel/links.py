@@ -38,20 +38,18 @@ class RtnlReader:
 
     def __init__(self, ref: NsRef):
         self.ref = ref
-        self._sock = netlink_socket(None if ref.label == "host" else ref.path, NETLINK_ROUTE)
+        sock = netlink_socket(None if ref.label == "host" else ref.path, NETLINK_ROUTE)
         try:
-            self.ipr = IPRoute(fileno=self._sock.fileno())
+            self.ipr = IPRoute(fileno=sock.fileno())
         except Exception:
-            self._sock.close()
+            sock.close()
             raise
+        sock.detach()  # the IPRoute owns the descriptor now and closes it
         self._nsids: dict[int, int] = {}  # netns inode -> nsid as seen from here
 
     def close(self) -> None:
         """Release the socket and pyroute2's event loop."""
-        try:
-            self.ipr.close()
-        finally:
-            self._sock.close()
+        self.ipr.close()
 
     def dump_links(self) -> list[Any]:
         return list(self.ipr.get_links())

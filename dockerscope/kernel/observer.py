@@ -1,0 +1,649 @@
+"""The live observer: snapshots of a lab, a netns or the host, refreshed from kernel events.
+
+``Observer(scope).snapshot()`` reads everything once. ``Observer.frames(stop)`` yields that full
+snapshot, then a Frame with the diff whenever something changed. Changes are found through
+events (netlink per namespace, nf_tables and conntrack notifications, watchfiles on the netns
+and cgroup dirs) and cheap polling of what the kernel does not announce (rule counters, cgroup
+figures, upper dirs, processes). An event re-reads only the collection and namespace it
+touched; the snapshot is then composed from per-namespace caches.
+
+All kernel reads happen on one worker thread: pyroute2 keeps per-thread socket state, and the
+reads are short, so serialising them costs nothing and keeps them from overlapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dockerscope.feed import Frame
+from dockerscope.kernel import cgroups as cgroups_mod
+from dockerscope.kernel import conntrack, iptables, mounts, processes
+from dockerscope.kernel import netns as netns_mod
+from dockerscope.kernel.attribution import Hints, attribute, hints_from_socket
+from dockerscope.kernel.events import (
+    NETLINK_NETFILTER,
+    NFNL_SUBSYS_CTNETLINK,
+    NFNL_SUBSYS_NFTABLES,
+    NFNLGRP_CONNTRACK_DESTROY,
+    NFNLGRP_CONNTRACK_NEW,
+    NFNLGRP_NFTABLES,
+    OVERRUN,
+    RTNLGRP_IPV4_IFADDR,
+    RTNLGRP_IPV4_ROUTE,
+    RTNLGRP_LINK,
+    dir_events,
+    netlink_events,
+    ticks,
+)
+from dockerscope.kernel.links import RawLink, RtnlReader, resolve_peers
+from dockerscope.kernel.model import (
+    Flow,
+    OverlayMount,
+    ProcessNs,
+    Route,
+    Snapshot,
+    diff,
+)
+from dockerscope.kernel.netns import HOST, NsRef
+from dockerscope.kernel.routes import read_routes
+from dockerscope.kernel.setns import netlink_socket
+
+T = TypeVar("T")
+
+#: A dirty mark: (what, netns label or "" for scope-wide collections)
+Dirty = tuple[str, str]
+PER_NS = ("links", "routes", "rules", "flows")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one observer looks at."""
+
+    label: str  # "lab:<name>", "netns:<name>", "host"
+    kind: str  # "lab" | "netns" | "host"
+    name: str = ""
+    netns_files: tuple[str, ...] = ()  # single named namespaces (/run/netns/<lab>)
+    netns_dirs: tuple[str, ...] = ()  # every namespace in these dirs
+    include_host: bool = False
+    cgroup_parent: str | None = None  # "dockerscope/<lab>", "docker"
+    api_socket: str | None = None  # where hints come from, if it exists
+    docker: bool = False  # the socket is a real Docker's
+
+    @classmethod
+    def lab(
+        cls, name: str, run_root: str = "/run/dockerscope", netns_root: str = "/run/netns"
+    ) -> Scope:
+        """A dockerscope lab: its host netns, its containers' netns dir, its cgroups."""
+        base = os.path.join(run_root, name)
+        return cls(
+            label=f"lab:{name}",
+            kind="lab",
+            name=name,
+            netns_files=(os.path.join(netns_root, name),),
+            netns_dirs=(os.path.join(base, "netns"),),
+            cgroup_parent=f"dockerscope/{name}",
+            api_socket=os.path.join(base, "docker.sock"),
+        )
+
+    @classmethod
+    def netns(cls, name: str, netns_root: str = "/run/netns") -> Scope:
+        """One named network namespace (no cgroups, no hints)."""
+        path = name if os.path.isabs(name) else os.path.join(netns_root, name)
+        return cls(
+            label=f"netns:{os.path.basename(path)}", kind="netns", name=name, netns_files=(path,)
+        )
+
+    @classmethod
+    def host(
+        cls, netns_root: str = "/run/netns", docker_socket: str = "/var/run/docker.sock"
+    ) -> Scope:
+        """The machine: its own netns, /run/netns, containers' unnamed netns, Docker's cgroups."""
+        return cls(
+            label="host",
+            kind="host",
+            netns_dirs=(netns_root,),
+            include_host=True,
+            cgroup_parent="docker",
+            api_socket=docker_socket,
+            docker=True,
+        )
+
+    def watch_dirs(self) -> list[str]:
+        """Directories whose entries announce namespaces coming and going."""
+        dirs = {os.path.dirname(f) for f in self.netns_files} | set(self.netns_dirs)
+        return sorted(dirs)
+
+
+@dataclass
+class _Ns:
+    """What the observer holds for one namespace."""
+
+    ref: NsRef
+    reader: RtnlReader | None = None
+    raw_links: list[RawLink] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    ruleset: iptables.Ruleset = field(default_factory=iptables.Ruleset)
+    flows: list[Flow] = field(default_factory=list)
+    rtnl_sock: socket.socket | None = None
+    nf_sock: socket.socket | None = None
+
+    def close(self) -> None:
+        for s in (self.rtnl_sock, self.nf_sock):
+            if s is not None:
+                s.close()
+        if self.reader is not None:
+            self.reader.close()
+
+
+class Observer:
+    """Reads the kernel for one scope; see the module docstring."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        hints: Hints | None = None,
+        cgroup_root: str = "/sys/fs/cgroup",
+        proc: str = "/proc",
+        poll_interval: float = 0.5,
+        slow_poll_every: int = 2,
+        upper_cap: int = 200,
+    ):
+        self.scope = scope
+        self.cgroup_root = cgroup_root
+        self.proc = proc
+        self.poll_interval = poll_interval
+        self.slow_poll_every = slow_poll_every
+        self.upper_cap = upper_cap
+        self._given_hints = hints
+        self._hints = hints or Hints()
+        self._hints_at = 0.0
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dockerscope-obs")
+        self._ns: dict[str, _Ns] = {}
+        self._netns_by_inode: dict[int, list[int]] = {}
+        self._processes: list[ProcessNs] = []
+        self._cgroups: list[Any] = []
+        self._mounts: list[OverlayMount] = []
+        self._errors: dict[str, str] = {}
+        self._host_inode = os.stat(f"{proc}/{os.getpid()}/ns/net").st_ino
+        self._ns_changed = False
+        self._last: Snapshot | None = None
+
+    # -- public ---------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Read everything in scope now."""
+        return self._call(self._full)
+
+    async def frames(self, stop: asyncio.Event) -> AsyncIterator[Frame]:
+        """The first full snapshot, then a Frame with the diff each time something changed."""
+        loop = asyncio.get_running_loop()
+        snap = await loop.run_in_executor(self._pool, self._full)
+        yield Frame(at=snap.taken_at, snapshot=snap, note=f"observing {self.scope.label}")
+        queue: asyncio.Queue[Dirty] = asyncio.Queue()
+        tasks: dict[str, asyncio.Task[None]] = {}
+        inner_stop = asyncio.Event()
+
+        def sync_ns_tasks() -> None:
+            for label in list(tasks):
+                if label.startswith("ns:") and label[3:] not in self._ns:
+                    tasks.pop(label).cancel()
+            for label, st in self._ns.items():
+                if f"ns:{label}" not in tasks:
+                    tasks[f"ns:{label}"] = asyncio.ensure_future(
+                        self._watch_ns(label, st, queue, inner_stop)
+                    )
+
+        sync_ns_tasks()
+        tasks["dirs"] = asyncio.ensure_future(self._watch_dirs(queue, inner_stop))
+        tasks["poll"] = asyncio.ensure_future(self._poll(queue, inner_stop))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                dirty = {getter.result()}
+                # Coalesce a burst (a container start touches links, addresses, routes, rules).
+                await asyncio.sleep(0.005)
+                while not queue.empty():
+                    dirty.add(queue.get_nowait())
+                started = time.perf_counter()
+                new = await loop.run_in_executor(self._pool, self._refresh, dirty)
+                if self._ns_changed:
+                    self._ns_changed = False
+                    sync_ns_tasks()
+                d = diff(snap, new)
+                if d:
+                    snap = new
+                    yield Frame(
+                        at=new.taken_at,
+                        snapshot=new,
+                        diff=d,
+                        extra={
+                            "refreshed": sorted(f"{w}:{n}" if n else w for w, n in dirty),
+                            "refresh_ms": round((time.perf_counter() - started) * 1000, 2),
+                        },
+                    )
+        finally:
+            inner_stop.set()
+            stopper.cancel()
+            for t in tasks.values():
+                t.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+    def close(self) -> None:
+        """Release sockets and the worker thread."""
+        with contextlib.suppress(RuntimeError):
+            self._pool.submit(self._close_all).result()
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> Observer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- event plumbing (event loop side) --------------------------------------------------
+
+    async def _watch_ns(
+        self, label: str, st: _Ns, queue: asyncio.Queue[Dirty], stop: asyncio.Event
+    ) -> None:
+        async def rtnl() -> None:
+            if st.rtnl_sock is None:
+                return
+            async for _types in netlink_events(st.rtnl_sock, stop):
+                queue.put_nowait(("links", label))
+                queue.put_nowait(("routes", label))
+
+        async def nf() -> None:
+            if st.nf_sock is None:
+                return
+            async for types in netlink_events(st.nf_sock, stop):
+                subsystems = {t >> 8 for t in types if t >= 0}
+                if OVERRUN in types or NFNL_SUBSYS_NFTABLES in subsystems:
+                    queue.put_nowait(("rules", label))
+                if OVERRUN in types or NFNL_SUBSYS_CTNETLINK in subsystems:
+                    queue.put_nowait(("flows", label))
+
+        await asyncio.gather(rtnl(), nf())
+
+    async def _watch_dirs(self, queue: asyncio.Queue[Dirty], stop: asyncio.Event) -> None:
+        """Restart the directory watch whenever the set of existing directories changes."""
+        while not stop.is_set():
+            dirs = self._dirs_to_watch()
+            existing = tuple(d for d in dirs if os.path.isdir(d))
+            local_stop = asyncio.Event()
+
+            async def watch(paths: tuple[str, ...] = existing, ls: asyncio.Event = local_stop):
+                async for changed in dir_events(paths, ls):
+                    cg = [p for p in changed if "cgroup" in p]
+                    if len(cg) != len(changed):
+                        queue.put_nowait(("netns", ""))
+                    if cg:
+                        queue.put_nowait(("cgroups", ""))
+                        queue.put_nowait(("processes", ""))
+                    queue.put_nowait(("hints", ""))
+
+            task = asyncio.ensure_future(watch())
+            # Check once a second whether a watched dir appeared or vanished.
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+                if tuple(d for d in dirs if os.path.isdir(d)) != existing:
+                    queue.put_nowait(("netns", ""))
+                    queue.put_nowait(("cgroups", ""))
+                    break
+            local_stop.set()
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    def _dirs_to_watch(self) -> list[str]:
+        dirs = self.scope.watch_dirs()
+        if self.scope.cgroup_parent:
+            dirs += [
+                str(p) for p in cgroups_mod.cgroup_dirs(self.scope.cgroup_parent, self.cgroup_root)
+            ]
+        return dirs
+
+    async def _poll(self, queue: asyncio.Queue[Dirty], stop: asyncio.Event) -> None:
+        n = 0
+        async for _ in ticks(self.poll_interval, stop):
+            n += 1
+            queue.put_nowait(("counters", ""))
+            queue.put_nowait(("cgroup_figures", ""))
+            if n % self.slow_poll_every == 0:
+                queue.put_nowait(("netns", ""))  # unnamed namespaces announce nothing
+                queue.put_nowait(("processes", ""))
+                queue.put_nowait(("mounts", ""))
+            if n % (self.slow_poll_every * 5) == 0:
+                queue.put_nowait(("hints", ""))
+
+    # -- kernel reads (worker thread) -------------------------------------------------------
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        return self._pool.submit(fn).result()
+
+    def _close_all(self) -> None:
+        for st in self._ns.values():
+            st.close()
+        self._ns.clear()
+
+    def _try(self, key: str, fn: Callable[[], T], default: T) -> T:
+        try:
+            value = fn()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a visible error line
+            self._errors[key] = f"{key}: {exc}"
+            return default
+        self._errors.pop(key, None)
+        return value
+
+    def _discover(self) -> list[NsRef]:
+        """The namespaces in scope right now."""
+        self._netns_by_inode = netns_mod.pids_by_netns(self.proc)
+        refs: list[NsRef] = []
+        if self.scope.include_host:
+            refs.append(netns_mod.host_ref(self.proc))
+        files = [f for f in self.scope.netns_files if os.path.exists(f)]
+        for f in files:
+            refs.extend(r for r in netns_mod.named([os.path.dirname(f)]) if r.path == f)
+        refs.extend(netns_mod.named(self.scope.netns_dirs))
+        known = {r.inode for r in refs}
+        if self.scope.kind == "host":
+            refs.extend(netns_mod.unnamed(known, self._netns_by_inode, self.proc))
+        elif self.scope.kind == "lab":
+            marker = f"/{self.scope.cgroup_parent}/"
+            lab_pids = {
+                ino: pids
+                for ino, pids in self._netns_by_inode.items()
+                if ino not in known
+                and ino != self._host_inode
+                and any(marker in self._cgroup_of(p) for p in pids[:3])
+            }
+            refs.extend(netns_mod.unnamed(known, lab_pids, self.proc))
+        # Labels must be unique: a second namespace with the same label gets its inode.
+        seen: set[str] = set()
+        out = []
+        for r in refs:
+            if r.label in seen:
+                r = replace(r, label=f"ino:{r.inode}")
+            seen.add(r.label)
+            out.append(r)
+        return out
+
+    def _cgroup_of(self, pid: int) -> str:
+        try:
+            with open(f"{self.proc}/{pid}/cgroup") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def _sync_namespaces(self) -> list[str]:
+        """Open new namespaces, drop gone ones; returns the labels that are new."""
+        refs = {r.label: r for r in self._discover()}
+        new = []
+        for label in list(self._ns):
+            r = refs.get(label)
+            if r is None or r.inode != self._ns[label].ref.inode:
+                self._ns.pop(label).close()
+                self._ns_changed = True
+        for label, r in refs.items():
+            if label in self._ns:
+                continue
+            st = _Ns(r)
+            path = None if label == HOST else r.path
+            try:
+                st.reader = RtnlReader(r)
+                st.rtnl_sock = netlink_socket(
+                    path, 0, (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
+                )
+            except OSError as exc:
+                self._errors[f"netns {label}"] = f"netns {label}: {exc}"
+                st.close()
+                continue
+            try:
+                st.nf_sock = netlink_socket(
+                    path,
+                    NETLINK_NETFILTER,
+                    (NFNLGRP_NFTABLES, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY),
+                )
+            except OSError:
+                st.nf_sock = None  # no events: counters polling still catches rule changes
+            self._ns[label] = st
+            self._ns_changed = True
+            new.append(label)
+        return new
+
+    def _read_ns(self, label: str, what: str) -> None:
+        st = self._ns.get(label)
+        if st is None:
+            return
+        path = None if label == HOST else st.ref.path
+        if what == "links" and st.reader is not None:
+            st.raw_links = self._try(f"links {label}", st.reader.links, st.raw_links)
+        elif what == "routes" and st.reader is not None:
+            names = {r.link.index: r.link.name for r in st.raw_links}
+            reader = st.reader
+            st.routes = self._try(f"routes {label}", lambda: read_routes(reader, names), st.routes)
+        elif what == "rules":
+            st.ruleset = self._try(
+                f"iptables {label}", lambda: iptables.read_all(path, label), st.ruleset
+            )
+        elif what == "flows":
+            if st.ruleset.rules or st.ruleset.chains:
+                st.flows = self._try(
+                    f"conntrack {label}", lambda: conntrack.read(path, label), st.flows
+                )
+            else:
+                st.flows = []  # no NAT/filter tables: conntrack is not hooked in here
+
+    def _read_processes(self) -> None:
+        inodes = {st.ref.inode for st in self._ns.values()}
+        candidates: list[int] | None = None
+        if self.scope.kind != "host":
+            candidates = [p for ino in inodes for p in self._netns_by_inode.get(ino, [])]
+        host_ns = dict(processes.namespaces_of(1, self.proc)) if self.scope.kind == "host" else {}
+        marker = f"/{self.scope.cgroup_parent}/" if self.scope.cgroup_parent else None
+
+        def keep(p: ProcessNs) -> bool:
+            if self.scope.kind == "host":
+                return p.pid == 1 or dict(p.namespaces) != host_ns
+            return p.ns("net") in inodes or (marker is not None and marker in p.cgroup + "/")
+
+        if self.scope.kind == "lab" and marker:
+            # Processes of the lab's cgroups may live outside its namespaces (--net=host).
+            extra = [
+                int(x)
+                for d in cgroups_mod.cgroup_dirs(self.scope.cgroup_parent or "", self.cgroup_root)[
+                    :1
+                ]
+                for x in _procs_under(d)
+            ]
+            candidates = (candidates or []) + extra
+        self._processes = self._try(
+            "processes",
+            lambda: processes.read_processes(keep, candidates, self.proc),
+            self._processes,
+        )
+
+    def _read_cgroups(self) -> None:
+        parent = self.scope.cgroup_parent
+        if not parent:
+            self._cgroups = []
+            return
+        self._cgroups = self._try(
+            "cgroups", lambda: cgroups_mod.read_cgroups(parent, self.cgroup_root), self._cgroups
+        )
+
+    def _read_mounts(self) -> None:
+        def read() -> list[OverlayMount]:
+            found: dict[tuple[int, str], OverlayMount] = {}
+            host_mnt = os.stat(f"{self.proc}/{os.getpid()}/ns/mnt").st_ino
+            sources: list[tuple[str, str, int]] = []
+            seen_mnt = {host_mnt}
+            for p in self._processes:
+                mnt = p.ns("mnt")
+                if mnt is None or mnt in seen_mnt:
+                    continue
+                seen_mnt.add(mnt)
+                sources.append((f"pid:{p.pid}", f"{self.proc}/{p.pid}/mountinfo", mnt))
+            sources.append((HOST, f"{self.proc}/{os.getpid()}/mountinfo", host_mnt))
+            for seen_from, path, mnt in sources:
+                try:
+                    text = Path(path).read_text()
+                except OSError:
+                    continue
+                for e in mounts.parse_mountinfo(text):
+                    if seen_from == HOST and not self._host_mount_in_scope(e.upperdir):
+                        continue
+                    target = e.target if mnt == host_mnt else f"{e.target} (mnt:{mnt})"
+                    found[(mnt, e.target)] = OverlayMount(
+                        target=target,
+                        lowerdirs=e.lowerdirs,
+                        upperdir=e.upperdir,
+                        workdir=e.workdir,
+                        upper_entries=mounts.upper_entries(e.upperdir, self.upper_cap),
+                        seen_from=seen_from,
+                    )
+            return sorted(found.values(), key=lambda m: m.target)
+
+        self._mounts = self._try("mounts", read, self._mounts)
+
+    def _host_mount_in_scope(self, upperdir: str) -> bool:
+        if self.scope.kind == "host":
+            return True
+        if self.scope.kind == "lab":
+            return f"/{self.scope.name}/" in upperdir
+        return False
+
+    def _read_hints(self, force: bool = False) -> None:
+        sock = self.scope.api_socket
+        if self._given_hints is not None or not sock:
+            return
+        now = time.monotonic()
+        if not force and now - self._hints_at < 1.0:
+            return
+        self._hints_at = now
+        if not os.path.exists(sock):
+            self._hints = Hints()
+            return
+        self._hints = self._try(
+            "hints", lambda: hints_from_socket(sock, docker=self.scope.docker), self._hints
+        )
+
+    def _full(self) -> Snapshot:
+        self._sync_namespaces()
+        for label in self._ns:
+            for what in PER_NS:
+                self._read_ns(label, what)
+        self._read_processes()
+        self._read_cgroups()
+        self._read_mounts()
+        self._read_hints(force=True)
+        return self._compose()
+
+    def _refresh(self, dirty: set[Dirty]) -> Snapshot:
+        todo = set(dirty)
+        if ("netns", "") in todo:
+            for label in self._sync_namespaces():
+                todo.update((what, label) for what in PER_NS)
+            todo.add(("processes", ""))
+        if ("counters", "") in todo:
+            # Only namespaces that hold rules: the others have nothing to count.
+            todo.update(("rules", lb) for lb, st in self._ns.items() if st.ruleset.rules)
+        for what in PER_NS:  # links before routes: routes name their devices
+            for w, label in sorted(todo):
+                if w == what and label:
+                    self._read_ns(label, what)
+        if ("processes", "") in todo:
+            self._read_processes()
+        if ("cgroups", "") in todo or ("cgroup_figures", "") in todo:
+            self._read_cgroups()
+        if ("mounts", "") in todo or ("processes", "") in todo:
+            self._read_mounts()
+        if ("hints", "") in todo:
+            self._read_hints()
+        return self._compose()
+
+    def _compose(self) -> Snapshot:
+        raw = {label: st.raw_links for label, st in self._ns.items()}
+        refs = {label: st.ref for label, st in self._ns.items()}
+        readers = {label: st.reader for label, st in self._ns.items() if st.reader is not None}
+        links = resolve_peers(raw, refs, readers)
+        netns = []
+        for m in netns_mod.to_model(refs.values(), self._netns_by_inode):
+            label = next(r.label for r in refs.values() if r.inode == m.inode)
+            netns.append(replace(m, label=label))
+        container_netns = tuple(
+            lb
+            for lb, r in refs.items()
+            if r.dir is not None and r.dir in self.scope.netns_dirs and self.scope.kind == "lab"
+        )
+        hints = replace(
+            self._hints,
+            lab=self.scope.name if self.scope.kind == "lab" else "",
+            container_netns=container_netns,
+        )
+        snap = Snapshot(
+            taken_at=time.time(),
+            scope=self.scope.label,
+            links=tuple(lk for lb in self._ns for lk in links.get(lb, [])),
+            routes=tuple(r for st in self._ns.values() for r in st.routes),
+            netns=tuple(netns),
+            processes=tuple(self._processes),
+            chains=tuple(c for st in self._ns.values() for c in st.ruleset.chains),
+            rules=tuple(r for st in self._ns.values() for r in st.ruleset.rules),
+            cgroups=tuple(self._cgroups),
+            mounts=tuple(self._mounts),
+            flows=tuple(f for st in self._ns.values() for f in st.flows),
+            errors=tuple(sorted(self._errors.values())),
+        )
+        snap = attribute(snap, hints)
+        self._last = snap
+        return snap
+
+
+def _procs_under(path: Path) -> list[str]:
+    """Pids in ``path`` and its child cgroups (cgroup.procs files)."""
+    out: list[str] = []
+    if not path.is_dir():
+        return out
+    for dirpath, _dirs, files in os.walk(path):
+        if "cgroup.procs" in files:
+            with contextlib.suppress(OSError):
+                out.extend(Path(dirpath, "cgroup.procs").read_text().split())
+    return out
+
+
+class LiveSource:
+    """A ``dockerscope.feed.Source`` backed by an Observer (what the dashboard uses live)."""
+
+    def __init__(self, scope: Scope, hints: Hints | None = None, **observer_args: Any):
+        self.scope = scope.label
+        self.observer = Observer(scope, hints=hints, **observer_args)
+        self._stop: asyncio.Event | None = None
+
+    async def frames(self) -> AsyncIterator[Frame]:
+        """Frames until ``stop`` is awaited."""
+        self._stop = self._stop or asyncio.Event()
+        try:
+            async for frame in self.observer.frames(self._stop):
+                yield frame
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, self.observer.close)
+
+    async def stop(self) -> None:
+        """Ask ``frames`` to finish."""
+        self._stop = self._stop or asyncio.Event()
+        self._stop.set()
