@@ -458,6 +458,8 @@ def _mount_label(m: Any) -> str:
 
 
 def _mount_check(o: Observed, p: dict[str, Any]) -> Verdict:
+    if "upper_contains" not in p:
+        return _overlay_check(o, p)
     pattern = p["upper_contains"]
     owner = p.get("owner")
     kind = p.get("kind")
@@ -478,6 +480,46 @@ def _mount_check(o: Observed, p: dict[str, Any]) -> Verdict:
         f"upper dir entry {pattern}",
         lambda me: f"{me[1].path} ({me[1].kind}) in {_mount_label(me[0])}",
     )
+
+
+def _overlay_check(o: Observed, p: dict[str, Any]) -> Verdict:
+    """Overlay mounts themselves (a container root appearing or going)."""
+    action = p.get("action", "added")
+    found = _select(o, "mounts", action, lambda m: _owner_matches(m.owner, p.get("owner")))
+    return _count_verdict(
+        found,
+        action,
+        p.get("count"),
+        "overlay root" + (f" of {p['owner']}" if "owner" in p else ""),
+        lambda m: f"{_mount_label(m)} ({len(m.lowerdirs)} layers)",
+    )
+
+
+def _layers_shared_validate(params: Any) -> None:
+    _Schema(a=_str, b=_str, shared=_bool)(params)
+    for key in ("a", "b"):
+        if key not in params:
+            raise ParamError(key, "missing (a container name)")
+
+
+def _layers_shared_check(o: Observed, p: dict[str, Any]) -> Verdict:
+    def layers(who: str) -> tuple[str, ...] | None:
+        for m in o.after.mounts:
+            if _owner_matches(m.owner, who):
+                return m.lowerdirs
+        return None
+
+    a, b = layers(p["a"]), layers(p["b"])
+    if a is None or b is None:
+        missing = p["a"] if a is None else p["b"]
+        return Verdict(False, f"no overlay root seen for {missing}")
+    common = [d for d in a if d in b]
+    same = a == b
+    want = p.get("shared", True)
+    detail = f"{p['a']} and {p['b']} share {len(common)} of {len(a)}/{len(b)} layers" + (
+        " (the same image)" if same else ""
+    )
+    return Verdict(same == want, detail)
 
 
 def _whiteout_params(params: Any) -> dict[str, Any]:
@@ -704,11 +746,16 @@ KINDS: dict[str, Kind] = {
             upper_contains=_str,
             owner=_str,
             kind=_one_of("file", "dir", "symlink", "whiteout", "opaque"),
-            action=_one_of("present", "added", "absent"),
+            action=_action,
             count=_cmp,
         ),
         _mount_check,
-        "an entry in an overlay upper dir",
+        "an overlay root (added/removed/present), or an entry in its upper dir",
+    ),
+    "layers_shared": Kind(
+        _layers_shared_validate,
+        _layers_shared_check,
+        "two containers' overlay roots stack the same image layers",
     ),
     "whiteout": Kind(_whiteout_validate, _whiteout_check, "a whiteout (deleted lower file)"),
     "netns_shared": Kind(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from dockerscope.kernel.model import ApiCall, Diff, Snapshot
 from dockerscope.scenario import expectations
@@ -113,6 +113,17 @@ class ScenarioResult:
         return out
 
 
+def substitute_params(params: Any, values: dict[str, str]) -> Any:
+    """``substitute`` through an expectation's parameters (strings in dicts and lists)."""
+    if isinstance(params, str):
+        return substitute(params, values)
+    if isinstance(params, dict):
+        return {k: substitute_params(v, values) for k, v in params.items()}
+    if isinstance(params, list):
+        return [substitute_params(v, values) for v in params]
+    return params
+
+
 def substitute(text: str, values: dict[str, str]) -> str:
     """Fill ``{lab}``, ``{socket}``...: only known names, so ``{{.State}}`` stays as it is."""
     for name, value in values.items():
@@ -182,11 +193,11 @@ class Runner:
         after = self.snapshot()
         traffic = self._drain()
         observed = Observed.between(before, after, results, traffic)
-        checked = tuple(Checked(e, expectations.check(e, observed)) for e in step.expect)
+        checked = tuple(Checked(e, self._check(e, observed)) for e in step.expect)
         predict = None
         if step.predict is not None:
             verdicts = tuple(
-                expectations.check(c.expect, observed) if c.expect is not None else None
+                self._check(c.expect, observed) if c.expect is not None else None
                 for c in step.predict.choices
             )
             revealed = tuple(i for i, v in enumerate(verdicts) if v is not None and v.ok)
@@ -206,6 +217,12 @@ class Runner:
             started_at=started,
             duration=self.clock() - started,
         )
+
+    def _check(self, e: Expectation, observed: Observed) -> Verdict:
+        import dataclasses
+
+        filled = dataclasses.replace(e, params=substitute_params(e.params, self.values))
+        return expectations.check(filled, observed)
 
     def steps(self, start: int = 0, delay: float = 0.0) -> Iterator[StepResult]:
         """Autoplay: every step from ``start`` in order, ``delay`` seconds apart (headless)."""
