@@ -14,12 +14,20 @@ from typing import ClassVar
 from dockerscope.screens.shell import ShellCommand
 from dockerscope.screens.state import DashState
 from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer, Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
+
+_MEASURE = Console(file=io.StringIO(), width=1000, color_system=None, legacy_windows=False)
+
+
+def natural_width(renderable: RenderableType) -> int:
+    """The width a renderable needs to show without wrapping or truncation."""
+    return Measurement.get(_MEASURE, _MEASURE.options, renderable).maximum
 
 
 class Panel(Vertical, can_focus=True):
@@ -61,7 +69,11 @@ class Panel(Vertical, can_focus=True):
         if state.snapshot is None:
             return
         self._renderable = self.render_body(state)
-        self.query_one(".body", Static).update(self._renderable)
+        body = self.query_one(".body", Static)
+        # Tables and listings keep their natural width; the body scrolls sideways instead of
+        # squeezing columns into ellipses.
+        body.styles.width = natural_width(self._renderable)
+        body.update(self._renderable)
 
     def rendered_text(self, width: int | None = None) -> str:
         """The body as plain text (what a reader sees), for tests and the clipboard."""

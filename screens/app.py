@@ -1,0 +1,252 @@
+"""The dockerscope Textual app and the entry points the CLI calls.
+
+``DockerscopeApp`` is built from its dependencies (a frame source, a command client, a clock),
+so tests inject fakes. Frames come from one async worker that only queues them and posts a
+``FramesReady`` message; a flood of those collapses into one (``can_replace``), and the handler
+applies every queued frame in order and redraws once: refreshes never overlap or pile up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dockerscope.screens.commandbar import Client
+from dockerscope.screens.dashboard import PANEL_TYPES, DashboardScreen
+from dockerscope.screens.state import DashState
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from dockerscope.feed import Frame, Source
+
+ScreenFactory = Callable[[], Screen[Any]]
+
+DARK, LIGHT = "textual-dark", "textual-light"
+
+
+@dataclass
+class FramesReady(Message):
+    """Frames are queued for the dashboard. Carries nothing, so any number collapse into one."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FramesReady)
+
+
+@dataclass
+class FeedEnded(Message):
+    """The source finished (``error`` is set when it failed)."""
+
+    error: str = ""
+
+
+class DockerscopeApp(App[None]):
+    """The dashboard app: panels fed by any ``dockerscope.feed.Source``."""
+
+    CSS_PATH = ["dockerscope.tcss"]
+    TITLE = "dockerscope"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("d", "toggle_theme", "Theme"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        title: str = "dockerscope",
+        client: Client | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        live: bool | None = None,
+        extra_screens: Sequence[Screen[Any] | ScreenFactory] = (),
+    ) -> None:
+        """
+        Args:
+            source: where frames come from (live observer, replay, test fake).
+            title: shown in the header.
+            client: runs a docker command line and returns its output (the command bar).
+            clock: time for highlight fading; tests pass a frozen one.
+            live: whether panels may run their shell commands for real (default: the
+                source's ``live`` attribute).
+            extra_screens: screens pushed over the dashboard at start (e.g. a course menu).
+        """
+        super().__init__()
+        self.source = source
+        self.client = client
+        self.live = bool(getattr(source, "live", False)) if live is None else live
+        self.state = DashState(clock)
+        self.extra_screens = list(extra_screens)
+        self.title = title
+        self.sub_title = source.scope
+        self._pending: deque[Frame] = deque()
+        self.frames_applied = 0  #: frames rendered so far (tests wait on it)
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make_dashboard())
+        for extra in self.extra_screens:
+            self.push_screen(extra if isinstance(extra, Screen) else extra())
+        self._pump()
+
+    def make_dashboard(self) -> DashboardScreen:
+        """A dashboard bound to this app's state and client."""
+        return DashboardScreen(self.state, client=self.client, live=self.live, title=self.title)
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        """The dashboard screen (there is one, at the bottom of the stack above the default)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                return screen
+        raise LookupError("no dashboard screen")
+
+    # -- frames -----------------------------------------------------------------------------
+
+    @work(exclusive=True, group="feed", exit_on_error=False)
+    async def _pump(self) -> None:
+        # Never touches widgets: queue and notify.
+        try:
+            async for frame in self.source.frames():
+                self._pending.append(frame)
+                self.post_message(FramesReady())
+        except Exception as exc:  # noqa: BLE001 - a broken source is reported, not fatal
+            self.post_message(FeedEnded(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(FeedEnded())
+
+    @on(FramesReady)
+    def _frames_ready(self) -> None:
+        if not self._pending:
+            return
+        while self._pending:
+            self.state.apply(self._pending.popleft())
+            self.frames_applied += 1
+        with contextlib.suppress(LookupError):
+            self.dashboard.refresh_panels()
+
+    @on(FeedEnded)
+    def _feed_ended(self, message: FeedEnded) -> None:
+        if message.error:
+            self.sub_title = f"{self.source.scope}: feed stopped ({message.error})"
+            self.notify(message.error, title="feed stopped", severity="error")
+        else:
+            self.sub_title = f"{self.source.scope}: no more frames"
+
+    async def action_quit(self) -> None:
+        await self.source.stop()
+        self.exit()
+
+    # -- small actions ----------------------------------------------------------------------
+
+    def action_toggle_theme(self) -> None:
+        """Flip between the light and the dark theme."""
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def action_help(self) -> None:
+        self.dashboard.action_help()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        dash = self.dashboard
+        for n, cls in enumerate(PANEL_TYPES, 1):
+            yield SystemCommand(f"Panel: {cls.TITLE}", f"({n}) {cls.HINT}",
+                                lambda pid=cls.PANEL_ID: dash.action_show_panel(pid))
+        yield SystemCommand("Show me the command", "the shell command behind the panel (c)",
+                            dash.action_show_command)
+        yield SystemCommand("Run a docker command", "open the command bar (:)",
+                            dash.action_command_bar)
+        yield SystemCommand("NAT: nat / filter table", "flip the iptables table (t)",
+                            dash.action_toggle_table)
+        yield SystemCommand("Layout: grid / tabs", "all panels at once or one at a time (g)",
+                            dash.action_toggle_layout)
+        yield SystemCommand("Light / dark theme", "flip the theme (d)", self.action_toggle_theme)
+        yield SystemCommand("Help", "keys, panels, colours (?)", self.action_help)
+
+    # -- terminals (issue 6) ----------------------------------------------------------------
+
+    def open_terminal(self, conn: Any, *, title: str = "terminal",
+                      on_detach: Callable[[], None] | None = None) -> Any:
+        """Open a terminal pane beside the panels for a pty fd or read/write/resize object.
+
+        Closing the pane (ctrl+]) detaches: ``on_detach`` is called, the process lives on.
+        """
+        from dockerscope.screens.terminal import TerminalPane
+
+        dash = self.dashboard
+
+        def detached() -> None:
+            dash.terminal_closed(pane)
+            if on_detach is not None:
+                on_detach()
+
+        pane = TerminalPane(conn, title=title, on_detach=detached)
+        dash.open_terminal(pane)
+        return pane
+
+
+# -- entry points the CLI calls ---------------------------------------------------------------
+
+
+def build_app(source: Source, **kwargs: Any) -> DockerscopeApp:
+    """The factory: tests and the CLI build the app the same way."""
+    return DockerscopeApp(source, **kwargs)
+
+
+def run_scope(source: Source, *, client: Client | None = None, title: str = "dockerscope") -> None:
+    """``dockerscope scope``: the dashboard on a live source."""
+    build_app(source, client=client, title=title).run()
+
+
+def _optional(module: str) -> Any | None:
+    """A sibling module owned by another part of the project, when it exists."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+
+
+def run_course(lab: Any, *, source: Source | None = None, client: Client | None = None) -> None:
+    """``dockerscope course``: the course menu when it is there, else the dashboard.
+
+    The course menu module provides ``CourseMenuScreen(lab)``; it is pushed over the dashboard,
+    which keeps showing the lab underneath.
+    """
+    menu = _optional("dockerscope.screens.course_menu")
+    extra: list[ScreenFactory] = []
+    if menu is not None and hasattr(menu, "CourseMenuScreen"):
+        extra.append(lambda: menu.CourseMenuScreen(lab))
+    if source is None:
+        source = _live_source(lab)
+    build_app(source, client=client, title="dockerscope course", extra_screens=extra).run()
+
+
+def run_replay(path: str | None, reason: str | None = None) -> None:
+    """``dockerscope replay``: delegated to the replay menu (recordings, controls)."""
+    menu = _optional("dockerscope.screens.replay_menu")
+    if menu is not None and hasattr(menu, "run_replay"):
+        menu.run_replay(path, reason=reason)
+        return
+    if path is None:
+        raise SystemExit("dockerscope replay: give a recording path (no replay menu installed)")
+    replay = importlib.import_module("dockerscope.scenario.replay")
+    source = replay.ReplaySource(path)
+    build_app(source, title=f"dockerscope replay {path}").run()
+
+
+def _live_source(lab: Any) -> Source:
+    """A live source for a lab, from the observer package."""
+    kernel = importlib.import_module("dockerscope.kernel")
+    make = getattr(kernel, "LiveSource", None)
+    if make is None:
+        raise SystemExit("the live observer (dockerscope.kernel.LiveSource) is not available")
+    name = getattr(lab, "name", lab)
+    return make(f"lab:{name}")  # type: ignore[no-any-return]

@@ -1,0 +1,257 @@
+"""The dashboard screen: the eight panels, as tabs on a small terminal and a grid on a big one.
+
+The screen owns no data: the app applies frames to a ``DashState`` and calls
+``refresh_panels``; only visible panels render (hidden ones are marked dirty and render when
+shown), so a frame costs one render per visible panel, on the message loop, never overlapping.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dockerscope.screens.bridges import BridgesPanel
+from dockerscope.screens.cgroups import CgroupsPanel
+from dockerscope.screens.commandbar import Client, CommandBar
+from dockerscope.screens.flows import FlowsPanel
+from dockerscope.screens.help import HelpScreen
+from dockerscope.screens.namespaces import NamespacesPanel
+from dockerscope.screens.nat import NatPanel
+from dockerscope.screens.panel import Panel
+from dockerscope.screens.shell import can_run_live
+from dockerscope.screens.showcmd import ShowCommandScreen
+from dockerscope.screens.state import DashState
+from dockerscope.screens.storage import StoragePanel
+from dockerscope.screens.timeline import TimelinePanel
+from dockerscope.screens.traffic import TrafficPanel
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
+
+if TYPE_CHECKING:
+    from dockerscope.screens.terminal import TerminalPane
+
+PANEL_TYPES: tuple[type[Panel], ...] = (
+    BridgesPanel, NatPanel, NamespacesPanel, CgroupsPanel, StoragePanel, FlowsPanel,
+    TrafficPanel, TimelinePanel,
+)
+
+#: From this size up the panels show as a grid (unless the user chose a layout with ``g``).
+GRID_MIN_WIDTH = 150
+GRID_MIN_HEIGHT = 40
+
+
+class DashboardScreen(Screen[None]):
+    """All panels of one lab (or netns, or host), fed by the app's frames."""
+
+    BINDINGS = [
+        *(Binding(str(n), f"show_panel('{cls.PANEL_ID}')", cls.TITLE, show=False)
+          for n, cls in enumerate(PANEL_TYPES, 1)),
+        Binding("right_square_bracket", "cycle(1)", "Next panel", show=False),
+        Binding("left_square_bracket", "cycle(-1)", "Prev panel", show=False),
+        Binding("c", "show_command", "Command"),
+        Binding("slash", "filter", "Filter"),
+        Binding("colon", "command_bar", "docker"),
+        Binding("t", "toggle_table", "nat/filter"),
+        Binding("g", "toggle_layout", "Layout"),
+        Binding("p", "pause", "Pause"),
+        Binding("escape", "escape", show=False),
+    ]
+
+    def __init__(self, state: DashState, *, client: Client | None = None, live: bool = False,
+                 title: str = "dockerscope") -> None:
+        super().__init__()
+        self.state = state
+        self.client = client
+        self.live = live
+        self.title = title
+        self.active = PANEL_TYPES[0].PANEL_ID  #: the panel shown in the tabs layout
+        self.layout_choice: str | None = None  #: "grid" / "tabs" chosen with g; None = auto
+        self.paused = False  #: drawing paused with p (frames still accumulate)
+        self._fade_phase: frozenset[tuple[tuple[str, str], bool]] = frozenset()
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◉")
+        yield Tabs(*(Tab(f"{n} {cls.TITLE}", id=f"tab-{cls.PANEL_ID}")
+                     for n, cls in enumerate(PANEL_TYPES, 1)), id="panel-tabs")
+        with Horizontal(id="main"):
+            with Container(id="panels", classes="-tabs"):
+                for cls in PANEL_TYPES:
+                    yield cls()
+            yield Container(id="terminals")
+        yield Static("", id="note")
+        yield CommandBar(self.client, id="commandbar")
+        yield Footer()
+
+    # -- panels -----------------------------------------------------------------------------
+
+    @property
+    def panels(self) -> list[Panel]:
+        """The panels, in tab order."""
+        return list(self.query_one("#panels").query_children(Panel))
+
+    def panel(self, panel_id: str) -> Panel:
+        """One panel by id ("nat", "bridges", ...)."""
+        return self.query_one(f"#panels > #{panel_id}", Panel)
+
+    @property
+    def grid(self) -> bool:
+        """True when all panels show at once."""
+        return self.query_one("#panels").has_class("-grid")
+
+    def current_panel(self) -> Panel:
+        """The panel keys act on: the focused one, else the active tab."""
+        focused: Widget | None = self.focused
+        while focused is not None and not isinstance(focused, Panel):
+            focused = focused.parent if isinstance(focused.parent, Widget) else None
+        return focused if isinstance(focused, Panel) else self.panel(self.active)
+
+    def visible(self, panel: Panel) -> bool:
+        return self.grid or self.active == panel.PANEL_ID
+
+    def refresh_panels(self) -> None:
+        """Render the visible panels from the state; mark the others for later."""
+        self.query_one("#note", Static).update(self.state.note)
+        if self.paused:
+            return
+        for panel in self.panels:
+            if self.visible(panel):
+                panel.show(self.state)
+            else:
+                panel.dirty = True
+        self._fade_phase = self._phase()
+
+    def on_mount(self) -> None:
+        self._apply_layout(self.size.width, self.size.height)
+        self._select(self.active)
+        # Fading highlights need a redraw as they age, not only when a frame lands.
+        self.set_interval(0.5, self._fade_tick)
+        self.refresh_panels()
+
+    def _phase(self) -> frozenset[tuple[tuple[str, str], bool]]:
+        return frozenset((key, self.state.age(mark) >= 0.5)
+                         for key, mark in self.state.marks.items())
+
+    def _fade_tick(self) -> None:
+        expired = self.state.expire()
+        if expired or self._phase() != self._fade_phase:
+            self.refresh_panels()
+
+    def _select(self, panel_id: str) -> None:
+        self.active = panel_id
+        for panel in self.panels:
+            panel.set_class(panel_id == panel.PANEL_ID, "-active")
+        tabs = self.query_one(Tabs)
+        if tabs.active != f"tab-{panel_id}":
+            tabs.active = f"tab-{panel_id}"
+        panel = self.panel(panel_id)
+        if panel.dirty:
+            panel.show(self.state)
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        grid = (self.layout_choice == "grid" if self.layout_choice
+                else width >= GRID_MIN_WIDTH and height >= GRID_MIN_HEIGHT)
+        box = self.query_one("#panels")
+        if grid == box.has_class("-grid"):
+            return
+        box.set_class(grid, "-grid")
+        box.set_class(not grid, "-tabs")
+        self.query_one(Tabs).display = not grid
+        for panel in self.panels:
+            if panel.dirty and self.visible(panel):
+                panel.show(self.state)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def action_show_panel(self, panel_id: str) -> None:
+        """Bring a panel to the front (tabs) or focus it (grid)."""
+        self._select(panel_id)
+        if self.grid:
+            self.panel(panel_id).focus()
+
+    def action_cycle(self, step: int) -> None:
+        ids = [cls.PANEL_ID for cls in PANEL_TYPES]
+        self.action_show_panel(ids[(ids.index(self.current_panel().PANEL_ID) + step) % len(ids)])
+
+    @on(Tabs.TabActivated, "#panel-tabs")
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab.id and event.tab.id.startswith("tab-"):
+            panel_id = event.tab.id[4:]
+            if panel_id != self.active:
+                self._select(panel_id)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # In the grid, the panel with focus is the one keys act on: keep the tab in step.
+        widget: Widget | None = event.widget
+        while widget is not None and not isinstance(widget, Panel):
+            widget = widget.parent if isinstance(widget.parent, Widget) else None
+        if isinstance(widget, Panel) and self.grid:
+            self.active = widget.PANEL_ID
+
+    def action_show_command(self) -> None:
+        command = self.current_panel().shell_command(self.state)
+        if command is not None:
+            self.app.push_screen(ShowCommandScreen(command, can_run_live(self.live)))
+
+    def action_filter(self) -> None:
+        self.current_panel().open_filter()
+
+    @on(Panel.FilterChanged)
+    def _filter_changed(self, message: Panel.FilterChanged) -> None:
+        message.panel.show(self.state)
+
+    def action_command_bar(self) -> None:
+        self.query_one(CommandBar).focus_input()
+
+    def action_toggle_table(self) -> None:
+        nat = self.panel(NatPanel.PANEL_ID)
+        assert isinstance(nat, NatPanel)
+        nat.toggle_table()
+        self._select(nat.PANEL_ID)
+        nat.show(self.state)
+
+    def action_toggle_layout(self) -> None:
+        self.layout_choice = "tabs" if self.grid else "grid"
+        self._apply_layout(self.size.width, self.size.height)
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.sub_title = "paused (p resumes)" if self.paused else ""
+        if not self.paused:
+            self.refresh_panels()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen([(cls.TITLE, cls.HINT) for cls in PANEL_TYPES]))
+
+    def action_escape(self) -> None:
+        bar = self.query_one(CommandBar)
+        if bar.has_class("-open"):
+            bar.remove_class("-open")
+            self.current_panel().focus()
+            return
+        if isinstance(self.focused, Input):
+            self.current_panel().key_escape()
+
+    # -- terminals --------------------------------------------------------------------------
+
+    def open_terminal(self, pane: TerminalPane) -> None:
+        """Show a terminal pane beside the panels (issue 6: ``-ti`` sessions)."""
+        box = self.query_one("#terminals")
+        box.add_class("-open")
+        box.mount(pane)
+        pane.focus()
+
+    def terminal_closed(self, pane: Widget) -> None:
+        """Hide the terminal column when ``pane`` (being removed) was the last one."""
+        box = self.query_one("#terminals")
+        if not [child for child in box.children if child is not pane]:
+            box.remove_class("-open")
+            self.current_panel().focus()
