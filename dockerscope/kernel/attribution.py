@@ -181,6 +181,8 @@ def _index(snap: Snapshot, hints: Hints) -> _Index:
     for ns in snap.netns:
         label = ns.label or ns.name or ""
         o = _container_for_name(ix, ns.name) if ns.name else None
+        if o is None and label in hints.container_netns:
+            o = Owner("container", ns.name or label)
         if o is None:
             for pid in ns.pids:
                 p = procs.get(pid)
@@ -192,8 +194,6 @@ def _index(snap: Snapshot, hints: Hints) -> _Index:
                     break
         if o is None and ns.name and hints.lab and ns.name == hints.lab:
             o = ix.lab
-        if o is None and label in hints.container_netns:
-            o = Owner("container", ns.name or label)
         if o is not None and label:
             ix.netns[label] = o
     # Container addresses seen in their own namespaces.

@@ -54,9 +54,20 @@ def is_v2(root: str | Path) -> bool:
     return Path(root, "cgroup.controllers").exists()
 
 
+def shares_to_weight(shares: int) -> int:
+    """The runtimes' cpu.shares -> cpu.weight mapping (2..262144 -> 1..10000)."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
 def weight_to_shares(weight: int) -> int:
-    """Invert the runtime's cpu.shares -> cpu.weight mapping (2..262144 <-> 1..10000)."""
-    return 2 + ((weight - 1) * 262142) // 9999
+    """Map cpu.weight back to cpu.shares.
+
+    The forward mapping is many-to-one, so the default 1024 is returned when it maps to this
+    weight, else the smallest shares value that does.
+    """
+    if shares_to_weight(1024) == weight:
+        return 1024
+    return 2 + -(-((weight - 1) * 262142) // 9999)
 
 
 def read_v2(root: str | Path, rel: str) -> Cgroup:

@@ -1,0 +1,211 @@
+"""Attribution on captured data: each object names the container, network or port behind it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dockerscope.kernel import conntrack
+from dockerscope.kernel.attribution import Hints, attribute, hints_from_api
+from dockerscope.kernel.iptables import parse_save
+from dockerscope.kernel.model import (
+    Address,
+    Cgroup,
+    Link,
+    NetNs,
+    OverlayMount,
+    Owner,
+    ProcessNs,
+    Route,
+    Snapshot,
+    diff,
+)
+
+DATA = Path(__file__).parent.parent / "data" / "kernel"
+WEB_ID = "1e04fc43caf000c96663f1f24fa40aefda72af147ca983dc24c3792abf21e331"
+
+
+@pytest.fixture
+def hints() -> Hints:
+    return hints_from_api(
+        json.loads((DATA / "api-containers.json").read_text()),
+        json.loads((DATA / "api-networks.json").read_text()),
+    )
+
+
+def _snapshot(web_netns: str = "web") -> Snapshot:
+    rules = parse_save((DATA / "iptables-save-c.txt").read_text(), "lab", "nf_tables")
+    return Snapshot(
+        taken_at=1.0,
+        scope="host",
+        links=(
+            Link("lab", 1, "lo", "loopback", "00:00:00:00:00:00", "UNKNOWN", 65536),
+            Link(
+                "lab",
+                3,
+                "docker0",
+                "bridge",
+                "02:42:97:f1:7b:4f",
+                "UP",
+                1500,
+                addresses=(Address(4, "172.17.0.1", 16),),
+                bridge_id="8000.024297f17b4f",
+                stp=False,
+            ),
+            Link(
+                "lab",
+                4,
+                "br-41bf348c9240",
+                "bridge",
+                "02:42:64:39:c2:14",
+                "UP",
+                1500,
+                addresses=(Address(4, "172.19.0.1", 16),),
+            ),
+            Link(
+                "lab",
+                5,
+                "vethd98d5a6",
+                "veth",
+                "aa:aa:aa:aa:aa:aa",
+                "UP",
+                1500,
+                master="docker0",
+                peer_index=2,
+                peer_netns=web_netns,
+            ),
+            Link(
+                web_netns,
+                2,
+                "eth0",
+                "veth",
+                "02:42:ac:11:00:02",
+                "UP",
+                1500,
+                peer_index=5,
+                peer_netns="lab",
+                addresses=(Address(4, "172.17.0.2", 16),),
+            ),
+        ),
+        routes=(
+            Route("lab", "172.17.0.0/16", "docker0"),
+            Route(web_netns, "default", "eth0", "172.17.0.1"),
+        ),
+        netns=(
+            NetNs(1, "lab", label="lab"),
+            NetNs(
+                2, None if web_netns.startswith("pid:") else web_netns, pids=(42,), label=web_netns
+            ),
+        ),
+        processes=(ProcessNs(42, "sleep", (("net", 2), ("mnt", 9)), f"/docker/{WEB_ID}"),),
+        chains=rules.chains,
+        rules=rules.rules,
+        cgroups=(Cgroup(f"/docker/{WEB_ID}", 1), Cgroup("/docker/other", 1)),
+        mounts=(
+            OverlayMount(
+                "/ (mnt:9)", ("/l",), "/var/lib/docker/overlay2/abc/diff", "/w", seen_from="pid:42"
+            ),
+        ),
+        flows=tuple(conntrack.parse((DATA / "conntrack-L-extended.txt").read_text(), "lab")),
+    )
+
+
+def test_hints_from_captured_api(hints):
+    (web,) = hints.containers
+    assert web.name == "web" and web.id == WEB_ID and web.ips == ("172.17.0.2",)
+    assert web.ports == ((8080, "tcp", 8080),)
+    nets = {n.name: n for n in hints.networks}
+    assert set(nets) == {"bridge", "my-new-network"}  # null and host drivers have no bridge
+    assert nets["bridge"].bridge == "docker0" and nets["bridge"].subnets == ("172.17.0.0/16",)
+    assert nets["my-new-network"].bridge == "br-41bf348c9240"
+
+
+def test_links_and_routes(hints):
+    snap = attribute(_snapshot(), hints)
+    owner = {lk.key: lk.owner for lk in snap.links}
+    web = Owner("container", "web", WEB_ID)
+    assert owner["lab/docker0"] == Owner("network", "bridge", hints.networks[0].id)
+    assert owner["lab/br-41bf348c9240"].name == "my-new-network"
+    assert owner["lab/vethd98d5a6"] == web
+    assert owner["web/eth0"] == web
+    routes = {r.key: r.owner for r in snap.routes}
+    assert routes["lab/172.17.0.0/16/docker0"].name == "bridge"
+    assert routes["web/default/eth0"] == web
+
+
+def test_rules(hints):
+    snap = attribute(_snapshot(), hints)
+    by_spec = {(r.table, r.chain, r.spec): r.owner for r in snap.rules}
+    dnat = by_spec[
+        (
+            "nat",
+            "DOCKER",
+            "! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:8080",
+        )
+    ]
+    assert dnat is not None and dnat.kind == "port" and dnat.name == "8080/tcp -> web:8080"
+    masq = by_spec[("nat", "POSTROUTING", "-s 172.17.0.0/16 ! -o docker0 -j MASQUERADE")]
+    assert masq is not None and masq.kind == "network" and masq.name == "bridge"
+    accept = by_spec[
+        (
+            "filter",
+            "DOCKER",
+            "-d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 8080 -j ACCEPT",
+        )
+    ]
+    assert accept is not None and accept.kind == "port"
+    assert by_spec[("filter", "FORWARD", "-o docker0 -j DOCKER")].name == "bridge"
+    assert by_spec[("filter", "FORWARD", "-j DOCKER-USER")] is None
+
+
+def test_flows_cgroups_mounts_processes(hints):
+    snap = attribute(_snapshot(), hints)
+    tcp = next(f for f in snap.flows if f.proto == "tcp")
+    assert tcp.owner is not None and tcp.owner.kind == "port" and "web" in tcp.owner.name
+    icmp = next(f for f in snap.flows if f.proto == "icmp")
+    assert icmp.owner is not None and icmp.owner.name == "web"
+    cg = {c.path: c.owner for c in snap.cgroups}
+    assert cg[f"/docker/{WEB_ID}"].name == "web" and cg["/docker/other"] is None
+    assert snap.mounts[0].owner.name == "web"  # through the process whose mount ns showed it
+    assert snap.processes[0].owner.name == "web"
+
+
+def test_without_hints_docker_naming_still_speaks():
+    snap = attribute(_snapshot(web_netns="pid:42"))
+    owner = {lk.key: lk.owner for lk in snap.links}
+    assert owner["lab/docker0"] == Owner("network", "bridge")
+    # the unnamed netns of a process in a docker/<id> cgroup is that container's
+    assert owner["pid:42/eth0"].id == WEB_ID and owner["lab/vethd98d5a6"].id == WEB_ID
+    cg = {c.path: c.owner for c in snap.cgroups}
+    assert cg[f"/docker/{WEB_ID}"].name == WEB_ID[:12]
+
+
+def test_lab_container_netns_dir():
+    snap = attribute(_snapshot(), Hints(lab="lab", container_netns=("web",)))
+    owner = {lk.key: lk.owner for lk in snap.links}
+    assert owner["web/eth0"] == Owner("container", "web")
+    assert owner["lab/lo"] == Owner("lab", "lab")
+    # the DNAT rule names the container it forwards to, found through its eth0 address
+    dnat = next(r for r in snap.rules if "DNAT" in r.spec)
+    assert dnat.owner == Owner("port", "8080/tcp -> web:8080")
+
+
+def test_diff_of_counters_and_new_rule(hints):
+    a = attribute(_snapshot(), hints)
+    rules = list(a.rules)
+    bumped = [
+        r.__class__(**{**r.__dict__, "packets": r.packets + 1}) if "DNAT" in r.spec else r
+        for r in rules
+    ]
+    from dataclasses import replace
+
+    extra = replace(rules[0], spec="-j LOG", position=99)
+    b = replace(a, rules=tuple(bumped) + (extra,))
+    d = diff(a, b)
+    assert [c.action for c in d.of("rules")] == ["changed", "added"]
+    assert (
+        d.of("rules", "changed")[0].after.packets == d.of("rules", "changed")[0].before.packets + 1
+    )
+    assert not diff(a, attribute(_snapshot(), hints))

@@ -1,0 +1,103 @@
+"""The iptables-save parser on a captured Docker-shaped ruleset, and the python-iptables spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockerscope.kernel.iptables import SaveFormatError, _cidr, iptc_spec, parse_save
+
+DATA = Path(__file__).parent.parent / "data" / "kernel"
+
+
+@pytest.fixture
+def ruleset():
+    return parse_save((DATA / "iptables-save-c.txt").read_text(), "lab", "nf_tables")
+
+
+def test_keeps_nat_and_filter_with_backend(ruleset):
+    assert {r.table for r in ruleset.rules} == {"nat", "filter"}
+    assert {r.backend for r in ruleset.rules} == {"nf_tables"}
+    assert {r.netns for r in ruleset.chains} == {"lab"}
+
+
+def test_rule_counters_and_spec(ruleset):
+    dnat = [r for r in ruleset.rules if "DNAT" in r.spec]
+    assert len(dnat) == 1
+    rule = dnat[0]
+    assert rule.chain == "DOCKER" and rule.table == "nat"
+    assert (
+        rule.spec
+        == "! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:8080"
+    )
+    assert (rule.packets, rule.bytes) == (1, 60)
+    masq = next(r for r in ruleset.rules if r.spec.startswith("-s 172.17.0.0/16"))
+    assert masq.packets == 1 and masq.bytes == 84
+
+
+def test_positions_count_per_chain(ruleset):
+    forward = [r for r in ruleset.rules if r.table == "filter" and r.chain == "FORWARD"]
+    assert [r.position for r in forward] == [1, 2, 3, 4, 5, 6]
+    assert forward[0].spec == "-j DOCKER-USER"
+
+
+def test_chain_headers(ruleset):
+    chains = {(c.table, c.name): c for c in ruleset.chains}
+    assert chains[("filter", "FORWARD")].policy == "DROP"
+    assert chains[("nat", "DOCKER")].policy is None
+    assert chains[("filter", "INPUT")].packets == 3 and chains[("filter", "INPUT")].bytes == 170
+
+
+def test_table_filter_and_other_formats():
+    text = "*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j MARK --set-mark 1\nCOMMIT\n"
+    assert parse_save(text, "x", "legacy").rules == ()
+    kept = parse_save(text, "x", "legacy", tables=None)
+    assert kept.rules[0].spec == "-j MARK --set-mark 1" and kept.rules[0].packets == 0
+    # Older save format: counters after "-c"
+    text = (
+        "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o eth0 -c 7 420 -j MASQUERADE\nCOMMIT\n"
+    )
+    rule = parse_save(text, "x", "legacy").rules[0]
+    assert (rule.packets, rule.bytes, rule.spec) == (7, 420, "-o eth0 -j MASQUERADE")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["-A FORWARD -j ACCEPT\n", "*filter\n:BROKEN\nCOMMIT\n", "*filter\nhello world\nCOMMIT\n"],
+)
+def test_bad_input_is_an_error(text):
+    with pytest.raises(SaveFormatError):
+        parse_save(text, "x", "nf_tables")
+
+
+class _Param:
+    def __init__(self, name, params):
+        self.name = name
+        self._params = params
+
+    def get_all_parameters(self):
+        return self._params
+
+
+class _FakeRule:
+    src = "172.17.0.0/255.255.0.0"
+    dst = "0.0.0.0/0.0.0.0"
+    in_interface = None
+    out_interface = "!docker0"
+    protocol = "tcp"
+    matches = [_Param("tcp", {"dport": ["8080"]})]
+    target = _Param("MASQUERADE", {})
+
+
+def test_iptc_spec_reads_like_iptables_save():
+    assert (
+        iptc_spec(_FakeRule())
+        == "-s 172.17.0.0/16 ! -o docker0 -p tcp -m tcp --dport 8080 -j MASQUERADE"
+    )
+
+
+def test_cidr():
+    assert _cidr("10.0.0.1") == "10.0.0.1/32"
+    assert _cidr("10.0.0.0/255.255.255.0") == "10.0.0.0/24"
+    assert _cidr("10.0.0.0/8") == "10.0.0.0/8"
