@@ -1,0 +1,102 @@
+"""Routes: method + path pattern -> handler, with Docker's /v1.xx prefixes and error mapping."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from dockerscope.engine.api.errors import ApiError, BadParameter, NotFound, as_api_error
+from dockerscope.engine.api.http import Reply, Request, Response
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.41"  # what we speak and announce (Docker 20.10)
+MIN_API_VERSION = "1.24"
+MAX_API_VERSION = "1.47"  # newer clients' prefixes we still accept (they negotiate down anyway)
+
+_VERSIONED = re.compile(r"^/v([0-9]+(?:\.[0-9]+)?)(/.*)$")
+
+RouteHandler = Callable[..., Awaitable[Reply]]
+
+
+def _vkey(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in v.split("."))
+
+
+def split_version(path: str) -> tuple[str | None, str]:
+    """``/v1.41/containers/json`` -> ("1.41", "/containers/json"); a bad version is a 400."""
+    m = _VERSIONED.match(path)
+    if not m:
+        return None, path
+    version, rest = m.group(1), m.group(2)
+    if _vkey(version) > _vkey(MAX_API_VERSION):
+        raise BadParameter(
+            f"client version {version} is too new. "
+            f"Maximum supported API version is {MAX_API_VERSION}"
+        )
+    if _vkey(version) < _vkey(MIN_API_VERSION):
+        raise BadParameter(
+            f"client version {version} is too old. Minimum supported API version is "
+            f"{MIN_API_VERSION}, please upgrade your client to a newer version"
+        )
+    return version, rest
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: RouteHandler
+    tapped: bool = True
+
+
+class Router:
+    """Dispatches requests to handlers; every failure becomes Docker's ``{"message": ...}``."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, method: str, pattern: str, handler: RouteHandler, tapped: bool = True) -> None:
+        """Register ``handler(request, **groups)`` for ``method`` and a path regex.
+
+        ``{name}`` in ``pattern`` matches one path segment; ``{name*}`` matches the rest
+        (image names contain slashes).
+        """
+        regex = re.sub(r"\{(\w+)\*\}", r"(?P<\1>.+?)", pattern)
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
+        self.routes.append(Route(method, re.compile(f"^{regex}$"), handler, tapped))
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for a (version-less) path; unknown paths are Docker's 404."""
+        for route in self.routes:
+            if route.method != method and not (route.method == "GET" and method == "HEAD"):
+                continue
+            m = route.pattern.match(path)
+            if m:
+                return route, m.groupdict()
+        raise NotFound("page not found")
+
+    def is_tapped(self, request: Request) -> bool:
+        """Whether the traffic tap records this request (the tap's own stream is not)."""
+        try:
+            _, path = split_version(request.path)
+            route, _ = self.match(request.method, path)
+        except ApiError:
+            return True
+        return route.tapped
+
+    async def dispatch(self, request: Request) -> Reply:
+        try:
+            version, path = split_version(request.path)
+            request.version = version
+            route, params = self.match(request.method, path)
+            return await route.handler(request, **params)
+        except Exception as exc:  # every failure answers the client
+            err = as_api_error(exc)
+            if err.status >= 500:
+                log.exception("%s %s failed", request.method, request.path)
+            if err.status == 304:
+                return Response.empty(304)
+            return Response(err.status, err.body())

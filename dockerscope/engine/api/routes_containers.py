@@ -1,0 +1,357 @@
+"""``/containers/...`` and ``/exec/...`` endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+from collections.abc import AsyncIterator
+from typing import Any
+
+from dockerscope.engine.api.errors import BadParameter, Conflict, NotSupported
+from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Response, StreamResponse
+from dockerscope.engine.api.render import filter_containers, inspect, parse_filters, summary
+from dockerscope.engine.api.router import Router
+from dockerscope.engine.containers.create_request import parse_create
+from dockerscope.engine.containers.frames import STREAM_IDS, frame
+from dockerscope.engine.containers.logs import LogLine, read_log
+from dockerscope.engine.containers.status import iso
+
+RAW = "application/vnd.docker.raw-stream"
+
+
+def _time_q(req: Request, name: str) -> float | None:
+    value = req.q(name)
+    if value in (None, "", "0"):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise BadParameter(f"invalid value for {name}: {value!r} (unix seconds expected)") from None
+
+
+class ContainerRoutes:
+    """Handlers bound to a daemon (``d.containers``, ``d.images``)."""
+
+    def __init__(self, daemon: Any) -> None:
+        self.d = daemon
+
+    @property
+    def mgr(self) -> Any:
+        return self.d.containers
+
+    def register(self, r: Router) -> None:
+        r.add("GET", "/containers/json", self.list_containers)
+        r.add("POST", "/containers/create", self.create)
+        r.add("POST", "/containers/prune", self.prune)
+        r.add("GET", "/containers/{id}/json", self.inspect)
+        r.add("POST", "/containers/{id}/start", self.start)
+        r.add("POST", "/containers/{id}/stop", self.stop)
+        r.add("POST", "/containers/{id}/restart", self.restart)
+        r.add("POST", "/containers/{id}/kill", self.kill)
+        r.add("POST", "/containers/{id}/wait", self.wait)
+        r.add("DELETE", "/containers/{id}", self.remove)
+        r.add("GET", "/containers/{id}/logs", self.logs)
+        r.add("GET", "/containers/{id}/top", self.top)
+        r.add("POST", "/containers/{id}/rename", self.rename)
+        r.add("POST", "/containers/{id}/resize", self.resize)
+        r.add("POST", "/containers/{id}/attach", self.attach)
+        r.add("GET", "/containers/{id}/changes", self.changes)
+        r.add("POST", "/containers/{id}/exec", self.exec_create)
+        r.add("POST", "/exec/{id}/start", self.exec_start)
+        r.add("POST", "/exec/{id}/resize", self.exec_resize)
+        r.add("GET", "/exec/{id}/json", self.exec_inspect)
+        for method, path, what in (
+            ("POST", "/containers/{id}/pause", "docker pause"),
+            ("POST", "/containers/{id}/unpause", "docker unpause"),
+            ("POST", "/containers/{id}/update", "docker update"),
+            ("GET", "/containers/{id}/stats", "docker stats"),
+            ("GET", "/containers/{id}/export", "docker export"),
+            ("GET", "/containers/{id}/archive", "docker cp"),
+            ("PUT", "/containers/{id}/archive", "docker cp"),
+            ("HEAD", "/containers/{id}/archive", "docker cp"),
+            ("GET", "/containers/{id}/attach/ws", "attach over websocket"),
+        ):
+            r.add(method, path, self._refuse(what))
+
+    @staticmethod
+    def _refuse(what: str) -> Any:
+        async def handler(req: Request, **_: str) -> Response:
+            raise NotSupported(what)
+
+        return handler
+
+    # ---- list / create / inspect ----------------------------------------------------------
+
+    async def list_containers(self, req: Request) -> Response:
+        try:
+            filters = parse_filters(req.json_q("filters"))
+            found = filter_containers(list(self.mgr.containers.values()), filters, req.flag("all"))
+        except ValueError as exc:
+            raise BadParameter(str(exc)) from None
+        found.sort(key=lambda c: c.created, reverse=True)
+        limit = req.int_q("limit", -1) or -1
+        if limit > 0:
+            found = found[:limit]
+        return Response.json([summary(c) for c in found])
+
+    async def create(self, req: Request) -> Response:
+        body = await req.json(required=True)
+        creq = parse_create(body, req.q("name") or None)
+        c = self.mgr.create(creq)
+        return Response.json({"Id": c.id, "Warnings": []}, 201)
+
+    async def prune(self, req: Request) -> Response:
+        deleted = []
+        for c in list(self.mgr.containers.values()):
+            if not c.state.running and c.id not in self.mgr._finishing:
+                await self.mgr.remove(c.id)
+                deleted.append(c.id)
+        return Response.json({"ContainersDeleted": deleted or None, "SpaceReclaimed": 0})
+
+    async def inspect(self, req: Request, id: str) -> Response:
+        c = self.mgr.get(id)
+        lowers: list[str] = []
+        with contextlib.suppress(Exception):
+            lowers = list(self.d.images.layer_dirs(self.d.images.get(c.image_id)))
+        execs = [e.id for e in self.mgr.execs.values() if e.container_id == c.id]
+        return Response.json(inspect(c, str(self.mgr.store.dir(c.id)), lowers, execs))
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, req: Request, id: str) -> Response:
+        await self.mgr.start(id)
+        return Response.empty()
+
+    async def stop(self, req: Request, id: str) -> Response:
+        await self.mgr.stop(id, req.int_q("t"))
+        return Response.empty()
+
+    async def restart(self, req: Request, id: str) -> Response:
+        await self.mgr.restart(id, req.int_q("t"))
+        return Response.empty()
+
+    async def kill(self, req: Request, id: str) -> Response:
+        self.mgr.kill(id, req.q("signal") or None)
+        return Response.empty()
+
+    async def wait(self, req: Request, id: str) -> StreamResponse:
+        c = self.mgr.get(id)
+        condition = req.q("condition") or "not-running"
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise BadParameter(f"invalid condition: {condition!r}")
+
+        async def body() -> AsyncIterator[bytes]:
+            # The head goes out at once (clients wait before they start); the body on exit.
+            code = await self.mgr.wait(c.id, condition)
+            yield (json.dumps({"Error": None, "StatusCode": code}) + "\n").encode()
+
+        return StreamResponse(body())
+
+    async def remove(self, req: Request, id: str) -> Response:
+        if req.flag("link"):
+            raise NotSupported("docker rm --link")
+        await self.mgr.remove(id, force=req.flag("force"))
+        return Response.empty()
+
+    async def rename(self, req: Request, id: str) -> Response:
+        name = req.q("name")
+        if not name:
+            raise BadParameter("name is required")
+        self.mgr.rename(id, name)
+        return Response.empty()
+
+    async def resize(self, req: Request, id: str) -> Response:
+        self.mgr.resize(id, req.int_q("h", 0) or 0, req.int_q("w", 0) or 0)
+        return Response(200, b"", "text/plain; charset=utf-8")
+
+    # ---- output ---------------------------------------------------------------------------
+
+    async def logs(self, req: Request, id: str) -> StreamResponse:
+        c = self.mgr.get(id)
+        stdout, stderr = req.flag("stdout"), req.flag("stderr")
+        if not (stdout or stderr):
+            raise BadParameter("Bad parameters: you must choose at least one stream")
+        tail_q = req.q("tail", "all")
+        tail = None
+        if tail_q not in ("all", ""):
+            try:
+                tail = int(tail_q)  # type: ignore[arg-type]
+            except ValueError:
+                raise BadParameter(f"invalid value for tail: {tail_q!r}") from None
+        stamps = req.flag("timestamps")
+        tty = c.config.tty
+        lines = self.mgr.logs(
+            c.id,
+            stdout,
+            stderr,
+            req.flag("follow"),
+            tail,
+            _time_q(req, "since"),
+            _time_q(req, "until"),
+        )
+
+        async def body() -> AsyncIterator[bytes]:
+            async for line in lines:
+                yield _log_bytes(line, tty, stamps)
+
+        return StreamResponse(body(), content_type=RAW)
+
+    async def top(self, req: Request, id: str) -> Response:
+        pids = set(self.mgr.pids(id))
+        args = (req.q("ps_args") or "-ef").split()
+        try:
+            out = subprocess.run(
+                ["ps", *args], capture_output=True, text=True, timeout=10, check=True
+            ).stdout
+        except subprocess.CalledProcessError as exc:
+            raise BadParameter(f"ps: {exc.stderr.strip()}") from None
+        lines = out.splitlines()
+        if not lines:
+            return Response.json({"Titles": [], "Processes": []})
+        titles = lines[0].split()
+        if "PID" not in titles:
+            raise BadParameter("Couldn't find PID field in ps output")
+        col = titles.index("PID")
+        procs = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > col and fields[col].isdigit() and int(fields[col]) in pids:
+                procs.append(fields)
+        return Response.json({"Titles": titles, "Processes": procs})
+
+    async def changes(self, req: Request, id: str) -> Response:
+        c = self.mgr.get(id)
+        images = self.d.images
+        lowers = list(images.layer_dirs(images.get(c.image_id)))
+        upper = str(self.mgr.store.dir(c.id) / "upper")
+        kinds = {"C": 0, "A": 1, "D": 2}
+        found = images.diff_changes(lowers, upper)
+        out = [{"Path": p, "Kind": kinds[k]} for k, p in found]
+        return Response.json(out or None)
+
+    async def attach(self, req: Request, id: str) -> Hijack | Response:
+        c = self.mgr.get(id)
+        if c.state.status in ("exited", "dead") and not req.flag("logs"):
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        if req.q("detachKeys"):
+            pass  # the client handles detach keys itself with a raw tty; nothing to do here
+        want = {s for s in ("stdout", "stderr") if req.flag(s)}
+        use_stdin = req.flag("stdin") and c.config.open_stdin
+        backlog: list[LogLine] = []
+        if req.flag("logs"):
+            backlog = read_log(self.mgr.store.log_path(c.id), "stdout" in want, "stderr" in want)
+        live = req.flag("stream") and c.state.status in ("created", "running")
+        q = None
+        if live:
+            c, q = self.mgr.attach(c.id)
+        tty = c.config.tty
+        mgr = self.mgr
+
+        async def run(s: HijackedStream) -> None:
+            pump = None
+            if use_stdin:
+                pump = asyncio.ensure_future(_stdin_pump(s, mgr, c.id, c.config.stdin_once))
+            try:
+                for line in backlog:
+                    if not await s.write(_log_bytes(line, tty, False)):
+                        return
+                while q is not None:
+                    item = await q.get()
+                    if item is None:
+                        break
+                    stream, data = item
+                    if stream not in want:
+                        continue
+                    if not await s.write(data if tty else frame(STREAM_IDS[stream], data)):
+                        return
+            finally:
+                if q is not None:
+                    mgr.unsubscribe(c.id, q)
+                if pump is not None:
+                    pump.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pump
+
+        return Hijack(run, req.upgrade, RAW)
+
+    # ---- exec -----------------------------------------------------------------------------
+
+    async def exec_create(self, req: Request, id: str) -> Response:
+        body = await req.json(required=True)
+        if not isinstance(body, dict):
+            raise BadParameter("exec config must be a JSON object")
+        e = self.mgr.exec_create(id, body)
+        return Response.json({"Id": e.id}, 201)
+
+    async def exec_start(self, req: Request, id: str) -> Hijack | Response:
+        body = await req.json() or {}
+        if not isinstance(body, dict):
+            raise BadParameter("exec start config must be a JSON object")
+        e = self.mgr.exec_get(id)
+        if body.get("Detach"):
+            self.mgr.exec_start(id, None)
+            return Response(200, b"", None)
+        q: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
+        e, writer = self.mgr.exec_start(id, lambda s, d: q.put_nowait((s, d)))
+        assert e.done is not None
+        e.done.add_done_callback(lambda _: q.put_nowait(None))
+        want = {s for s, on in (("stdout", e.attach_stdout), ("stderr", e.attach_stderr)) if on}
+        tty = e.tty
+
+        async def run(s: HijackedStream) -> None:
+            pump = None
+            if writer is not None:
+                pump = asyncio.ensure_future(_exec_stdin(s, writer))
+            try:
+                while True:
+                    item = await q.get()
+                    if item is None:
+                        break
+                    stream, data = item
+                    if stream not in want:
+                        continue
+                    if not await s.write(data if tty else frame(STREAM_IDS[stream], data)):
+                        break
+            finally:
+                if pump is not None:
+                    pump.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pump
+
+        return Hijack(run, req.upgrade)
+
+    async def exec_resize(self, req: Request, id: str) -> Response:
+        self.mgr.exec_resize(id, req.int_q("h", 0) or 0, req.int_q("w", 0) or 0)
+        return Response(200, b"", None)
+
+    async def exec_inspect(self, req: Request, id: str) -> Response:
+        return Response.json(self.mgr.exec_get(id).to_docker())
+
+
+def _log_bytes(line: LogLine, tty: bool, stamps: bool) -> bytes:
+    data = line.data
+    if stamps:
+        data = iso(line.time).encode() + b" " + data
+    return data if tty else frame(STREAM_IDS[line.stream], data)
+
+
+async def _stdin_pump(s: HijackedStream, mgr: Any, cid: str, stdin_once: bool) -> None:
+    """Client bytes to the container's stdin; the client's half-close ends stdin (StdinOnce)."""
+    while True:
+        data = await s.read()
+        if not data:
+            break
+        mgr.write_stdin(cid, data)
+    if stdin_once:
+        mgr.close_stdin(cid)
+
+
+async def _exec_stdin(s: HijackedStream, writer: Any) -> None:
+    while True:
+        data = await s.read()
+        if not data:
+            break
+        writer.write(data)
+    writer.close()

@@ -1,0 +1,336 @@
+"""``/images/...`` and ``/commit`` endpoints, wired to the lab's ImageStore."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from dockerscope.engine.api.errors import BadParameter, Conflict, NotFound, NotSupported
+from dockerscope.engine.api.http import Request, Response, StreamResponse
+from dockerscope.engine.api.router import Router
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj) + "\n").encode()
+
+
+def image_summary(img: Any, containers: int = -1) -> dict[str, Any]:
+    """One element of ``GET /images/json`` (see reference 09-api-images_json.txt)."""
+    return {
+        "Containers": containers,
+        "Created": img.created_unix,
+        "Id": img.id,
+        "Labels": dict(img.config.labels) or None,
+        "ParentId": img.parent,
+        "RepoDigests": None,
+        "RepoTags": list(img.repo_tags) or None,
+        "SharedSize": -1,
+        "Size": img.size,
+        "VirtualSize": img.size,
+    }
+
+
+def image_inspect(img: Any, layer_dirs: list[str]) -> dict[str, Any]:
+    """``GET /images/{name}/json``."""
+    raw = dict(img.raw) if img.raw else {}
+    return {
+        "Id": img.id,
+        "RepoTags": list(img.repo_tags),
+        "RepoDigests": [],
+        "Parent": img.parent,
+        "Comment": img.comment,
+        "Created": img.created,
+        "Container": raw.get("container", ""),
+        "ContainerConfig": raw.get("container_config") or img.config.to_docker(),
+        "DockerVersion": img.docker_version,
+        "Author": img.author,
+        "Config": img.config.to_docker(raw.get("config")),
+        "Architecture": img.architecture,
+        "Os": img.os,
+        "Size": img.size,
+        "VirtualSize": img.size,
+        "GraphDriver": {
+            "Data": {
+                "LowerDir": ":".join(layer_dirs[1:]),
+                "UpperDir": layer_dirs[0] if layer_dirs else "",
+                "MergedDir": "",
+                "WorkDir": "",
+            },
+            "Name": "overlay2",
+        },
+        "RootFS": {"Type": "layers", "Layers": list(img.diff_ids)},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }
+
+
+class ImageRoutes:
+    def __init__(self, daemon: Any) -> None:
+        self.d = daemon
+
+    @property
+    def store(self) -> Any:
+        return self.d.images
+
+    def register(self, r: Router) -> None:
+        r.add("GET", "/images/json", self.list_images)
+        r.add("POST", "/images/create", self.create)
+        r.add("POST", "/images/load", self.load)
+        r.add("GET", "/images/get", self.save_many)
+        r.add("POST", "/images/prune", self.prune)
+        r.add("GET", "/images/search", self._refuse("docker search (no registry)"))
+        r.add("POST", "/build", self._refuse("docker build"))
+        r.add("POST", "/commit", self.commit)
+        r.add("GET", "/images/{name*}/json", self.inspect)
+        r.add("GET", "/images/{name*}/history", self.history)
+        r.add("GET", "/images/{name*}/get", self.save_one)
+        r.add("POST", "/images/{name*}/tag", self.tag)
+        r.add("POST", "/images/{name*}/push", self._refuse("docker push (no registry)"))
+        r.add("DELETE", "/images/{name*}", self.remove)
+
+    @staticmethod
+    def _refuse(what: str) -> Any:
+        async def handler(req: Request, **_: str) -> Response:
+            raise NotSupported(what)
+
+        return handler
+
+    def _users(self, image_id: str) -> list[Any]:
+        return [c for c in self.d.containers.containers.values() if c.image_id == image_id]
+
+    async def list_images(self, req: Request) -> Response:
+        imgs = self.store.list()
+        flt = req.json_q("filters") or {}
+        out = []
+        for img in imgs:
+            if "dangling" in flt:
+                want = str(flt["dangling"]).lower() in ("true", "['true']", "{'true': true}", "1")
+                if (not img.repo_tags) != want:
+                    continue
+            if "reference" in flt:
+                refs = (
+                    flt["reference"]
+                    if isinstance(flt["reference"], list)
+                    else list(flt["reference"])
+                )
+                import fnmatch
+
+                if not any(
+                    fnmatch.fnmatch(t, r) or fnmatch.fnmatch(t.split(":")[0], r)
+                    for t in img.repo_tags
+                    for r in refs
+                ):
+                    continue
+            out.append(image_summary(img, -1))
+        return Response.json(out)
+
+    async def inspect(self, req: Request, name: str) -> Response:
+        img = self.store.get(name)
+        return Response.json(image_inspect(img, list(self.store.layer_dirs(img))))
+
+    async def history(self, req: Request, name: str) -> Response:
+        rows = self.store.history(name)
+        return Response.json(
+            [
+                {
+                    "Id": r.id,
+                    "Created": r.created,
+                    "CreatedBy": r.created_by,
+                    "Tags": list(r.tags) or None,
+                    "Size": r.size,
+                    "Comment": r.comment,
+                }
+                for r in rows
+            ]
+        )
+
+    async def create(self, req: Request) -> StreamResponse:
+        src = req.q("fromSrc")
+        if src is not None:
+            return await self._import(req, src)
+        name = req.q("fromImage")
+        if not name:
+            raise BadParameter("fromImage or fromSrc is required")
+        tag = req.q("tag") or ""
+        ref = f"{name}:{tag}" if tag and ":" not in name.rsplit("/", 1)[-1] else name
+        await req.drain()
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def progress(*args: Any, **kw: Any) -> None:
+            msg = kw or (args[0] if len(args) == 1 else {"status": " ".join(map(str, args))})
+            if not isinstance(msg, dict):
+                msg = {"status": str(msg)}
+            loop.call_soon_threadsafe(queue.put_nowait, _line(msg))
+
+        # First check the name: an unknown image is a normal 404 before the stream starts.
+        builtin = getattr(self.store, "is_builtin", None)
+        if builtin is not None and not builtin(ref):
+            raise NotFound(
+                f"pull access denied for {name}: dockerscope is offline and only builds its "
+                "built-in images (busybox, debian)"
+            )
+
+        async def body() -> AsyncIterator[bytes]:
+            task = loop.run_in_executor(None, self._ensure, ref, progress)
+            task.add_done_callback(lambda _: loop.call_soon_threadsafe(queue.put_nowait, None))
+            while True:
+                item = await queue.get()
+                if item is None:
+                    break
+                yield item
+            try:
+                img = await task
+            except Exception as exc:
+                yield _line({"errorDetail": {"message": str(exc)}, "error": str(exc)})
+                return
+            tag_text = ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"
+            yield _line({"status": f"Digest: {img.id}"})
+            yield _line({"status": f"Status: Image is up to date for {tag_text}"})
+            self.d.events.emit("image", "pull", tag_text, {"name": tag_text})
+
+        return StreamResponse(body())
+
+    def _ensure(self, ref: str, progress: Any) -> Any:
+        return self.store.ensure_builtin(ref, progress=progress)
+
+    async def _import(self, req: Request, src: str) -> StreamResponse:
+        if src != "-":
+            raise NotSupported("docker import from a URL (use - and send the tar)")
+        repo = req.q("repo") or ""
+        tag = req.q("tag") or ""
+        changes = req.query.get("changes", [])
+        message = req.q("message") or ""
+        data = await req.body(limit=4 * 1024**3)
+        ref = f"{repo}:{tag}" if repo and tag else repo
+        img = await asyncio.to_thread(self._import_sync, data, ref, changes, message)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield _line({"status": img.id})
+
+        self.d.events.emit("image", "import", img.id, {"name": ref or img.id})
+        return StreamResponse(body())
+
+    def _import_sync(self, data: bytes, ref: str, changes: list[str], message: str) -> Any:
+        import io
+
+        return self.store.import_tar(
+            io.BytesIO(data), ref or None, changes=changes, message=message
+        )
+
+    async def load(self, req: Request) -> StreamResponse:
+        import io
+
+        data = await req.body(limit=4 * 1024**3)
+        loaded = await asyncio.to_thread(self.store.load, io.BytesIO(data))
+        names = [str(x) for x in (loaded or [])]
+
+        async def body() -> AsyncIterator[bytes]:
+            for n in names:
+                prefix = "Loaded image ID" if n.startswith("sha256:") else "Loaded image"
+                yield _line({"stream": f"{prefix}: {n}\n"})
+
+        for n in names:
+            self.d.events.emit("image", "load", n, {"name": n})
+        return StreamResponse(body())
+
+    async def _save(self, names: list[str]) -> StreamResponse:
+        for n in names:
+            self.store.get(n)  # 404 before the stream starts
+        import os
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="save-", suffix=".tar")
+        os.close(fd)
+        try:
+            with open(path, "wb") as f:
+                await asyncio.to_thread(self.store.save, names, f)
+        except BaseException:
+            os.unlink(path)
+            raise
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                with open(path, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        yield chunk
+            finally:
+                os.unlink(path)
+
+        return StreamResponse(body(), content_type="application/x-tar")
+
+    async def save_one(self, req: Request, name: str) -> StreamResponse:
+        return await self._save([name])
+
+    async def save_many(self, req: Request) -> StreamResponse:
+        names = req.query.get("names", [])
+        if not names:
+            raise BadParameter("no images given (names=...)")
+        return await self._save(names)
+
+    async def tag(self, req: Request, name: str) -> Response:
+        repo = req.q("repo")
+        if not repo:
+            raise BadParameter("repository name must have at least one component")
+        tag = req.q("tag") or "latest"
+        self.store.tag(name, f"{repo}:{tag}")
+        self.d.events.emit("image", "tag", self.store.get(name).id, {"name": f"{repo}:{tag}"})
+        return Response.empty(201)
+
+    async def remove(self, req: Request, name: str) -> Response:
+        img = self.store.get(name)
+        force = req.flag("force")
+        users = self._users(img.id)
+        if users and not force:
+            running = any(c.state.running for c in users)
+            short = img.id.removeprefix("sha256:")[:12]
+            raise Conflict(
+                f"conflict: unable to delete {short} (must be forced) - image is being used by "
+                f"{'running' if running else 'stopped'} container {users[0].id[:12]}"
+            )
+        result = self.store.remove(name, force=force)
+        out = []
+        for item in result or []:
+            if isinstance(item, dict):
+                out.append(item)
+            else:
+                kind, value = item
+                out.append({kind: value})
+        for item in out:
+            for kind, value in item.items():
+                self.d.events.emit(
+                    "image", "untag" if kind == "Untagged" else "delete", value, {"name": value}
+                )
+        return Response.json(out)
+
+    async def prune(self, req: Request) -> Response:
+        deleted = []
+        for img in self.store.list():
+            if not img.repo_tags and not self._users(img.id):
+                for item in self.store.remove(img.id) or []:
+                    deleted.append(item if isinstance(item, dict) else {item[0]: item[1]})
+        return Response.json({"ImagesDeleted": deleted or None, "SpaceReclaimed": 0})
+
+    async def commit(self, req: Request) -> Response:
+        ref = req.q("container")
+        if not ref:
+            raise BadParameter("container is required")
+        c = self.d.containers.get(ref)
+        body = await req.json() or {}
+        repo, tag = req.q("repo") or "", req.q("tag") or ""
+        name = f"{repo}:{tag or 'latest'}" if repo else None
+        upper = str(self.d.containers.store.dir(c.id) / "upper")
+        img = await asyncio.to_thread(
+            self.store.commit,
+            c.image_id,
+            upper,
+            name,
+            author=req.q("author") or "",
+            comment=req.q("comment") or "",
+            changes=req.query.get("changes", []),
+            container=c.id,
+            config=body if isinstance(body, dict) else None,
+        )
+        self.d.events.emit("container", "commit", c.id, {"name": c.name, "image": name or img.id})
+        return Response.json({"Id": img.id}, 201)

@@ -1,0 +1,325 @@
+"""The dockerscope daemon: one lab's engine serving the Docker Engine API.
+
+``python3 -m dockerscope.engine.daemon --lab NAME`` (or ``dockerscope daemon``) writes the
+pidfile, brings the lab host up, restores container state left by an earlier run, makes sure the
+built-in busybox image exists, and serves the API on the lab's unix socket (and, optionally, on
+TCP with TLS client certificates). SIGTERM/SIGINT stop every running container (like dockerd
+without live-restore), close the sockets and leave the lab and its state in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import email.utils
+import grp
+import ipaddress
+import logging
+import os
+import signal
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from dockerscope.engine.api.http import Exchange, HttpServer
+from dockerscope.engine.api.router import API_VERSION, Router
+from dockerscope.engine.api.routes_containers import ContainerRoutes
+from dockerscope.engine.api.routes_system import SystemRoutes, engine_version
+from dockerscope.engine.api.tap import TrafficTap
+from dockerscope.engine.containers.manager import ContainerManager
+from dockerscope.engine.containers.networking import ContainerNetworking, cleanup_stale_netns
+from dockerscope.engine.events import EventBus
+from dockerscope.engine.paths import Lab
+
+log = logging.getLogger("dockerscope.daemon")
+
+SOCKET_GROUP = "dockerscope"
+
+
+class DaemonError(RuntimeError):
+    """The daemon cannot start (bad flags, a lab already served...)."""
+
+
+def ensure_group(name: str = SOCKET_GROUP) -> int:
+    """The gid of ``name``, creating the system group if it does not exist."""
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        pass
+    subprocess.run(["groupadd", "--system", name], check=False, capture_output=True)
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        log.warning("could not create group %s; the socket stays root-only", name)
+        return 0
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise DaemonError(f"--tcp wants HOST:PORT, not {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def tls_context(ca: str, cert: str, key: str) -> ssl.SSLContext:
+    """Server TLS that requires a client certificate signed by ``ca`` (dockerd --tlsverify)."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def _optional_network(lab: Lab) -> tuple[Any, Any]:
+    """(LabHost, NetworkManager) from the network module, or (None, None) if it is absent."""
+    try:
+        from dockerscope.engine import network as netmod
+
+        return netmod.LabHost(lab), netmod.NetworkManager(lab)
+    except (ImportError, AttributeError) as exc:
+        log.warning("network module not available (%s): containers get a bare netns", exc)
+        return None, None
+
+
+class Daemon:
+    """Owns the image store, the networks, the containers and the API server of one lab."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        images: Any = None,
+        runtime: Any = None,
+        lab_host: Any = None,
+        networks: Any = None,
+        use_network: bool = True,
+    ) -> None:
+        self.lab = lab
+        if images is None:
+            from dockerscope.engine import images as images_module
+
+            images = images_module.ImageStore(lab.images_dir)
+        if runtime is None:
+            from dockerscope.engine import runtime as runtime_module
+
+            runtime = runtime_module
+        if use_network and lab_host is None and networks is None:
+            lab_host, networks = _optional_network(lab)
+        self.images = images
+        self.runtime = runtime
+        self.lab_host = lab_host
+        self.networks = networks
+        self.events = EventBus()
+        self.containers = ContainerManager(
+            lab, images, runtime, self.events, ContainerNetworking(lab, networks)
+        )
+        self.tap = TrafficTap(self.containers.container_of_pid)
+        self.router = Router()
+        SystemRoutes(self).register(self.router)
+        ContainerRoutes(self).register(self.router)
+        self._register_optional_routes()
+        self.http = HttpServer(self.handle, self.common_headers, self._on_exchange)
+        self.servers: list[asyncio.AbstractServer] = []
+        self.stopping = asyncio.Event()
+
+    def _register_optional_routes(self) -> None:
+        from dockerscope.engine.api.routes_images import ImageRoutes
+
+        ImageRoutes(self).register(self.router)
+        from dockerscope.engine.api.routes_networks import NetworkRoutes
+
+        NetworkRoutes(self).register(self.router)
+
+    # ---- HTTP glue ------------------------------------------------------------------------
+
+    def common_headers(self) -> list[tuple[str, str]]:
+        return [
+            ("Api-Version", API_VERSION),
+            ("Docker-Experimental", "false"),
+            ("Ostype", "linux"),
+            ("Server", f"dockerscope/{engine_version()} (linux)"),
+            ("Date", email.utils.formatdate(usegmt=True)),
+        ]
+
+    async def handle(self, request: Any) -> Any:
+        return await self.router.dispatch(request)
+
+    def _on_exchange(self, ex: Exchange) -> None:
+        if self.router.is_tapped(ex.request):
+            self.tap.record(ex)
+
+    # ---- life -----------------------------------------------------------------------------
+
+    async def prepare(self) -> list[str]:
+        """Lab up, state restored, leftovers cleaned, busybox present. Returns notes."""
+        self.lab.run_root.mkdir(parents=True, exist_ok=True)
+        self.lab.data_root.mkdir(parents=True, exist_ok=True)
+        self.lab.containers_dir.mkdir(parents=True, exist_ok=True)
+        self.lab.container_netns_dir.mkdir(parents=True, exist_ok=True)
+        self.runtime.set_subreaper()
+        if self.lab_host is not None:
+            self.lab_host.up()
+        notes = self.containers.restore()
+        cleanup_stale_netns(self.lab, keep=set())
+        if hasattr(self.networks, "adopt"):
+            with contextlib.suppress(Exception):
+                self.networks.adopt(list(self.containers.containers.values()))
+        ensure = getattr(self.images, "ensure_builtin", None)
+        if ensure is not None:
+            try:
+                ensure("busybox")
+            except Exception as exc:  # serve anyway; pulls will say why
+                log.warning("could not build the busybox image: %s", exc)
+        return notes
+
+    async def listen_unix(self) -> None:
+        path = self.lab.socket
+        if path.exists() or path.is_symlink():
+            path.unlink()
+        server = await asyncio.start_unix_server(self.http.unix_handler(), path=str(path))
+        gid = ensure_group()
+        os.chown(path, 0, gid)
+        os.chmod(path, 0o660)
+        self.servers.append(server)
+
+    async def listen_tcp(self, hostport: str, tls: ssl.SSLContext | None, insecure: bool) -> None:
+        host, port = parse_hostport(hostport)
+        if tls is None:
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not (insecure and loopback):
+                raise DaemonError(
+                    "refusing plain TCP: use --tlscacert/--tlscert/--tlskey "
+                    "(or --insecure-tcp on a loopback address)"
+                )
+        server = await asyncio.start_server(self.http.tcp_handler(), host, port, ssl=tls)
+        self.servers.append(server)
+
+    async def shutdown(self) -> None:
+        """Stop serving, stop containers, end streams; the lab and its state stay."""
+        for s in self.servers:
+            s.close()
+        await self.containers.shutdown()
+        self.events.close()
+        self.tap.close()
+        await self.http.close_connections()
+        for s in self.servers:
+            with contextlib.suppress(Exception):
+                await s.wait_closed()
+        with contextlib.suppress(OSError):
+            self.lab.socket.unlink()
+
+
+def write_pidfile(lab: Lab) -> None:
+    pidfile = lab.pidfile
+    if pidfile.exists():
+        try:
+            old = int(pidfile.read_text().strip())
+        except ValueError:
+            old = 0
+        if old and old != os.getpid() and pid_alive(old) and _is_daemon(old):
+            raise DaemonError(f"lab {lab.name} is already served by pid {old}")
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    pidfile.write_text(f"{os.getpid()}\n")
+
+
+def _is_daemon(pid: int) -> bool:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"dockerscope" in cmd and b"daemon" in cmd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dockerscope daemon", description="Serve a lab's Docker Engine API."
+    )
+    p.add_argument("--lab", default="dockerscope", help="lab name (default: dockerscope)")
+    p.add_argument("--data-root", type=Path, help="state dir (default /var/lib/dockerscope/LAB)")
+    p.add_argument("--run-root", type=Path, help="run dir (default /run/dockerscope/LAB)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="also serve on TCP (TLS required)")
+    p.add_argument("--tlscacert", help="CA certificate that client certificates must chain to")
+    p.add_argument("--tlscert", help="server certificate")
+    p.add_argument("--tlskey", help="server key")
+    p.add_argument(
+        "--insecure-tcp", action="store_true", help="allow plain TCP on a loopback address"
+    )
+    p.add_argument("--no-network", action="store_true", help="bare netns only (no lab host)")
+    p.add_argument("--foreground", action="store_true", help="log to stderr (the default)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+async def serve(args: argparse.Namespace) -> int:
+    from dockerscope.engine.paths import Lab as LabClass
+
+    lab = LabClass.named(args.lab, args.data_root, args.run_root)
+    tls = None
+    if args.tcp:
+        tls_args = (args.tlscacert, args.tlscert, args.tlskey)
+        if any(tls_args) and not all(tls_args):
+            raise DaemonError("--tlscacert, --tlscert and --tlskey go together")
+        if all(tls_args):
+            tls = tls_context(*tls_args)
+        elif not args.insecure_tcp:
+            raise DaemonError(
+                "refusing plain TCP: use --tlscacert/--tlscert/--tlskey "
+                "(or --insecure-tcp on a loopback address)"
+            )
+    lab.run_root.mkdir(parents=True, exist_ok=True)
+    write_pidfile(lab)
+    daemon = Daemon(lab, use_network=not args.no_network)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.stopping.set)
+    try:
+        for note in await daemon.prepare():
+            log.info("%s", note)
+        await daemon.listen_unix()
+        if args.tcp:
+            await daemon.listen_tcp(args.tcp, tls, args.insecure_tcp)
+        log.info("lab %s: serving the Docker API on unix://%s", lab.name, lab.socket)
+        await daemon.stopping.wait()
+        log.info(
+            "stopping: containers are stopped, the lab stays (dockerscope lab down %s)", lab.name
+        )
+    finally:
+        await daemon.shutdown()
+        with contextlib.suppress(OSError):
+            if lab.pidfile.read_text().strip() == str(os.getpid()):
+                lab.pidfile.unlink()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``dockerscope daemon``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(serve(args))
+    except DaemonError as exc:
+        print(f"dockerscope daemon: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
