@@ -13,6 +13,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -78,15 +79,30 @@ IMAGES = [
 ]
 
 NETWORKS = [
-    {"Name": "none", "Id": "8784077176a083e68f3989de0d6f4cb2b7bafe07bd0587590938e2bcf31e4e80",
-     "Scope": "local", "Driver": "null"},
-    {"Name": "bridge", "Id": "c04a2366faa45fb8c40b70654f07a5de29764200ee94ef4fbfddc67406ae124c",
-     "Scope": "local", "Driver": "bridge"},
-    {"Name": "host", "Id": "f1edce28894af77137be2aa8929f1d9fe5ddf287a2fabf0aa1db7ec4ad8a74f8",
-     "Scope": "local", "Driver": "host"},
-    {"Name": "my-new-network",
-     "Id": "41bf348c9240f01c593d5572667fc549c777d18e058dd5e8ee6d271ce686f37c",
-     "Scope": "local", "Driver": "bridge"},
+    {
+        "Name": "none",
+        "Id": "8784077176a083e68f3989de0d6f4cb2b7bafe07bd0587590938e2bcf31e4e80",
+        "Scope": "local",
+        "Driver": "null",
+    },
+    {
+        "Name": "bridge",
+        "Id": "c04a2366faa45fb8c40b70654f07a5de29764200ee94ef4fbfddc67406ae124c",
+        "Scope": "local",
+        "Driver": "bridge",
+    },
+    {
+        "Name": "host",
+        "Id": "f1edce28894af77137be2aa8929f1d9fe5ddf287a2fabf0aa1db7ec4ad8a74f8",
+        "Scope": "local",
+        "Driver": "host",
+    },
+    {
+        "Name": "my-new-network",
+        "Id": "41bf348c9240f01c593d5572667fc549c777d18e058dd5e8ee6d271ce686f37c",
+        "Scope": "local",
+        "Driver": "bridge",
+    },
 ]
 
 VERSION = {
@@ -227,9 +243,20 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/version":
             return _json(self, 200, VERSION)
         if path == "/info":
-            return _json(self, 200, {"Containers": 2, "ContainersRunning": 1, "Images": 1,
-                                     "ServerVersion": "20.10.24+dfsg1", "MemTotal": 25276063744,
-                                     "NCPU": 2, "Name": "vm", "Driver": "overlay2"})
+            return _json(
+                self,
+                200,
+                {
+                    "Containers": 2,
+                    "ContainersRunning": 1,
+                    "Images": 1,
+                    "ServerVersion": "20.10.24+dfsg1",
+                    "MemTotal": 25276063744,
+                    "NCPU": 2,
+                    "Name": "vm",
+                    "Driver": "overlay2",
+                },
+            )
         if path == "/containers/json":
             items = CONTAINERS if q.get("all") == ["1"] else CONTAINERS[:1]
             return _json(self, 200, items)
@@ -244,12 +271,22 @@ class Handler(BaseHTTPRequestHandler):
             if not ref.startswith("busybox"):
                 return _json(self, 404, {"message": f"{ref}: not available offline"})
             f.images.add(ref)
-            msgs = [{"status": "Pulling from library/busybox", "id": "latest"},
-                    {"status": "Building", "progressDetail": {"current": 1, "total": 2},
-                     "progress": "[=>  ]", "id": "busybox"},
-                    {"status": "Building", "progressDetail": {"current": 2, "total": 2},
-                     "progress": "[===>]", "id": "busybox"},
-                    {"status": f"Status: Downloaded newer image for {ref}"}]
+            msgs = [
+                {"status": "Pulling from library/busybox", "id": "latest"},
+                {
+                    "status": "Building",
+                    "progressDetail": {"current": 1, "total": 2},
+                    "progress": "[=>  ]",
+                    "id": "busybox",
+                },
+                {
+                    "status": "Building",
+                    "progressDetail": {"current": 2, "total": 2},
+                    "progress": "[===>]",
+                    "id": "busybox",
+                },
+                {"status": f"Status: Downloaded newer image for {ref}"},
+            ]
             data = b"".join(json.dumps(x).encode() + b"\r\n" for x in msgs)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -265,13 +302,18 @@ class Handler(BaseHTTPRequestHandler):
             return _json(self, 200, NETWORKS)
         if path == "/networks/create":
             return _json(self, 201, {"Id": "b" * 64, "Warning": ""})
+        if re.fullmatch(r"/networks/[^/]+/(connect|disconnect)", path):
+            return _empty(self, 200)
         mnet = re.fullmatch(r"/networks/([^/]+)", path)
         if mnet:
             name = mnet.group(1)
             net = next((n for n in NETWORKS if name in (n["Name"], n["Id"])), None)
             if net is None and name != "course-net":
-                return _no_such(self, "network", name) if m == "GET" else _json(
-                    self, 404, {"message": f"network {name} not found"})
+                return (
+                    _no_such(self, "network", name)
+                    if m == "GET"
+                    else _json(self, 404, {"message": f"network {name} not found"})
+                )
             if m == "DELETE":
                 return _empty(self)
             return _json(self, 200, net or {"Name": name, "Id": "c" * 64})
@@ -287,22 +329,42 @@ class Handler(BaseHTTPRequestHandler):
             if action == "/attach":
                 return self._stream_session(f.behaviour)
             if action == "/wait":
+                # like Docker: the headers go out at once (the wait is set up), the body at exit
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.wfile.flush()
                 f.exited.wait(10)
-                return _json(self, 200, {"StatusCode": f.behaviour.exit_code, "Error": None})
+                data = json.dumps({"StatusCode": f.behaviour.exit_code, "Error": None}).encode()
+                self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))
+                return None
             if action == "/json":
-                return _json(self, 200, {
-                    "Id": NEW_ID if name == NEW_ID else CID, "Name": "/web",
-                    "Config": {"Tty": f.behaviour.tty, "OpenStdin": True},
-                    "State": {"Running": True, "ExitCode": 0},
-                    "NetworkSettings": {"Ports": {
-                        "8080/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"},
-                                     {"HostIp": "::", "HostPort": "8080"}],
-                        "9000/udp": None}}})
+                return _json(
+                    self,
+                    200,
+                    {
+                        "Id": NEW_ID if name == NEW_ID else CID,
+                        "Name": "/web",
+                        "Config": {"Tty": f.behaviour.tty, "OpenStdin": True},
+                        "State": {"Running": True, "ExitCode": 0},
+                        "NetworkSettings": {
+                            "Ports": {
+                                "8080/tcp": [
+                                    {"HostIp": "0.0.0.0", "HostPort": "8080"},
+                                    {"HostIp": "::", "HostPort": "8080"},
+                                ],
+                                "9000/udp": None,
+                            }
+                        },
+                    },
+                )
             if action == "/exec":
                 return _json(self, 201, {"Id": "e1"})
             if action == "/logs":
                 data = (frame(1, f.behaviour.stdout) if f.behaviour.stdout else b"") + (
-                    frame(2, f.behaviour.stderr) if f.behaviour.stderr else b"")
+                    frame(2, f.behaviour.stderr) if f.behaviour.stderr else b""
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/vnd.docker.raw-stream")
                 self.send_header("Content-Length", str(len(data)))
@@ -310,12 +372,21 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
                 return None
             if action == "/top":
-                return _json(self, 200, {"Titles": ["UID", "PID", "CMD"],
-                                         "Processes": [["root", "4242", "sleep 600"]]})
+                return _json(
+                    self,
+                    200,
+                    {"Titles": ["UID", "PID", "CMD"], "Processes": [["root", "4242", "sleep 600"]]},
+                )
             if action == "/changes":
-                return _json(self, 200, [{"Path": "/tmp", "Kind": 0},
-                                         {"Path": "/tmp/x", "Kind": 1},
-                                         {"Path": "/etc/motd", "Kind": 2}])
+                return _json(
+                    self,
+                    200,
+                    [
+                        {"Path": "/tmp", "Kind": 0},
+                        {"Path": "/tmp/x", "Kind": 1},
+                        {"Path": "/etc/motd", "Kind": 2},
+                    ],
+                )
             return _empty(self)
         return _json(self, 404, {"message": "page not found"})
 
@@ -360,19 +431,21 @@ def start_fake(path: str) -> FakeDocker:
     handler = type("BoundHandler", (Handler,), {"fake": fake})
     server = _Server(path, handler)
     fake.server = server
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     return fake
 
 
-@pytest.fixture
-def fake_docker(tmp_path: Path):
-    """A running fake daemon; yields it with ``socket_path`` set."""
+def serving(tmp_path: Path) -> Iterator[FakeDocker]:
+    """A running fake daemon for one test (use as ``fake_docker = pytest.fixture(serving)``)."""
     fake = start_fake(str(tmp_path / "docker.sock"))
     try:
         yield fake
     finally:
         fake.server.shutdown()
         fake.server.server_close()
+
+
+fake_docker = pytest.fixture(serving)
 
 
 def test_fake_answers_ping_over_its_socket(fake_docker: FakeDocker) -> None:

@@ -1,0 +1,51 @@
+"""The client uses the standard library only: it must run in a container that has just python3."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# -S: no site-packages; -I: isolated (no PYTHONPATH, no user site, cwd not on the path).
+PROBE = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+before = set(sys.modules)
+import dockerscope.client
+import dockerscope.client.commands
+import dockerscope.client.__main__
+new = sorted(set(sys.modules) - before)
+ours = [m for m in new if m.split('.')[0] == 'dockerscope']
+foreign = [m for m in new
+           if m.split('.')[0] not in sys.stdlib_module_names and m.split('.')[0] != 'dockerscope']
+outside = [m for m in ours if m not in ('dockerscope',) and not m.startswith('dockerscope.client')]
+print('FOREIGN', ','.join(foreign))
+print('OUTSIDE', ','.join(outside))
+"""
+
+
+def test_client_imports_only_the_standard_library() -> None:
+    out = subprocess.run(
+        [sys.executable, "-S", "-I", "-c", PROBE], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    lines = dict(
+        line.split(" ", 1) if " " in line else (line, "") for line in out.stdout.splitlines()
+    )
+    assert lines["FOREIGN"] == "", f"client imported third-party modules: {lines['FOREIGN']}"
+    assert lines["OUTSIDE"] == "", f"client imported the rest of dockerscope: {lines['OUTSIDE']}"
+
+
+def test_client_runs_as_a_program_without_site_packages() -> None:
+    code = (
+        f"import sys, runpy; sys.path.insert(0, {str(ROOT)!r}); sys.argv=['docker', '--help'];"
+        " runpy.run_module('dockerscope.client', run_name='__main__')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-I", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    for name in ("run", "ps", "network", "exec", "logs", "pull"):
+        assert name in out.stdout
