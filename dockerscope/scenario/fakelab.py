@@ -142,6 +142,15 @@ def _network_create(lab: FakeLab, m: re.Match[str], cmd: Command) -> CommandResu
 def _run_published(lab: FakeLab, m: re.Match[str], cmd: Command) -> CommandResult:
     name, port = m.group(1), int(m.group(2))
     owner = Owner("container", name)
+    if any(link.owner == owner for link in lab.state.links):
+        lab.call("POST", "/v1.41/containers/create", 409)
+        return CommandResult(
+            cmd.kind,
+            cmd.display(),
+            125,
+            stderr=f'docker: Error response from daemon: Conflict. The container name "/{name}" '
+            "is already in use.\n",
+        )
     lab.add(
         "links",
         Link(
