@@ -1,0 +1,202 @@
+"""Networks, endpoints and container sandboxes as data, with Docker's JSON shapes."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from dockerscope.engine.network.ports import PortMapping
+
+BRIDGE_DRIVER = "bridge"
+HOST_DRIVER = "host"
+NULL_DRIVER = "null"
+PREDEFINED = ("bridge", "host", "none")
+DEFAULT_BRIDGE_OPTIONS = {
+    "com.docker.network.bridge.default_bridge": "true",
+    "com.docker.network.bridge.enable_icc": "true",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+    "com.docker.network.bridge.name": "docker0",
+    "com.docker.network.driver.mtu": "1500",
+}
+
+
+def new_id() -> str:
+    """A random 64-hex id, as Docker's network, endpoint and sandbox ids."""
+    return os.urandom(32).hex()
+
+
+def docker_time(ts: float | None = None) -> str:
+    """RFC 3339 with nanoseconds and trailing zeros trimmed, as Go prints times."""
+    ns = time.time_ns() if ts is None else int(ts * 1e9)
+    secs, frac = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    digits = f"{frac:09d}".rstrip("0")
+    return f"{base}.{digits}Z" if digits else f"{base}Z"
+
+
+@dataclass(frozen=True)
+class Network:
+    """A Docker network of the lab; bridge networks carry their subnet, gateway and bridge."""
+
+    id: str
+    name: str
+    driver: str
+    created: str
+    subnet: str | None = None
+    gateway: str | None = None
+    bridge: str | None = None
+    mac: str | None = None
+    internal: bool = False
+    attachable: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    ipam_options: dict[str, str] | None = field(default_factory=dict)
+
+    @property
+    def predefined(self) -> bool:
+        return self.name in PREDEFINED
+
+    @property
+    def ipv4_subnet(self) -> IPv4Network:
+        assert self.subnet is not None, f"{self.name} has no subnet"
+        return IPv4Network(self.subnet)
+
+    @property
+    def ipv4_gateway(self) -> IPv4Address:
+        assert self.gateway is not None, f"{self.name} has no gateway"
+        return IPv4Address(self.gateway)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "driver": self.driver, "created": self.created,
+            "subnet": self.subnet, "gateway": self.gateway, "bridge": self.bridge,
+            "mac": self.mac, "internal": self.internal, "attachable": self.attachable,
+            "labels": self.labels, "options": self.options, "ipam_options": self.ipam_options,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Network:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def inspect(self, endpoints: list[Endpoint]) -> dict[str, Any]:
+        """``GET /networks/{id}``: Docker's NetworkResource shape."""
+        config = [{"Subnet": self.subnet, "Gateway": self.gateway}] if self.subnet else []
+        return {
+            "Name": self.name,
+            "Id": self.id,
+            "Created": self.created,
+            "Scope": "local",
+            "Driver": self.driver,
+            "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": self.ipam_options, "Config": config},
+            "Internal": self.internal,
+            "Attachable": self.attachable,
+            "Ingress": False,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False,
+            "Containers": {
+                e.container_id: {
+                    "Name": e.container_name,
+                    "EndpointID": e.endpoint_id,
+                    "MacAddress": e.mac,
+                    "IPv4Address": f"{e.ip}/{e.prefixlen}" if e.ip else "",
+                    "IPv6Address": "",
+                }
+                for e in endpoints
+            },
+            "Options": dict(self.options),
+            "Labels": dict(self.labels),
+        }
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A container's attachment to a network: its veth, interface, addresses."""
+
+    container_id: str
+    container_name: str
+    network_id: str
+    network_name: str
+    endpoint_id: str
+    ifname: str = ""            # inside the container: eth0, eth1...
+    veth: str = ""              # lab side, enslaved to the bridge
+    ip: str = ""
+    prefixlen: int = 0
+    gateway: str = ""
+    mac: str = ""
+    aliases: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["aliases"] = list(self.aliases)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Endpoint:
+        data = dict(data)
+        data["aliases"] = tuple(data.get("aliases", ()))
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def settings(self) -> dict[str, Any]:
+        """One entry of NetworkSettings.Networks in ``docker inspect``."""
+        return {
+            "IPAMConfig": None,
+            "Links": None,
+            "Aliases": list(self.aliases) or None,
+            "NetworkID": self.network_id,
+            "EndpointID": self.endpoint_id,
+            "Gateway": self.gateway,
+            "IPAddress": self.ip,
+            "IPPrefixLen": self.prefixlen,
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "MacAddress": self.mac,
+            "DriverOpts": None,
+        }
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A container's network namespace and everything attached to it."""
+
+    container_id: str
+    container_name: str
+    mode: str                   # "bridge" (own netns), "none", "host", "container:<id>"
+    netns: str                  # path of the netns the container joins
+    owns_netns: bool            # False for host and container:<id> modes
+    sandbox_id: str = ""
+    hostname: str = ""
+    etc_dir: str = ""           # where hosts/hostname/resolv.conf are kept, "" if not managed
+    endpoints: tuple[Endpoint, ...] = ()
+    ports: tuple[PortMapping, ...] = ()
+
+    def with_endpoints(self, endpoints: tuple[Endpoint, ...]) -> Sandbox:
+        return replace(self, endpoints=endpoints)
+
+    def endpoint_on(self, network_id: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.network_id == network_id), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "container_id": self.container_id, "container_name": self.container_name,
+            "mode": self.mode, "netns": self.netns, "owns_netns": self.owns_netns,
+            "sandbox_id": self.sandbox_id, "hostname": self.hostname, "etc_dir": self.etc_dir,
+            "endpoints": [e.to_json() for e in self.endpoints],
+            "ports": [p.to_json() for p in self.ports],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Sandbox:
+        return cls(
+            container_id=data["container_id"], container_name=data["container_name"],
+            mode=data["mode"], netns=data["netns"], owns_netns=bool(data["owns_netns"]),
+            sandbox_id=data.get("sandbox_id", ""), hostname=data.get("hostname", ""),
+            etc_dir=data.get("etc_dir", ""),
+            endpoints=tuple(Endpoint.from_json(e) for e in data.get("endpoints", [])),
+            ports=tuple(PortMapping.from_json(p) for p in data.get("ports", [])),
+        )
