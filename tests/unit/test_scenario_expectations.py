@@ -41,14 +41,43 @@ def snap(**cols: Any) -> Snapshot:
 
 DOCKER0 = Link(LAB, 3, "docker0", "bridge", "02:42:00:00:00:01", "UP", 1500)
 BR = Link(LAB, 5, "br-12eeb8c4266b", "bridge", "02:42:00:00:00:02", "UP", 1500)
-VETH = Link(LAB, 7, "vethd98d5a6", "veth", "8e:00:00:00:00:01", "UP", 1500, master="docker0",
-            owner=WEB)
-DNAT = Rule(LAB, "nf_tables", "nat", "DOCKER", 3,
-            "! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:8080")
-FLOW = Flow(LAB, "tcp", "TIME_WAIT", "172.17.0.1", "172.17.0.1", 40000, 8080,
-            "172.17.0.2", "172.17.0.1", 8080, 40000)
-PLAIN_FLOW = Flow(LAB, "tcp", "ESTABLISHED", "172.17.0.2", "1.1.1.1", 40000, 53,
-                  "1.1.1.1", "172.17.0.2", 53, 40000)
+VETH = Link(
+    LAB, 7, "vethd98d5a6", "veth", "8e:00:00:00:00:01", "UP", 1500, master="docker0", owner=WEB
+)
+DNAT = Rule(
+    LAB,
+    "nf_tables",
+    "nat",
+    "DOCKER",
+    3,
+    "! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:8080",
+)
+FLOW = Flow(
+    LAB,
+    "tcp",
+    "TIME_WAIT",
+    "172.17.0.1",
+    "172.17.0.1",
+    40000,
+    8080,
+    "172.17.0.2",
+    "172.17.0.1",
+    8080,
+    40000,
+)
+PLAIN_FLOW = Flow(
+    LAB,
+    "tcp",
+    "ESTABLISHED",
+    "172.17.0.2",
+    "1.1.1.1",
+    40000,
+    53,
+    "1.1.1.1",
+    "172.17.0.2",
+    53,
+    40000,
+)
 
 
 def ok(kind: str, params: Any, before: Snapshot, after: Snapshot, **kw: Any) -> tuple[bool, str]:
@@ -84,9 +113,12 @@ def test_rule_match_and_counters() -> None:
     assert ok("rule", params, before, after)[0]
     assert not ok("rule", {**params, "table": "filter"}, before, after)[0]
     assert not ok("rule", {**params, "action": "present", "moved": True}, after, after)[0]
-    assert ok("rule", {**params, "action": "present", "moved": True}, after, snap(rules=(moved,)))[0]
-    assert ok("rule", {**params, "action": "present", "packets": ">=3"}, after,
-              snap(rules=(moved,)))[0]
+    assert ok("rule", {**params, "action": "present", "moved": True}, after, snap(rules=(moved,)))[
+        0
+    ]
+    assert ok(
+        "rule", {**params, "action": "present", "packets": ">=3"}, after, snap(rules=(moved,))
+    )[0]
     # '-A CHAIN' is part of what the regex sees, as in iptables-save
     assert ok("rule", {"match": "^-A DOCKER !", "action": "present"}, after, after)[0]
 
@@ -108,8 +140,16 @@ def test_flow() -> None:
 
 
 def test_cgroup_figures() -> None:
-    cg = Cgroup("/dockerscope/lab1/abc", 1, memory_limit=32 * 1024 * 1024, oom_kills=1,
-                pids_current=20, pids_limit=20, cpu_shares=256, owner=WEB)
+    cg = Cgroup(
+        "/dockerscope/lab1/abc",
+        1,
+        memory_limit=32 * 1024 * 1024,
+        oom_kills=1,
+        pids_current=20,
+        pids_limit=20,
+        cpu_shares=256,
+        owner=WEB,
+    )
     s = snap(cgroups=(cg,))
     assert ok("cgroup", {"owner": "web", "oom_kills": ">0", "memory_limit": "=32m"}, s, s)[0]
     assert ok("cgroup", {"owner": "web", "pids_current": "=20", "pids_limit": 20}, s, s)[0]
@@ -125,8 +165,11 @@ def _result(cmd: str, code: int, out: str = "", err: str = "", bg: bool = False)
 
 def test_output_and_exit_code() -> None:
     s = snap()
-    results = (_result("a", 0, "first\n"), _result("b", 137, "", "Killed\n"),
-               _result("c", None, "", bg=True))  # type: ignore[arg-type]
+    results = (
+        _result("a", 0, "first\n"),
+        _result("b", 137, "", "Killed\n"),
+        _result("c", None, "", bg=True),
+    )  # type: ignore[arg-type]
     assert ok("output", "Killed", s, s, results=results)[0]  # last foreground command
     assert ok("output", {"contains": "first", "command": 0}, s, s, results=results)[0]
     assert not ok("output", {"contains": "Killed", "stream": "stdout"}, s, s, results=results)[0]
@@ -139,9 +182,12 @@ def test_output_and_exit_code() -> None:
     assert not ok("exit_code", 0, s, s)[0]  # no command at all
 
 
-def _mount(owner: Owner, *entries: UpperEntry, lowers: tuple[str, ...] = ("/l/1", "/l/0")) -> OverlayMount:
-    return OverlayMount(f"/m/{owner.name}", lowers, f"/u/{owner.name}", f"/w/{owner.name}",
-                        entries, owner)
+def _mount(
+    owner: Owner, *entries: UpperEntry, lowers: tuple[str, ...] = ("/l/1", "/l/0")
+) -> OverlayMount:
+    return OverlayMount(
+        f"/m/{owner.name}", lowers, f"/u/{owner.name}", f"/w/{owner.name}", entries, owner
+    )
 
 
 def test_mount_and_whiteout() -> None:
@@ -149,11 +195,17 @@ def test_mount_and_whiteout() -> None:
     empty = _mount(a)
     wrote = _mount(a, UpperEntry("tmp/newfile", "file", 3), UpperEntry("etc/motd", "whiteout"))
     assert ok("mount", {"owner": "cow-a", "action": "added"}, snap(), snap(mounts=(empty,)))[0]
-    assert ok("mount", {"upper_contains": "tmp/newfile", "action": "added"},
-              snap(mounts=(empty,)), snap(mounts=(wrote,)))[0]
+    assert ok(
+        "mount",
+        {"upper_contains": "tmp/newfile", "action": "added"},
+        snap(mounts=(empty,)),
+        snap(mounts=(wrote,)),
+    )[0]
     assert not ok("mount", {"upper_contains": "tmp/other"}, snap(), snap(mounts=(wrote,)))[0]
     assert ok("whiteout", "etc/motd", snap(), snap(mounts=(wrote,)))[0]
-    assert not ok("whiteout", "tmp/newfile", snap(), snap(mounts=(wrote,)))[0]  # a file, not a whiteout
+    assert not ok("whiteout", "tmp/newfile", snap(), snap(mounts=(wrote,)))[
+        0
+    ]
 
 
 def test_layers_shared() -> None:
@@ -196,14 +248,22 @@ def test_route() -> None:
 
 def test_api_traffic() -> None:
     calls = (
-        ApiCall(1, 1.0, "POST", "/v1.41/containers/create?name=x", 201, client_container="clientbox"),
+        ApiCall(
+            1, 1.0, "POST", "/v1.41/containers/create?name=x", 201, client_container="clientbox"
+        ),
         ApiCall(2, 1.1, "GET", "/v1.41/version", 200),
     )
     s = snap()
-    assert ok("api", {"method": "POST", "path": "*/containers/create", "status": "201"}, s, s,
-              traffic=calls)[0]
-    assert ok("api", {"path": "*/containers/create", "from_container": "clientbox"}, s, s,
-              traffic=calls)[0]
+    assert ok(
+        "api",
+        {"method": "POST", "path": "*/containers/create", "status": "201"},
+        s,
+        s,
+        traffic=calls,
+    )[0]
+    assert ok(
+        "api", {"path": "*/containers/create", "from_container": "clientbox"}, s, s, traffic=calls
+    )[0]
     assert not ok("api", {"path": "*/version", "from_container": True}, s, s, traffic=calls)[0]
     good, detail = ok("api", {"method": "DELETE"}, s, s, traffic=calls)
     assert not good and "last seen" in detail

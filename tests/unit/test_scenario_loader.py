@@ -130,7 +130,7 @@ def test_wrong_format_version() -> None:
 
 
 def test_unknown_top_level_field() -> None:
-    e = _err(GOOD.replace('section = 4', 'section = 4\nauthor = "me"'))
+    e = _err(GOOD.replace("section = 4", 'section = 4\nauthor = "me"'))
     assert (e.field, e.line) == ("author", 5)
 
 

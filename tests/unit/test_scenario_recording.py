@@ -47,8 +47,9 @@ def _record() -> tuple[str, list[Snapshot], object]:
         return s
 
     scenario = load_text(SCENARIO.replace(', { bridge_gone = "x" }', ""), "t-demo.toml")
-    runner = Runner(scenario, lab, snapshot, lab.traffic, values={"lab": "rec"},
-                    sleep=lambda s: None)
+    runner = Runner(
+        scenario, lab, snapshot, lab.traffic, values={"lab": "rec"}, sleep=lambda s: None
+    )
     out = io.StringIO()
     result = record_run(runner, out, lab="rec", clock=Ticker())
     return out.getvalue(), seen, result
@@ -71,7 +72,9 @@ def test_header_and_event_order() -> None:
     assert types[0] == "step" and "snapshot" in types
     assert types.index("snapshot") < types.index("diff")
     assert types.count("snapshot") == 1  # full once, then diffs
-    assert {"narration", "command", "output", "traffic", "verdict", "predict", "step_end"} <= set(types)
+    assert {"narration", "command", "output", "traffic", "verdict", "predict", "step_end"} <= set(
+        types
+    )
     assert types[-1] == "end" and lines[-1]["ok"] is result.ok  # type: ignore[attr-defined]
     ts = [e["t"] for e in lines[1:]]
     assert ts == sorted(ts)
@@ -104,10 +107,15 @@ def test_apply_changes_inverts_diff() -> None:
         ("{nope\n", "not JSON"),
         ('{"format": "other", "version": 1}\n', "not a dockerscope recording"),
         ('{"format": "dockerscope-recording", "version": 9}\n', "version 9"),
-        ('{"format": "dockerscope-recording", "version": 1}\n{"t": 0, "type": "bogus"}\n',
-         "unknown event type"),
-        ('{"format": "dockerscope-recording", "version": 1}\n'
-         '{"t": 0, "type": "diff", "changes": []}\n', "before the first full snapshot"),
+        (
+            '{"format": "dockerscope-recording", "version": 1}\n{"t": 0, "type": "bogus"}\n',
+            "unknown event type",
+        ),
+        (
+            '{"format": "dockerscope-recording", "version": 1}\n'
+            '{"t": 0, "type": "diff", "changes": []}\n',
+            "before the first full snapshot",
+        ),
         ('{"format": "dockerscope-recording", "version": 1}\n', "no snapshot"),
     ],
 )
@@ -155,8 +163,11 @@ def test_staleness_check_notices_an_edited_scenario(tmp_path: Path) -> None:
     import hashlib
 
     f = folder / "04-bridges.toml"
-    header = {"format": "dockerscope-recording", "version": 1,
-              "scenario": {"id": "04-bridges", "sha256": hashlib.sha256(f.read_bytes()).hexdigest()}}
+    header = {
+        "format": "dockerscope-recording",
+        "version": 1,
+        "scenario": {"id": "04-bridges", "sha256": hashlib.sha256(f.read_bytes()).hexdigest()},
+    }
     (folder / "recordings" / "04-bridges.jsonl").write_text(json.dumps(header) + "\n")
     report = check_recordings(folder)
     assert "04-bridges" not in report.missing and not report.stale

@@ -66,10 +66,13 @@ def test_replay_plays_to_the_end_unprivileged(tmp_path: Path) -> None:
         cmd = [_python_for_nobody(), "-c", PLAY, *map(str, files)]
         if os.geteuid() == 0:
             cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
-        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": "/nonexistent",
-               "PYTHONDONTWRITEBYTECODE": "1"}
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env,
-                             cwd="/")
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+            "HOME": "/nonexistent",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env, cwd="/")
         assert out.returncode == 0, out.stderr
         frames, bad = out.stdout.split()
         assert int(frames) > len(files)

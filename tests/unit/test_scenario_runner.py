@@ -47,7 +47,10 @@ expect = [
 id = "echo"
 title = "Echo"
 narration = "Placeholders are filled in."
-commands = [{ kind = "host", run = "echo {lab}" }, { kind = "host", run = "echo bg", background = true }]
+commands = [
+  { kind = "host", run = "echo {lab}" },
+  { kind = "host", run = "echo bg", background = true },
+]
 expect = [{ output = { contains = "{lab}", command = 0 } }, { bridge_gone = "x" }]
 """
 
@@ -58,8 +61,9 @@ def _scenario(text: str = SCENARIO):  # type: ignore[no-untyped-def]
 
 def _runner(lab_name: str = "fake"):  # type: ignore[no-untyped-def]
     lab = demo_lab(lab_name)
-    r = Runner(_scenario(), lab, lab.snapshot, lab.traffic, values={"lab": lab_name},
-               sleep=lambda s: None)
+    r = Runner(
+        _scenario(), lab, lab.snapshot, lab.traffic, values={"lab": lab_name}, sleep=lambda s: None
+    )
     return lab, r
 
 
