@@ -1,0 +1,83 @@
+"""File system helpers: atomic JSON writes, and removing trees that may hold mounts."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+_MNT_DETACH = 2
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (temp file, fsync, rename)."""
+    write_bytes(path, json.dumps(obj, indent=1, sort_keys=True).encode())
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: readers see the old or the new file, never half."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \ooo.
+    out, i = [], 0
+    while i < len(field):
+        code = field[i + 1 : i + 4]
+        if field[i] == "\\" and len(code) == 3 and code.isdigit():
+            out.append(chr(int(code, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below ``path`` in this mount namespace, deepest first."""
+    base = os.path.realpath(path)
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = _unescape(line.split()[4])
+            if point == base or point.startswith(base.rstrip("/") + "/"):
+                found.append(point)
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)
+
+
+def unmount_under(path: Path) -> None:
+    """Lazily unmount everything mounted at or below ``path`` (e.g. debootstrap's /proc)."""
+    for _ in range(10):
+        points = mounts_under(path)
+        if not points:
+            return
+        for point in points:
+            if _libc.umount2(os.fsencode(point), _MNT_DETACH) != 0:
+                err = ctypes.get_errno()
+                if err not in (22, 2):  # EINVAL (not a mount any more), ENOENT
+                    raise OSError(err, os.strerror(err), point)
+    if mounts_under(path):
+        raise OSError(f"mounts remain under {path}")
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` entirely; unmounts anything below it first so rmtree never walks into a
+    mounted /proc, /sys or a bind mount of the host's /dev."""
+    if not os.path.lexists(path):
+        return
+    unmount_under(path)
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
