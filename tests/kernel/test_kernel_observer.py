@@ -9,6 +9,7 @@ a cgroup under dockerscope/<lab> with an overlay root in its own mount namespace
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -186,10 +187,8 @@ def lab(lab_name: str, tmp_path: Path) -> Iterator[LabSetup]:
                     break
                 except OSError:
                     time.sleep(0.05)
-            try:
+            with contextlib.suppress(OSError):
                 d.parent.rmdir()
-            except OSError:
-                pass
 
 
 def _scope(lab: LabSetup) -> Scope:
