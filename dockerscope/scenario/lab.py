@@ -1,0 +1,395 @@
+"""A real lab for scenarios: the daemon, the observer, the traffic tap and a command executor.
+
+``LabSession`` starts a daemon for a lab (or uses one already serving), and gives the runner
+what it needs: an ``Executor`` (commands of each kind), a ``snapshot`` function (the observer,
+never the engine's bookkeeping), a ``traffic`` function (API calls from the daemon's tap) and
+the placeholder values (``{lab}``, ``{socket}``, ``{kernel}``). ``close`` takes down whatever the
+session started. Linux and root only; replay never imports this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import platform
+import queue
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dockerscope.kernel.model import ApiCall, Snapshot
+from dockerscope.scenario.model import Command, CommandResult
+
+
+class LabError(RuntimeError):
+    """The lab could not be started or reached."""
+
+
+def _client_argv(socket_path: str) -> list[str]:
+    return [sys.executable, "-m", "dockerscope.client", "-H", f"unix://{socket_path}"]
+
+
+def _decode(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", "replace")
+
+
+def _kill_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+    """Stop a command and everything it started (it leads its own session)."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@dataclass
+class _Background:
+    proc: subprocess.Popen[bytes]
+    out: BinaryIO
+    kind: str
+    display: str
+    started: float
+
+    def finish(self) -> CommandResult:
+        _kill_group(self.proc)
+        self.out.seek(0)
+        text = _decode(self.out.read())
+        self.out.close()
+        return CommandResult(
+            self.kind,
+            self.display,
+            self.proc.returncode,
+            stdout=text,
+            duration=time.monotonic() - self.started,
+            background=True,
+        )
+
+
+class LabExecutor:
+    """Runs scenario commands against one lab.
+
+    ``docker`` commands go through dockerscope's client to the lab's socket; ``lab`` commands
+    run in a shell inside the lab host netns; ``container`` commands through ``docker exec``;
+    ``host`` commands in a shell on the host. Shell commands find a ``docker`` on their PATH
+    that talks to this lab, so scenario files can say ``docker inspect ...`` as the course does.
+    """
+
+    def __init__(self, lab: str, socket_path: str) -> None:
+        self.lab = lab
+        self.socket = socket_path
+        self._bin = Path(tempfile.mkdtemp(prefix="dockerscope-bin-"))
+        shim = self._bin / "docker"
+        shim.write_text(
+            "#!/bin/sh\nexec " + " ".join(map(shlex.quote, _client_argv(socket_path))) + ' "$@"\n'
+        )
+        shim.chmod(0o755)
+        self.env = dict(os.environ)
+        self.env["PATH"] = f"{self._bin}:{self.env.get('PATH', '/usr/bin:/bin')}"
+        self.env["DOCKER_HOST"] = f"unix://{socket_path}"
+
+    def argv(self, command: Command) -> list[str]:
+        """The process to start for a command."""
+        if command.kind == "docker":
+            return _client_argv(self.socket) + shlex.split(command.run)
+        if command.kind == "container":
+            return _client_argv(self.socket) + [
+                "exec",
+                command.container,
+                "sh",
+                "-c",
+                command.run,
+            ]
+        if command.kind == "lab":
+            return ["ip", "netns", "exec", self.lab, "sh", "-c", command.run]
+        return ["sh", "-c", command.run]
+
+    def run(self, command: Command) -> CommandResult:
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                self.argv(command),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self.env,
+                start_new_session=True,
+            )
+        except (OSError, ValueError) as e:
+            return CommandResult(command.kind, command.display(), 127, stderr=f"{e}\n")
+        try:
+            out, err = proc.communicate(timeout=command.timeout)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            err += f"\n(timed out after {command.timeout:g} s)\n".encode()
+            code = 124
+        return CommandResult(
+            command.kind,
+            command.display(),
+            code,
+            _decode(out),
+            _decode(err),
+            round(time.monotonic() - start, 4),
+        )
+
+    def start(self, command: Command) -> _Background:
+        out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish)
+        proc = subprocess.Popen(
+            self.argv(command),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+        )
+        return _Background(proc, out, command.kind, command.display(), time.monotonic())
+
+    def close(self) -> None:
+        shutil.rmtree(self._bin, ignore_errors=True)
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float | None = None) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if self.timeout is not None:
+            s.settimeout(self.timeout)
+        s.connect(self._path)
+        self.sock = s
+
+
+class TrafficFeed:
+    """Follows the daemon's ``GET /dockerscope/traffic`` stream on a thread."""
+
+    def __init__(self, socket_path: str) -> None:
+        self._q: queue.Queue[ApiCall] = queue.Queue()
+        self._conn = _UnixHTTP(socket_path)
+        self._conn.request("GET", "/dockerscope/traffic", headers={"Host": "docker"})
+        self._resp = self._conn.getresponse()
+        if self._resp.status != 200:
+            raise LabError(f"traffic tap answered {self._resp.status}")
+        self._fields = set(ApiCall.__dataclass_fields__)
+        self._thread = threading.Thread(target=self._follow, name="traffic-feed", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        # Closing the connection from another thread ends the loop with one of several
+        # errors depending on where the read was; all of them mean "done".
+        with contextlib.suppress(Exception):
+            for line in self._resp:
+                if not line.strip():
+                    continue
+                data = json.loads(line)
+                self._q.put(ApiCall(**{k: v for k, v in data.items() if k in self._fields}))
+
+    def drain(self, settle: float = 0.05) -> list[ApiCall]:
+        """Calls seen since the last drain (waiting a moment for the stream to catch up)."""
+        time.sleep(settle)
+        out = []
+        while True:
+            try:
+                out.append(self._q.get_nowait())
+            except queue.Empty:
+                return out
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self._conn.sock is not None:
+                self._conn.sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
+        self._thread.join(2)
+
+
+def _ping(socket_path: str) -> bool:
+    try:
+        conn = _UnixHTTP(socket_path, timeout=2)
+        conn.request("GET", "/_ping", headers={"Host": "docker"})
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+class LabSession:
+    """One lab, started for a scenario run (or reused when its daemon already serves).
+
+    ``run_base``/``data_base`` hold the lab's run and state dirs (``<base>/<lab>``); tests and
+    recordings pass temporary ones. The session only takes down what it started.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        run_base: str | Path = "/run/dockerscope",
+        data_base: str | Path = "/var/lib/dockerscope",
+        startup_timeout: float = 60.0,
+        log: str | Path | None = None,
+    ) -> None:
+        self.name = name
+        self.run_base = Path(run_base)
+        self.data_base = Path(data_base)
+        self.run_root = self.run_base / name
+        self.data_root = self.data_base / name
+        self.socket = str(self.run_root / "docker.sock")
+        self.startup_timeout = startup_timeout
+        self.log_path = Path(log) if log else None
+        self._daemon: subprocess.Popen[bytes] | None = None
+        self._log: BinaryIO | None = None
+        self.executor: LabExecutor | None = None
+        self._observer: Any = None
+        self._traffic: TrafficFeed | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def up(self, images: tuple[str, ...] = ()) -> LabSession:
+        """Start (or reuse) the daemon, then the observer and the traffic feed; pull ``images``."""
+        if os.geteuid() != 0:
+            raise LabError("a live lab needs root (replay a recording instead)")
+        if not _ping(self.socket):
+            self._start_daemon()
+        self.executor = LabExecutor(self.name, self.socket)
+        for image in images:
+            r = self.executor.run(Command("docker", f"pull {image}", timeout=600))
+            if r.exit_code != 0:
+                raise LabError(f"cannot get image {image}: {(r.stderr or r.stdout).strip()}")
+        from dockerscope.kernel.observer import Observer, Scope
+
+        self._observer = Observer(Scope.lab(self.name, run_root=str(self.run_base)))
+        self._traffic = TrafficFeed(self.socket)
+        return self
+
+    def _start_daemon(self) -> None:
+        self.run_root.mkdir(parents=True, exist_ok=True)
+        # Kept open for the daemon's life, closed by close().
+        if self.log_path:
+            self._log = open(self.log_path, "ab+")  # noqa: SIM115
+        else:
+            self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        self._daemon = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dockerscope.engine.daemon",
+                "--lab",
+                self.name,
+                "--data-root",
+                str(self.data_root),
+                "--run-root",
+                str(self.run_root),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._daemon.poll() is not None:
+                raise LabError(f"daemon exited with {self._daemon.returncode}: {self.daemon_log()}")
+            if _ping(self.socket):
+                return
+            time.sleep(0.1)
+        raise LabError(f"daemon did not answer within {self.startup_timeout:g} s")
+
+    def daemon_log(self, tail: int = 2000) -> str:
+        """The end of the daemon's log (for error messages)."""
+        if self._log is None:
+            return ""
+        self._log.flush()
+        self._log.seek(0)
+        return _decode(self._log.read())[-tail:]
+
+    def close(self) -> None:
+        """Stop the feed and the observer; stop the daemon and take the lab down if we made it."""
+        if self._traffic is not None:
+            self._traffic.close()
+            self._traffic = None
+        if self._observer is not None:
+            self._observer.close()
+            self._observer = None
+        if self.executor is not None:
+            self.executor.close()
+        if self._daemon is not None:
+            daemon, self._daemon = self._daemon, None
+            with contextlib.suppress(ProcessLookupError):
+                daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(30)
+            except subprocess.TimeoutExpired:
+                _kill_group(daemon, 1)
+            lab_down(self.name, self.data_root, self.run_root)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> LabSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- what the runner needs --------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        assert self._observer is not None, "call up() first"
+        snap: Snapshot = self._observer.snapshot()
+        return snap
+
+    def traffic(self) -> list[ApiCall]:
+        return self._traffic.drain() if self._traffic is not None else []
+
+    def values(self) -> dict[str, str]:
+        """Placeholder values for scenario files."""
+        return {"lab": self.name, "socket": self.socket, "kernel": platform.release()}
+
+    def runner(self, scenario: Any) -> Any:
+        """A Runner for ``scenario`` on this lab."""
+        from dockerscope.scenario.runner import Runner
+
+        assert self.executor is not None, "call up() first"
+        return Runner(scenario, self.executor, self.snapshot, self.traffic, self.values())
+
+
+def lab_down(name: str, data_root: Path, run_root: Path) -> None:
+    """Remove a lab the session created: network, cgroups, state and run dirs."""
+    from dockerscope.engine.paths import Lab
+
+    lab = Lab.named(name, data_root, run_root)
+    errors = []
+    try:
+        from dockerscope.engine.network import LabHost
+
+        LabHost(lab).down()
+    except Exception as e:  # keep going: the rest must still be removed
+        errors.append(f"network: {e}")
+    try:
+        from dockerscope.engine import runtime
+
+        runtime.remove_parent(lab.cgroup_parent)
+    except Exception as e:
+        errors.append(f"cgroups: {e}")
+    shutil.rmtree(run_root, ignore_errors=True)
+    shutil.rmtree(data_root, ignore_errors=True)
+    if errors:
+        raise LabError(f"lab {name} not fully removed: " + "; ".join(errors))
