@@ -1,0 +1,337 @@
+"""Pilot tests of the dashboard on the fake lab: panels, keys, highlights, command bar, help."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from dockerscope.screens import styles
+from dockerscope.screens.app import FramesReady
+from dockerscope.screens.dashboard import PANEL_TYPES
+from dockerscope.screens.fake import lab_frames
+from dockerscope.screens.help import HelpScreen
+from dockerscope.screens.nat import NatPanel
+from dockerscope.screens.showcmd import ShowCommandScreen
+from rich.text import Text
+from textual.widgets import RichLog
+
+from tests.ui.helpers import Clock, RecordingClient, frames, make_app, screen_text, until
+
+#: What each panel must show from the fake lab's first frame.
+EXPECTED = {
+    "bridges": ["docker0", "8000.024297f17b4f", "vethd98d5a6",
+                "eth0 in web 172.17.0.2/16", "◂ network bridge"],
+    "nat": ["Chain DOCKER (2 references)", "Chain POSTROUTING (policy ACCEPT",
+            "DNAT       tcp  --  !docker0", "tcp dpt:8080 to:172.17.0.2:8080 ◂ port web 8080/tcp",
+            "MASQUERADE all  --  *      !docker0  172.17.0.0/16"],
+    "namespaces": ["4026532301", "net 4026532301 (netns demo) shared by container tools, lab demo"],
+    "cgroups": ["container web", "3.0 MiB / 64.0 MiB", "2 / 100", "1.0 MiB / no limit"],
+    "storage": ["✗ etc/motd", "whiteout: deleted from a lower layer", "◼ var/cache/",
+                "lower2 /var/lib/dockerscope/demo/images/layers/b27d8cdf43f1"],
+    "flows": ["tcp ESTABLISHED  172.17.0.2:40112 -> 93.184.216.34:80",
+              "src 172.17.0.2 -> rewritten to 100.64.0.2 on the way out"],
+    "traffic": ["HEAD", "/_ping", "/v1.41/containers/json", "pid 5120 uid 1000", "from host"],
+    "timeline": ["HEAD /_ping 200", "(no kernel changes)"],
+}
+
+
+def style_of(text: Text, needle: str) -> set[str]:
+    """Styles of the spans covering the line of ``text`` that contains ``needle``."""
+    plain = text.plain
+    start = plain.index(needle)
+    line_start = plain.rfind("\n", 0, start) + 1
+    line_end = plain.find("\n", start)
+    return {str(span.style) for span in text.spans
+            if span.start < line_end and span.end > line_start}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_every_panel_renders_the_fake_lab(size: tuple[int, int]) -> None:
+    app, _ = make_app()
+    async with app.run_test(size=size) as pilot:
+        await frames(pilot, app, 1)
+        dash = app.dashboard
+        assert dash.grid == (size == (200, 60))
+        for n, cls in enumerate(PANEL_TYPES, 1):
+            await pilot.press(str(n))
+            await pilot.pause()
+            assert dash.active == cls.PANEL_ID
+            text = dash.panel(cls.PANEL_ID).rendered_text()
+            for needle in EXPECTED[cls.PANEL_ID]:
+                assert needle in text, f"{cls.PANEL_ID}: {needle!r} missing"
+        # and the terminal really shows it, not only the widget's renderable
+        await pilot.press("1")
+        await pilot.pause()
+        assert "docker0" in screen_text(app)
+
+
+async def test_tabs_show_one_panel_and_keys_switch() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        dash = app.dashboard
+        await pilot.press("3")
+        await pilot.pause()
+        assert dash.panel("namespaces").display and dash.panel("namespaces").region.height > 0
+        assert dash.panel("bridges").region.height == 0
+        assert "COMMAND" in screen_text(app)
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert dash.active == "cgroups"
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await pilot.pause()
+        assert dash.active == "nat"
+        assert "Chain PREROUTING" in screen_text(app)
+
+
+async def test_grid_on_a_big_terminal_and_g_toggles() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await frames(pilot, app, 1)
+        dash = app.dashboard
+        assert dash.grid
+        assert all(p.region.height > 0 for p in dash.panels)
+        shown = screen_text(app)
+        for title in ("Bridges", "NAT", "Namespaces", "cgroups", "Storage", "Flows",
+                      "Socket traffic", "Timeline"):
+            assert title in shown
+        await pilot.press("g")
+        await pilot.pause()
+        assert not dash.grid
+        assert sum(1 for p in dash.panels if p.region.height > 0) == 1
+
+
+async def test_new_rule_is_highlighted_after_the_next_frame_then_fades() -> None:
+    clock = Clock()
+    app, source = make_app(clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("2")
+        nat = app.dashboard.panel("nat")
+        assert "dpt:8081" not in nat.rendered_text()
+        source.release()
+        await frames(pilot, app, 2)
+        text = nat._renderable
+        assert isinstance(text, Text)
+        assert "to:172.18.0.2:80 ◂ port api 8081/tcp" in text.plain
+        assert styles.NEW in style_of(text, "dpt:8081 to:172.18.0.2:80")
+        assert styles.NEW not in style_of(text, "dpt:8080 to:172.17.0.2:8080")
+        # counters that moved since the last frame light up
+        assert styles.TICKED in style_of(text, "ADDRTYPE match dst-type LOCAL ◂ lab demo")
+        # half-way through the highlight it settles to a softer style, then goes
+        clock.now += 2.5
+        await until(pilot, lambda: styles.NEW_SETTLING in style_of(
+            nat._renderable, "dpt:8081 to:172.18.0.2:80"))  # type: ignore[arg-type]
+        clock.now += 5
+        await until(pilot, lambda: not style_of(
+            nat._renderable, "dpt:8081 to:172.18.0.2:80") & {styles.NEW, styles.NEW_SETTLING})  # type: ignore[arg-type]
+
+
+async def test_removed_rule_fades_out_in_place() -> None:
+    clock = Clock()
+    app, source = make_app(clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        source.release(3)
+        await frames(pilot, app, 4)
+        await pilot.press("2")
+        await pilot.pause()
+        nat = app.dashboard.panel("nat")
+        text = nat._renderable
+        assert isinstance(text, Text)
+        assert "dpt:8081" in text.plain  # api is stopped, but its rule is still fading out
+        assert styles.GONE in style_of(text, "dpt:8081 to:172.18.0.2:80")
+        clock.now += 10
+        await until(pilot, lambda: "dpt:8081" not in nat.rendered_text())
+
+
+async def test_flows_say_the_rewrite_the_course_way() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        source.release(2)
+        await frames(pilot, app, 3)
+        await pilot.press("6")
+        await pilot.pause()
+        text = app.dashboard.panel("flows").rendered_text()
+        assert "dst 127.0.0.1:8080 -> 172.17.0.2:8080 on the way in" in text
+        assert "src 172.17.0.2 -> rewritten to 100.64.0.2 on the way out" in text
+
+
+async def test_traffic_and_timeline_link_calls_to_kernel_changes() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        source.release()
+        await frames(pilot, app, 2)
+        await pilot.press("7")
+        await pilot.pause()
+        traffic = app.dashboard.panel("traffic").rendered_text()
+        assert "from container tools" in traffic
+        assert "/v1.41/containers/create?name=api" in traffic
+        await pilot.press("8")
+        await pilot.pause()
+        timeline = app.dashboard.panel("timeline").rendered_text()
+        start = timeline.index("POST /v1.41/containers/3f1c2a9be0d8/start 204")
+        after = timeline[start:]
+        assert "+ veth veth5e0f7a1 on br-12eeb8c4266b" in after
+        assert "+ nat -A DOCKER ! -i br-12eeb8c4266b" in after
+        create = timeline[timeline.index("containers/create"):start]
+        assert "(no kernel changes)" in create
+
+
+async def test_t_flips_to_the_filter_table() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("t")
+        await pilot.pause()
+        nat = app.dashboard.panel("nat")
+        assert isinstance(nat, NatPanel) and nat.table == "filter"
+        assert app.dashboard.active == "nat"
+        text = nat.rendered_text()
+        assert "Chain FORWARD (policy DROP 0 packets, 0 bytes)" in text
+        assert "Chain DOCKER-ISOLATION-STAGE-2 (2 references)" in text
+        assert "Chain DOCKER-USER (1 reference)" in text
+        await pilot.press("t")
+        await pilot.pause()
+        assert "Chain POSTROUTING" in nat.rendered_text()
+
+
+async def test_filter_within_a_panel() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        source.release()
+        await frames(pilot, app, 2)
+        await pilot.press("2", "slash")
+        await pilot.pause()
+        await pilot.press(*"8081")
+        await pilot.pause()
+        nat = app.dashboard.panel("nat")
+        text = nat.rendered_text()
+        assert "dpt:8081" in text
+        assert "dpt:8080" not in text
+        assert "Chain PREROUTING" not in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "dpt:8080" in nat.rendered_text()
+
+
+async def test_command_bar_runs_commands_through_the_client() -> None:
+    client = RecordingClient()
+    app, _ = make_app(client=client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("colon")
+        await pilot.pause()
+        await pilot.press(*"docker", "space", *"ps", "enter")
+        log = app.dashboard.query_one("#commandbar-log", RichLog)
+        await until(pilot, lambda: len(log.lines) >= 3)
+        assert client.commands == ["docker ps"]
+        shown = "\n".join(line.text for line in log.lines)
+        assert "$ docker ps" in shown and "669aecfd3d6d" in shown
+        await pilot.press(*"nope", "enter")
+        await until(pilot, lambda: any("unknown command" in line.text for line in log.lines))
+
+
+async def test_command_bar_without_a_client_says_so() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("colon", *"ps", "enter")
+        await pilot.pause()
+        log = app.dashboard.query_one("#commandbar-log", RichLog)
+        assert any("no lab to talk to" in line.text for line in log.lines)
+
+
+async def test_help_screen_opens_and_closes() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "show me the command" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.dashboard
+
+
+async def test_theme_toggle() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        before = app.theme
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.theme != before
+        assert app.theme in ("textual-light", "textual-dark")
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.theme == before
+
+
+async def test_show_me_the_command_in_replay_shows_only_the_command() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("2", "c")
+        await pilot.pause()
+        assert isinstance(app.screen, ShowCommandScreen)
+        shown = screen_text(app)
+        assert "[demo]# iptables -n -v -L -t nat" in shown
+        assert "shown, not run" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        await until(pilot, lambda: app.screen is app.dashboard)
+        await pilot.press("5", "c")
+        await until(pilot, lambda: isinstance(app.screen, ShowCommandScreen))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "# ls -la" in shown and "upper dir of container web" in shown
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("lsns"), reason="needs root and lsns")
+async def test_show_me_the_command_live_runs_it() -> None:
+    app, _ = make_app(live=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("3", "c")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ShowCommandScreen)
+        await until(pilot, lambda: "NS TYPE" in screen_text(app))
+
+
+async def test_palette_offers_the_dashboard_commands() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Show me the command" in titles
+        assert "Panel: NAT" in titles
+        assert "Light / dark theme" in titles
+
+
+async def test_pause_freezes_drawing_until_resumed() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("2", "p")
+        source.release()
+        await frames(pilot, app, 2)
+        nat = app.dashboard.panel("nat")
+        assert "dpt:8081" not in nat.rendered_text()
+        await pilot.press("p")
+        await pilot.pause()
+        assert "dpt:8081" in nat.rendered_text()
+
+
+async def test_a_burst_of_frames_is_applied_in_order() -> None:
+    assert FramesReady().can_replace(FramesReady())  # a flood of notifications collapses
+    app, source = make_app(auto=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 4)
+        snap = app.state.snapshot
+        assert snap is not None and snap.taken_at == lab_frames()[-1].snapshot.taken_at
+        assert set(app.state.calls) == {1, 2, 3, 4, 5, 6}
+        assert app.frames_applied == 4
+        assert source.sent == 4
