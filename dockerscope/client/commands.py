@@ -1221,3 +1221,67 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         console.err(f"{exc}\n")
         return 1
     return execute(args, client, console)
+
+
+class _CapturingParser(argparse.ArgumentParser):
+    """An argparse parser that raises instead of printing and exiting (for ``line_runner``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.printed: list[str] = []
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            raise _ParserStop(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        raise _ParserStop(message or "", status)
+
+    def error(self, message: str) -> Any:
+        raise _ParserStop(f"{self.prog}: {message}\n", 2)
+
+
+class _ParserStop(Exception):
+    def __init__(self, text: str, code: int = 0) -> None:
+        super().__init__(text)
+        self.text = text
+        self.code = code
+
+
+def line_runner(host: Any = None) -> Callable[[str], str]:
+    """A function running one docker command line ("docker ps -a") and returning its output
+    (stdout then stderr), for command bars; interactive sessions are refused as without a tty."""
+    import shlex
+
+    from .transport import DockerHost
+
+    target = host if isinstance(host, DockerHost) else DockerHost.from_env(override=host)
+
+    def run(line: str) -> str:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            return f"{exc}\n"
+        if words and words[0] == "docker":
+            words = words[1:]
+        if not words:
+            return ""
+        parser = _CapturingParser(prog="docker", add_help=False)
+        sub = parser.add_subparsers(dest="command_name", metavar="COMMAND", required=True)
+        add_commands(sub)
+        try:
+            args = parser.parse_args(words)
+        except _ParserStop as stop:
+            return stop.text
+        out, err = io.BytesIO(), io.BytesIO()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            code = execute(args, DockerClient(target), Console(out, err, devnull))
+        finally:
+            os.close(devnull)
+        text = (out.getvalue() + err.getvalue()).decode("utf-8", "replace")
+        if code and not err.getvalue():
+            text += f"(exit code {code})\n"
+        return text
+
+    return run
