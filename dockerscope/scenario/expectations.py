@@ -126,6 +126,9 @@ def _netns_pattern(pattern: str | None, observed: Observed) -> str | None:
     return pattern
 
 
+#: User-Agent of the observer's own API calls (attribution hints), left out of ``api`` checks.
+OBSERVER_AGENT = "dockerscope-observer"
+
 _ACTIONS_DIFF = ("added", "removed", "changed")
 _ACTIONS = ("added", "removed", "changed", "present", "absent")
 
@@ -665,7 +668,9 @@ def _api_check(o: Observed, p: dict[str, Any]) -> Verdict:
             return False
         return not (isinstance(fc, str) and not _glob(c.client_container, fc))
 
-    found = [c for c in o.traffic if pred(c)]
+    # The observer asks the socket who owns what; those calls are the scope's, not the lesson's.
+    lesson = [c for c in o.traffic if not c.user_agent.startswith(OBSERVER_AGENT)]
+    found = [c for c in lesson if pred(c)]
     what = f"API {p.get('method', '*')} {p.get('path', '*')}"
     if "from_container" in p:
         what += f" from container {p['from_container']}"
@@ -675,8 +680,8 @@ def _api_check(o: Observed, p: dict[str, Any]) -> Verdict:
         return f"{c.method} {c.path.split('?', 1)[0]} -> {c.status}{src}"
 
     verdict = _count_verdict(found, "present", p.get("count"), what, label)
-    if not verdict.ok and o.traffic:
-        seen = ", ".join(label(c) for c in o.traffic[-3:])
+    if not verdict.ok and lesson:
+        seen = ", ".join(label(c) for c in lesson[-3:])
         return Verdict(False, f"{verdict.detail}; last seen {seen}")
     return verdict
 

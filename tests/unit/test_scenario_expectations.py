@@ -203,9 +203,7 @@ def test_mount_and_whiteout() -> None:
     )[0]
     assert not ok("mount", {"upper_contains": "tmp/other"}, snap(), snap(mounts=(wrote,)))[0]
     assert ok("whiteout", "etc/motd", snap(), snap(mounts=(wrote,)))[0]
-    assert not ok("whiteout", "tmp/newfile", snap(), snap(mounts=(wrote,)))[
-        0
-    ]
+    assert not ok("whiteout", "tmp/newfile", snap(), snap(mounts=(wrote,)))[0]
 
 
 def test_layers_shared() -> None:
@@ -267,6 +265,12 @@ def test_api_traffic() -> None:
     assert not ok("api", {"path": "*/version", "from_container": True}, s, s, traffic=calls)[0]
     good, detail = ok("api", {"method": "DELETE"}, s, s, traffic=calls)
     assert not good and "last seen" in detail
+
+
+def test_api_ignores_the_observers_own_calls() -> None:
+    probe = ApiCall(3, 1.2, "GET", "/containers/json", 200, user_agent="dockerscope-observer")
+    s = snap()
+    assert not ok("api", {"method": "GET", "path": "*/containers/json"}, s, s, traffic=(probe,))[0]
 
 
 def test_every_kind_is_tested_here() -> None:

@@ -1,0 +1,207 @@
+"""Command-line entry points for scenarios: run, record, regenerate, replay, check.
+
+``python -m dockerscope.scenario <command>``; ``dockerscope record|replay|course ...`` call the
+same functions. Printing uses plain text so these work over ssh and in CI logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+from dockerscope.scenario.loader import ScenarioError, course_dir, find, load, load_course
+
+
+def _lab_name(prefix: str = "rec") -> str:
+    return prefix + uuid.uuid4().hex[:6]
+
+
+def print_step(result: Any, out: TextIO) -> None:
+    """One step's outcome as text: commands, output tails and a tick or cross per check."""
+    mark = "PASS" if result.ok else "FAIL"
+    out.write(f"[{mark}] step {result.index + 1}: {result.step.title}\n")
+    for r in result.results:
+        out.write(f"    $ {r.command}  -> {r.exit_code}\n")
+    for c in result.checked:
+        out.write(
+            f"    {'✓' if c.verdict.ok else '✗'} {c.expectation.describe()}: {c.verdict.detail}\n"
+        )
+    if result.predict is not None:
+        ok = "agrees" if result.predict.consistent else "DISAGREES"
+        out.write(f"    predict: answer {result.predict.answer}, kernel {ok}\n")
+    out.flush()
+
+
+def _session(lab: str | None, keep_base: str | None) -> Any:
+    from dockerscope.scenario.lab import LabSession
+
+    if lab:  # an existing (or default-located) lab
+        return LabSession(lab)
+    base = keep_base or tempfile.mkdtemp(prefix="dockerscope-rec-")
+    return LabSession(_lab_name(), run_base=f"{base}/run", data_base=f"{base}/data")
+
+
+def run_one(path: Path, out_file: Path | None, lab: str | None, out: TextIO) -> bool:
+    """Autoplay one scenario on a lab (new and temporary unless ``lab`` is given).
+
+    With ``out_file`` the run is recorded; the file is only written if every expectation held,
+    so a shipped recording always shows a run that proved itself.
+    """
+    from dockerscope.scenario.recording import record_run, write_atomically
+
+    scenario = load(path)
+    out.write(f"== {scenario.section}. {scenario.title} ({scenario.id})\n")
+    with _session(lab, None) as session:
+        session.up(scenario.needs.images)
+        runner = session.runner(scenario)
+        if out_file is None:
+            result = runner.run_all()
+            for step in result.steps:
+                print_step(step, out)
+            return bool(result.ok)
+
+        def write(fp: Any) -> Any:
+            res = record_run(runner, fp, lab=session.name)
+            for step in res.steps:
+                print_step(step, out)
+            if not res.ok:
+                raise _NotRecorded(res.failures())
+            return res
+
+        try:
+            write_atomically(out_file, write)
+        except _NotRecorded as e:
+            out.write(f"not recorded: {len(e.failures)} expectation(s) unmet\n")
+            return False
+        out.write(f"recorded {out_file}\n")
+        return True
+
+
+class _NotRecorded(Exception):
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__("; ".join(failures))
+        self.failures = failures
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    ok = run_one(find(args.scenario), None, args.lab, sys.stdout)
+    return 0 if ok else 1
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    path = find(args.scenario)
+    target = Path(args.output) if args.output else Path(f"{path.stem}.jsonl")
+    return 0 if run_one(path, target, args.lab, sys.stdout) else 1
+
+
+def cmd_regenerate(args: argparse.Namespace) -> int:
+    """Re-record every course scenario (or those named), each in a fresh temporary lab."""
+    from dockerscope.scenario.recording import check_recordings
+
+    folder = course_dir()
+    rec_dir = folder / "recordings"
+    rec_dir.mkdir(exist_ok=True)
+    paths = [find(n) for n in args.scenarios] if args.scenarios else sorted(folder.glob("*.toml"))
+    if args.stale:
+        report = check_recordings(folder)
+        wanted = set(report.stale) | set(report.missing)
+        paths = [p for p in paths if p.stem in wanted]
+    failed = []
+    for p in paths:
+        if not run_one(p, rec_dir / f"{p.stem}.jsonl", None, sys.stdout):
+            failed.append(p.stem)
+    if failed:
+        print(f"failed: {', '.join(failed)} (their old recordings, if any, are kept)")
+        return 1
+    print(f"{len(paths)} recording(s) written to {rec_dir}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate every scenario file and compare recordings with their scenarios."""
+    from dockerscope.scenario.recording import check_recordings
+
+    folder = Path(args.folder) if args.folder else course_dir()
+    try:
+        course = load_course(folder)
+    except ScenarioError as e:
+        print(e)
+        return 1
+    print(f"{len(course)} scenario(s) valid")
+    report = check_recordings(folder)
+    for label, items in (
+        ("missing", report.missing),
+        ("stale", report.stale),
+        ("orphan", report.orphans),
+    ):
+        for sid in items:
+            print(f"recording {label}: {sid}")
+    return 1 if report.stale or report.orphans else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Play a recording as text (``--text``), without any UI: handy over ssh and in tests."""
+    from dockerscope.scenario.replay import ReplaySource
+
+    src = ReplaySource(args.file, speed=args.speed)
+
+    async def play() -> int:
+        n = 0
+        async for frame in src.frames():
+            n += 1
+            changes = len(frame.diff.changes)
+            head = f"-- frame {n}/{len(src.moments)} t={frame.extra['t']:.1f}s"
+            print(f"{head} step {frame.extra['step'] + 1}, {changes} change(s)")
+            if frame.note:
+                print(frame.note)
+        return n
+
+    asyncio.run(play())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m dockerscope.scenario",
+        description="Course scenarios: run, record, replay, check.",
+    )
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="autoplay a scenario headless against a lab")
+    r.add_argument("scenario", help="file, id (04-bridges) or section number")
+    r.add_argument("--lab", help="use this existing lab instead of a temporary one")
+    r.set_defaults(fn=cmd_run)
+    rec = sub.add_parser("record", help="autoplay a scenario and write a recording")
+    rec.add_argument("scenario")
+    rec.add_argument("-o", "--output", help="recording file (default <id>.jsonl)")
+    rec.add_argument("--lab", help="use this existing lab instead of a temporary one")
+    rec.set_defaults(fn=cmd_record)
+    g = sub.add_parser("regenerate", help="re-record the course's shipped recordings")
+    g.add_argument("scenarios", nargs="*", help="only these (default: all)")
+    g.add_argument("--stale", action="store_true", help="only missing or out-of-date ones")
+    g.set_defaults(fn=cmd_regenerate)
+    c = sub.add_parser("check", help="validate scenarios and the recordings' freshness")
+    c.add_argument("folder", nargs="?")
+    c.set_defaults(fn=cmd_check)
+    pl = sub.add_parser("replay", help="play a recording as text")
+    pl.add_argument("file")
+    pl.add_argument("--speed", type=float, default=1.0)
+    pl.set_defaults(fn=cmd_replay)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.cmd in ("run", "record", "regenerate") and os.geteuid() != 0:
+        print("a live lab needs root; `replay` works without it", file=sys.stderr)
+        return 2
+    try:
+        return int(args.fn(args))
+    except (ScenarioError, FileNotFoundError) as e:
+        print(e, file=sys.stderr)
+        return 1
