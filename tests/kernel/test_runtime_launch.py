@@ -22,6 +22,7 @@ from dockerscope.engine.runtime import (
     exec_in,
     exit_code,
     launch,
+    make_init_layer,
     remove_parent,
     set_subreaper,
     teardown,
@@ -233,6 +234,37 @@ def test_writes_land_in_the_upper_dir_only(rig: Rig) -> None:
     assert os.stat(Path(spec.upperdir, "etc/group")).st_rdev == 0
 
 
+def test_with_an_init_layer_starting_writes_nothing_to_the_upper_dir(
+    rig: Rig, tmp_path: Path
+) -> None:
+    init_layer = make_init_layer(tmp_path / "init", (str(rig.lower),))
+    hostname = tmp_path / "hostname"
+    hostname.write_text("box\n")
+    spec = rig.spec(
+        "sh",
+        "-c",
+        "ls -l /.dockerenv; cat /etc/hostname",
+        lowerdirs=(init_layer, str(rig.lower)),
+        etc_files=(("/etc/hostname", str(hostname)),),
+    )
+    launched, out_r, err_r = rig.start(spec)
+    out = read_all(out_r)
+    read_all(err_r)
+    os.waitpid(launched.pid, 0)
+    rig.pids.remove(launched.pid)
+    assert out.startswith("-rwxr-xr-x") and out.endswith("\nbox\n")
+    assert os.listdir(spec.upperdir) == []
+
+
+def test_signals_are_reset_for_the_container(rig: Rig) -> None:
+    # Python ignores SIGPIPE; the container must not inherit that: `yes` dies of SIGPIPE
+    # quietly instead of complaining about a write error.
+    code, out, err = rig.run("sh", "-c", "yes | head -n 1")
+    assert (code, out, err) == (0, "y\n", "")
+    code, out, err = rig.run("grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status")
+    assert out.split() == ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]
+
+
 def test_etc_files_and_binds(rig: Rig, tmp_path: Path) -> None:
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1\tlocalhost\n")
@@ -297,10 +329,27 @@ def test_exec_in_joins_the_running_container(rig: Rig) -> None:
         assert (capeff, cwd) == ("CapEff:\t00000000a80425fb", "/tmp")
         with pytest.raises(LaunchError, match="executable file not found"):
             exec_in(launched.pid, ("nosuch",), ("PATH=/bin",), "/", "", False, 0, 1, 2)
+        with pytest.raises(LaunchError, match="chdir to cwd"):
+            exec_in(launched.pid, ("true",), ("PATH=/bin",), "/nonexistent", "", False, 0, 1, 2)
+        r, w = os.pipe()
+        pid = exec_in(launched.pid, ("id", "-u"), ("PATH=/bin",), "/", "nobody", False, 0, w, w)
+        os.close(w)
+        assert read_all(r) == "65534\n"
+        assert exit_code(os.waitpid(pid, 0)[1]) == 0
     finally:
         kill_and_reap(launched.pid)
         rig.pids.remove(launched.pid)
         os.close(out_r), os.close(err_r)
+
+
+def test_exec_in_a_dead_container_is_a_launch_error(rig: Rig) -> None:
+    spec = rig.spec("true")
+    launched, out_r, err_r = rig.start(spec)
+    read_all(out_r), read_all(err_r)
+    os.waitpid(launched.pid, 0)
+    rig.pids.remove(launched.pid)
+    with pytest.raises(LaunchError, match="is not running"):
+        exec_in(launched.pid, ("true",), (), "/", "", False, 0, 1, 2)
 
 
 def test_tty_gives_a_controlling_terminal(rig: Rig) -> None:

@@ -110,7 +110,11 @@ def test_v2_group_gets_limits_and_parents_enable_controllers(v2: CgroupLayout) -
     assert _text(g / "cpu.weight") == "20"
     assert _text(g / "pids.max") == "100"
     for level in (root, root / "dockerscope", root / "dockerscope/lab1"):
-        assert _text(level / "cgroup.subtree_control") == "+cpu +memory +pids"
+        assert (level / "cgroup.subtree_control").read_text().split() == [
+            "+cpu",
+            "+memory",
+            "+pids",
+        ]
     assert not (g / "cgroup.subtree_control").exists()  # a leaf: processes live here
 
 
@@ -127,6 +131,13 @@ def test_v2_missing_controller_is_a_clear_error_and_leaves_no_group(tmp_path: Pa
     with pytest.raises(CgroupError, match="pids controller is not available"):
         cgroups.create(layout, "dockerscope/lab1", "c1", Resources(pids_limit=10))
     assert not (root / "dockerscope/lab1/c1").exists()
+
+
+def test_v2_controllers_already_enabled_are_not_written_again(v2: CgroupLayout) -> None:
+    root = Path(v2.roots()[0])
+    (root / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    cgroups.create(v2, "dockerscope/lab1", "c1", Resources())
+    assert (root / "cgroup.subtree_control").read_text() == "cpu memory pids\n"
 
 
 def test_v2_existing_group_is_refused(v2: CgroupLayout) -> None:

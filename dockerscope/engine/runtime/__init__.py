@@ -5,6 +5,7 @@ through a small stdlib-only helper (``init.py``) so the daemon itself never fork
 """
 
 from dockerscope.engine.runtime.cgroups import CgroupError, CgroupLayout
+from dockerscope.engine.runtime.initlayer import make_init_layer
 from dockerscope.engine.runtime.launcher import (
     LaunchError,
     exec_in,
@@ -28,6 +29,7 @@ __all__ = [
     "exec_in",
     "exit_code",
     "launch",
+    "make_init_layer",
     "oom_killed",
     "parse_signal",
     "remove_parent",

@@ -250,22 +250,17 @@ def _create_v1(layout: CgroupLayout, path: str, res: Resources, made: list[str])
 
 def _create_v2(layout: CgroupLayout, path: str, res: Resources, made: list[str]) -> None:
     root = layout.roots()[0]
-    levels = _mkdirs(layout, root, path, made)
     available = set(_read(os.path.join(root, "cgroup.controllers"), layout).split())
-    wanted = [c for c in V2_CONTROLLERS if c in available]
-    # Controllers must be enabled in every ancestor's subtree_control, from the root down.
-    if wanted:
-        line = " ".join("+" + c for c in wanted)
-        for d in [root] + levels[:-1]:
-            _write(os.path.join(d, "cgroup.subtree_control"), line, layout)
+    memory, nano_cpus, shares, pids = res.memory, res.nano_cpus, res.cpu_shares, res.pids_limit
+    needed = {"memory": bool(memory), "cpu": bool(nano_cpus or shares), "pids": bool(pids)}
+    for controller, need in needed.items():
+        if need and controller not in available:
+            raise CgroupError(f"the {controller} controller is not available in cgroup v2 here")
+    levels = _mkdirs(layout, root, path, made)
+    # A controller works in a group only if every ancestor enables it for its children.
+    for d in [root] + levels[:-1]:
+        _enable_controllers(layout, d, [c for c in V2_CONTROLLERS if c in available], needed)
     d = levels[-1]
-    memory = res.memory
-    nano_cpus = res.nano_cpus
-    shares = res.cpu_shares
-    pids = res.pids_limit
-    _need(available, "memory", memory)
-    _need(available, "cpu", nano_cpus or shares)
-    _need(available, "pids", pids)
     if memory:
         _write(os.path.join(d, "memory.max"), str(memory), layout)
         swap = os.path.join(d, "memory.swap.max")
@@ -279,9 +274,21 @@ def _create_v2(layout: CgroupLayout, path: str, res: Resources, made: list[str])
         _write(os.path.join(d, "pids.max"), str(pids), layout)
 
 
-def _need(available: set[str], controller: str, value: object) -> None:
-    if value and controller not in available:
-        raise CgroupError(f"the {controller} controller is not available in cgroup v2 here")
+def _enable_controllers(
+    layout: CgroupLayout, d: str, controllers: list[str], needed: dict[str, bool]
+) -> None:
+    """Enable each controller in ``d``'s subtree_control, one at a time: the kernel can refuse
+    one (e.g. cpu while real-time tasks run outside it), which matters only if a limit needs it."""
+    f = os.path.join(d, "cgroup.subtree_control")
+    enabled = {c.lstrip("+") for c in _read(f, layout).split()}
+    for c in controllers:
+        if c in enabled:
+            continue
+        try:
+            _write(f, "+" + c, layout)
+        except CgroupError:
+            if needed.get(c):
+                raise
 
 
 # --- reading --------------------------------------------------------------------------------

@@ -350,10 +350,10 @@ def _mkdir(path: str, mode: int = 0o755) -> None:
     os.makedirs(path, mode, exist_ok=True)
 
 
-def _touch(path: str) -> None:
+def _touch(path: str, mode: int = 0o644) -> None:
     if not os.path.lexists(path):
         _mkdir(os.path.dirname(path))
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, mode))
 
 
 def mount_overlay(spec: dict) -> None:
@@ -423,7 +423,7 @@ def setup_rootfs(spec: dict) -> None:
         _mount(source, dst, None, MS_BIND | MS_REC)
         if readonly:
             _mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
-    _touch(r + "/.dockerenv")
+    _touch(r + "/.dockerenv", 0o755)
 
 
 def pivot_into(rootfs: str) -> None:
@@ -488,9 +488,15 @@ def _start_session(tty: bool) -> None:
 
 
 def _exec(path: str, args: list[str], env: dict[str, str]) -> None:
-    # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across exec.
-    for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
-        _signal.signal(sig, _signal.SIG_DFL)
+    # Python ignores SIGPIPE and SIGXFSZ, our caller may ignore others, and an ignored
+    # signal stays ignored across exec: the container starts with every default.
+    for sig in range(1, _signal.NSIG):
+        if sig in (_signal.SIGKILL, _signal.SIGSTOP):
+            continue
+        try:  # noqa: SIM105
+            _signal.signal(sig, _signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # 32 and 33 belong to libc (contextlib would cost import time)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
     os.umask(0o022)
     try:
