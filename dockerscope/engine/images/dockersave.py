@@ -26,6 +26,7 @@ from dockerscope.engine.images.errors import BadImage
 from dockerscope.engine.images.layers import Layer, LayerStore, spool
 from dockerscope.engine.images.model import Image, parse_config
 from dockerscope.engine.images.reference import parse_reference
+from dockerscope.engine.images.tarstream import LayerCorrupt
 
 _MAX_JSON = 16 << 20
 
@@ -112,10 +113,10 @@ def write(entries: list[SaveEntry], store: LayerStore, out: BinaryIO) -> None:
                     archive.addfile(
                         _info(f"{name}/json", len(body), mtime), _ChunkReader(iter([body]))
                     )
-                    archive.addfile(
-                        _info(f"{name}/layer.tar", layer.tar_size, mtime),
-                        _ChunkReader(store.tar_stream(layer)),
-                    )
+                    stream = _ChunkReader(store.tar_stream(layer))
+                    archive.addfile(_info(f"{name}/layer.tar", layer.tar_size, mtime), stream)
+                    if stream.read(1):  # reading on also runs tar_stream's final digest check
+                        raise LayerCorrupt(f"layer {layer.chain_id} is longer than recorded")
                 parent_dir = name
             config_name = entry.image.id.removeprefix("sha256:") + ".json"
             if config_name not in written:

@@ -19,7 +19,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -332,18 +332,27 @@ class ImageStore:
         comment: str = "",
         author: str = "",
         *,
-        config: ImageConfig | None = None,
+        config: ImageConfig | Mapping[str, Any] | None = None,
         created_by: str = "",
         container: str = "",
     ) -> Image:
         """``docker commit``: the container's upper dir becomes a new layer on its image.
 
-        ``config`` (the container's own run config) replaces the parent's before ``changes``
-        apply; whiteouts in the upper dir become ``.wh.`` entries of the layer tar.
+        ``config`` (the container's run config, as an ImageConfig, or Docker's config JSON
+        object whose non-empty fields override the parent's, as the API's commit body does)
+        is used before ``changes`` apply; whiteouts in the upper dir become ``.wh.`` entries.
         """
         tags = [parse_reference(ref)] if ref else []
         parent = parent_image if isinstance(parent_image, Image) else self.get(parent_image)
-        new_config = apply_changes(config or parent.config, list(changes))
+        if isinstance(config, ImageConfig):
+            base = config
+        elif config:
+            merged = parent.config.to_docker()
+            merged.update({k: v for k, v in config.items() if v not in (None, "", [], {})})
+            base = ImageConfig.from_docker(merged)
+        else:
+            base = parent.config
+        new_config = apply_changes(base, list(changes))
         created = now_rfc3339()
         parent_chain = chain_ids(parent.diff_ids)[-1] if parent.diff_ids else ""
         with self._building_layers():
@@ -377,6 +386,14 @@ class ImageStore:
         return _diff_changes(lowerdirs, upperdir, ignore)
 
     # -- builtin images ------------------------------------------------------------------
+    @staticmethod
+    def is_builtin(name: str) -> bool:
+        """True if ``ensure_builtin`` can make an image of this name (busybox, debian)."""
+        try:
+            return parse_reference(name).name in builtin.BUILTIN_NAMES
+        except BadImage:
+            return False
+
     def ensure_builtin(self, name: str, progress: builtin.Progress | None = None) -> Image:
         """The builtin image ``name`` (``busybox``, ``debian``, optionally with a tag), built
         on first use; any other name raises ImageNotFound saying it is not available offline."""
