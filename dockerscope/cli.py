@@ -272,21 +272,22 @@ def cmd_replay(path: str | None, reason: str | None = None) -> int:
     return 0
 
 
+def lab_source(lab: Lab) -> Any:
+    """The live observer's frames for a lab, or None when the observer is not available."""
+    try:
+        observer = import_optional("dockerscope.kernel.observer", "the live observer")
+    except CliError:
+        return None
+    return observer.LiveSource(observer.Scope.lab(lab.name, run_root=str(lab.run_root.parent)))
+
+
 def cmd_course(args: argparse.Namespace) -> int:
     """The live course: ensure the lab's daemon answers, then open the course menu."""
     lab = lab_from(args)
     ensure_daemon(lab, say=lambda m: print(m, file=sys.stderr))
     ui = _ui()
     host = DockerHost(scheme="unix", path=str(lab.socket))
-    source = None
-    try:
-        observer = import_optional("dockerscope.kernel.observer", "the live observer")
-        source = observer.LiveSource(
-            observer.Scope.lab(lab.name, run_root=str(lab.run_root.parent))
-        )
-    except CliError:
-        source = None
-    ui.run_course(lab, source=source, client=docker_commands.line_runner(host))
+    ui.run_course(lab, source=lab_source(lab), client=docker_commands.line_runner(host))
     return 0
 
 
@@ -303,12 +304,12 @@ def default_action(args: argparse.Namespace) -> int:
 
 
 LAB_SHELL_SCRIPT = r"""
+lab=$1; netns_dir=$2; shift 2
 umount -l /sys 2>/dev/null || true
 mount -t sysfs sysfs /sys
 mkdir -p /run/netns
-if [ -d "$DOCKERSCOPE_NETNS_DIR" ]; then mount --bind "$DOCKERSCOPE_NETNS_DIR" /run/netns; fi
-hostname "$DOCKERSCOPE_LAB" 2>/dev/null || true
-unset DOCKERSCOPE_NETNS_DIR
+if [ -d "$netns_dir" ]; then mount --bind "$netns_dir" /run/netns; fi
+hostname "$lab" 2>/dev/null || true
 exec "$@"
 """
 
@@ -318,16 +319,12 @@ def lab_shell_argv(lab: Lab, cmd: list[str], shell: str | None = None) -> list[s
     private mount and UTS namespace (unshare) where /sys shows the lab's links (brctl reads
     it), the containers' netns dir is mounted over /run/netns (so ``ip netns`` lists them by
     name) and the hostname is the lab's, then run ``cmd`` or the user's shell.
-
-    The environment carries the lab name and netns dir to the small script that does this.
     """
     if not cmd:
         shell = shell or os.environ.get("SHELL") or ""
         if not shell or not os.path.exists(shell):
             shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
         cmd = [shell]
-    os.environ["DOCKERSCOPE_LAB"] = lab.name
-    os.environ["DOCKERSCOPE_NETNS_DIR"] = str(lab.container_netns_dir)
     return [
         "nsenter",
         f"--net={lab.netns_path}",
@@ -342,6 +339,8 @@ def lab_shell_argv(lab: Lab, cmd: list[str], shell: str | None = None) -> list[s
         "-c",
         LAB_SHELL_SCRIPT,
         "dockerscope-ssh",
+        lab.name,
+        str(lab.container_netns_dir),
         *cmd,
     ]
 
