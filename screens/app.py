@@ -8,11 +8,12 @@ applies every queued frame in order and redraws once: refreshes never overlap or
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from dockerscope.feed import Frame, Source
+from dockerscope.kernel.model import Snapshot
 
 ScreenFactory = Callable[[], Screen[Any]]
 
@@ -200,8 +202,8 @@ def build_app(source: Source, **kwargs: Any) -> DockerscopeApp:
 
 
 def run_scope(source: Source, *, client: Client | None = None, title: str = "dockerscope") -> None:
-    """``dockerscope scope``: the dashboard on a live source."""
-    build_app(source, client=client, title=title).run()
+    """``dockerscope scope``: the dashboard on a live source (show-command runs for real)."""
+    build_app(source, client=client, title=title, live=True).run()
 
 
 def _optional(module: str) -> Any | None:
@@ -224,9 +226,12 @@ def run_course(lab: Any, *, source: Source | None = None, client: Client | None 
     extra: list[ScreenFactory] = []
     if menu is not None and hasattr(menu, "CourseMenuScreen"):
         extra.append(lambda: menu.CourseMenuScreen(lab))
+    live = source is not None
     if source is None:
-        source = _live_source(lab)
-    build_app(source, client=client, title="dockerscope course", extra_screens=extra).run()
+        source = NoFrames(f"lab:{getattr(lab, 'name', lab)}",
+                          "the live observer is not available: panels stay empty")
+    build_app(source, client=client, title="dockerscope course", extra_screens=extra,
+              live=live).run()
 
 
 def run_replay(path: str | None, reason: str | None = None) -> None:
@@ -242,11 +247,18 @@ def run_replay(path: str | None, reason: str | None = None) -> None:
     build_app(source, title=f"dockerscope replay {path}").run()
 
 
-def _live_source(lab: Any) -> Source:
-    """A live source for a lab, from the observer package."""
-    kernel = importlib.import_module("dockerscope.kernel")
-    make = getattr(kernel, "LiveSource", None)
-    if make is None:
-        raise SystemExit("the live observer (dockerscope.kernel.LiveSource) is not available")
-    name = getattr(lab, "name", lab)
-    return make(f"lab:{name}")  # type: ignore[no-any-return]
+class NoFrames:
+    """A source with one empty frame saying why nothing else will come."""
+
+    def __init__(self, scope: str, reason: str) -> None:
+        self.scope = scope
+        self.reason = reason
+        self._stopped = asyncio.Event()
+
+    async def frames(self) -> AsyncIterator[Frame]:
+        yield Frame(at=time.time(), snapshot=Snapshot(taken_at=time.time(), scope=self.scope),
+                    note=self.reason)
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        self._stopped.set()

@@ -133,3 +133,29 @@ def test_key_bytes() -> None:
     assert key_bytes("up", None) == b"\x1b[A"
     assert key_bytes("a", "a") == b"a"
     assert key_bytes("f24", None) is None
+
+
+async def test_dashboard_opens_a_terminal_beside_the_panels(shell: Shell) -> None:
+    from tests.ui.helpers import frames, make_app
+
+    app, _ = make_app()
+    detached: list[bool] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        await frames(pilot, app, 1)
+        pane = app.open_terminal(shell.master, title="web: sh",
+                                 on_detach=lambda: detached.append(True))
+        await pilot.pause()
+        box = app.dashboard.query_one("#terminals")
+        assert box.has_class("-open") and pane.parent is box
+        assert app.focused is pane
+        await wait_for(pilot, lambda: any(line.startswith("$") for line in pane.display_lines()))
+        await pilot.press(*"echo", "space", *"hi-from-pane", "enter")
+        await wait_for(pilot, lambda: any(line.rstrip() == "hi-from-pane"
+                                          for line in pane.display_lines()))
+        # keys typed in the pane go to the shell, not to the dashboard's bindings
+        assert app.dashboard.active == "bridges"
+        await pilot.press(DETACH_KEY)
+        await pilot.pause()
+        assert detached == [True]
+        assert not box.has_class("-open")
+    assert shell.proc.poll() is None
