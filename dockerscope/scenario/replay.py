@@ -35,6 +35,7 @@ class ReplaySource:
         speed: float = 1.0,
         paused: bool = False,
         max_gap: float = 3.0,
+        hold_at_end: bool = False,
     ) -> None:
         self.recording = recording if isinstance(recording, Recording) else read(recording)
         self.moments: list[Moment] = moments(self.recording)
@@ -43,11 +44,13 @@ class ReplaySource:
         self.speed = float(speed)
         self.paused = paused
         self.max_gap = max_gap  # long recorded waits (a slow command) are cut to this
+        self.hold_at_end = hold_at_end  # keep waiting for seeks at the end (interactive use)
         self.position = 0  # index of the next moment to show
         self.shown: int | None = None  # index of the moment last shown
         self._last_snapshot: Snapshot | None = None
         self._jumped = False
         self._steps_granted = 0
+        self._until: int | None = None  # pause once this frame has been shown
         self._stopped = False
         self._wake: asyncio.Event | None = None
 
@@ -96,6 +99,12 @@ class ReplaySource:
         self._jumped = True
         self._poke()
         return self.position
+
+    def play_span(self, first: int, last: int) -> None:
+        """Play frames ``first``..``last`` at the recorded pace, then pause (a walkthrough step)."""
+        self.seek(first)
+        self._until = last
+        self.resume()
 
     def set_speed(self, speed: float) -> None:
         if speed <= 0:
@@ -155,7 +164,13 @@ class ReplaySource:
     async def frames(self) -> AsyncIterator[Frame]:
         """Frames until the recording ends or ``stop`` is called."""
         self._wake = asyncio.Event()
-        while not self._stopped and not self.finished:
+        while not self._stopped:
+            if self.finished:
+                if not self.hold_at_end:
+                    break
+                self._steps_granted = 0
+                await self._wait(None)
+                continue
             if self._steps_granted > 0:
                 self._steps_granted -= 1
             elif self.paused:
@@ -176,6 +191,9 @@ class ReplaySource:
             self.position = index + 1
             self._last_snapshot = frame.snapshot
             self._jumped = False
+            if self._until is not None and index >= self._until:
+                self._until = None
+                self.paused = True
             yield frame
 
     async def stop(self) -> None:
@@ -190,3 +208,45 @@ async def play_to_end(path: str | Path, speed: float = 1e6) -> int:
     async for _ in src.frames():
         n += 1
     return n
+
+
+class SwitchableSource:
+    """A Source whose recording can be swapped while the app runs (the replay menu's deck).
+
+    ``frames`` follows the current ReplaySource; ``switch`` stops it and carries on with the
+    next, so one app can play one recording after another.
+    """
+
+    def __init__(self, scope: str = "replay") -> None:
+        self.scope = scope
+        self.current: ReplaySource | None = None
+        self._changed: asyncio.Event | None = None
+        self._pending: ReplaySource | None = None
+        self._stopped = False
+
+    async def switch(self, source: ReplaySource) -> None:
+        """Play ``source`` from now on."""
+        self._pending = source
+        self.scope = source.scope
+        if self.current is not None:
+            await self.current.stop()
+        if self._changed is not None:
+            self._changed.set()
+
+    async def frames(self) -> AsyncIterator[Frame]:
+        self._changed = asyncio.Event()
+        while not self._stopped:
+            if self._pending is None:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            self.current, self._pending = self._pending, None
+            async for frame in self.current.frames():
+                yield frame
+
+    async def stop(self) -> None:
+        self._stopped = True
+        if self.current is not None:
+            await self.current.stop()
+        if self._changed is not None:
+            self._changed.set()

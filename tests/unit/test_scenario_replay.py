@@ -121,3 +121,53 @@ async def test_play_to_end_from_a_file(tmp_path: Path, recording_text: str) -> N
     f.write_text(recording_text)
     n = await play_to_end(f)
     assert n == len(ReplaySource(f).moments) > 3
+
+
+async def test_play_span_pauses_at_the_end_of_a_step(recording_text: str) -> None:
+    src = _source(recording_text, paused=True, max_gap=0.01, hold_at_end=True)
+    mine = [i for i, m in enumerate(src.moments) if m.step == 1]
+    agen = src.frames()
+    src.play_span(mine[0], mine[-1])
+    shown = [await asyncio.wait_for(agen.__anext__(), 2) for _ in mine]
+    assert [f.extra["index"] for f in shown] == mine
+    assert src.paused
+    nxt = asyncio.ensure_future(agen.__anext__())
+    await asyncio.sleep(0.05)
+    assert not nxt.done()
+    src.seek(len(src.moments) - 1)
+    src.step()
+    assert (await asyncio.wait_for(nxt, 2)).extra["index"] == len(src.moments) - 1
+    # at the end, a held source waits for a seek instead of finishing
+    later = asyncio.ensure_future(agen.__anext__())
+    await asyncio.sleep(0.05)
+    assert not later.done()
+    src.seek(0)
+    src.step()
+    assert (await asyncio.wait_for(later, 2)).extra["index"] == 0
+    await src.stop()
+
+
+async def test_switchable_source_plays_one_recording_after_another(recording_text: str) -> None:
+    from dockerscope.scenario.replay import SwitchableSource
+
+    deck = SwitchableSource()
+    got: list[int] = []
+
+    async def consume() -> None:
+        async for f in deck.frames():
+            got.append(f.extra["index"])
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.02)
+    assert got == []  # nothing to play yet
+    first = _source(recording_text, paused=True, hold_at_end=True)
+    await deck.switch(first)
+    first.step()
+    await asyncio.sleep(0.05)
+    assert got == [0] and deck.scope == "lab:rec"
+    second = _source(recording_text, speed=1e6)
+    await deck.switch(second)
+    await asyncio.sleep(0.2)
+    assert got == [0, *range(len(second.moments))]
+    await deck.stop()
+    await asyncio.wait_for(task, 2)
