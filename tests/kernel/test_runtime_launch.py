@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -329,7 +330,8 @@ def test_exec_in_joins_the_running_container(rig: Rig) -> None:
         assert (capeff, cwd) == ("CapEff:\t00000000a80425fb", "/tmp")
         with pytest.raises(LaunchError, match="executable file not found"):
             exec_in(launched.pid, ("nosuch",), ("PATH=/bin",), "/", "", False, 0, 1, 2)
-        with pytest.raises(LaunchError, match="chdir to cwd"):
+        message = 'chdir to cwd ("/nonexistent") set in config.json failed: no such file'
+        with pytest.raises(LaunchError, match=re.escape(message)):
             exec_in(launched.pid, ("true",), ("PATH=/bin",), "/nonexistent", "", False, 0, 1, 2)
         r, w = os.pipe()
         pid = exec_in(launched.pid, ("id", "-u"), ("PATH=/bin",), "/", "nobody", False, 0, w, w)

@@ -464,7 +464,8 @@ def become(spec: dict) -> tuple[str, list[str], dict[str, str]]:
             _mkdir(cwd)  # Docker creates a missing working dir when the container starts
         os.chdir(cwd)
     except OSError as exc:
-        raise Failure(f"chdir to cwd ({cwd!r}) set in config.json failed: {exc.strerror}") from None
+        reason = (exc.strerror or str(exc)).lower()
+        raise Failure(f'chdir to cwd ("{cwd}") set in config.json failed: {reason}') from None
     path = find_executable(args[0], env.get("PATH"))
     last_cap = int(_read_text("/proc/sys/kernel/cap_last_cap") or "40")
     for cap in range(last_cap + 1):
