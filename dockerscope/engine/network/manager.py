@@ -71,6 +71,7 @@ from dockerscope.engine.network.namespaces import (
 )
 from dockerscope.engine.network.ports import PortAllocator, PortBinding, PortMapping, ports_json
 from dockerscope.engine.network.proxy import PortProxy, ProxyLoop, listen_socket
+from dockerscope.engine.network.rawlink import RawRtnl
 from dockerscope.engine.paths import Lab
 
 log = logging.getLogger(__name__)
@@ -180,9 +181,9 @@ class NetworkManager:
         for m in sb.ports:
             if m.host_ip != "::":
                 self._allocator.release(m.proto, m.host_ip, m.host_port)
-        with rtnl.session(self.lab.netns_path) as ipr:
+        with RawRtnl(self.lab.netns_path) as nl:
             for e in sb.endpoints:
-                rtnl.delete_link(ipr, e.veth)
+                nl.delete(e.veth)
         self._forget_sandbox(sb.container_id)
 
     # -- networks --------------------------------------------------------------------------
@@ -415,12 +416,41 @@ class NetworkManager:
                 self._write_etc(other, hosts_only=True)
 
     # -- endpoints -------------------------------------------------------------------------
-    def _veth_name(self, ipr: Any) -> str:
-        for _ in range(100):
-            name = "veth" + os.urandom(4).hex()[:7]
-            if rtnl.index_of(ipr, name) is None:
-                return name
-        raise NetworkError("could not find a free veth name")
+    def _plumb(
+        self, sb: Sandbox, bridge: str, ifname: str, mac: str, addr: IPv4Address,
+        subnet: IPv4Network, gw: IPv4Address, default_route: bool,
+    ) -> str:
+        """The kernel side of attach: veth into the bridge, eth<N> configured in the sandbox.
+        Returns the lab-side veth name; on failure the veth is gone again."""
+        with RawRtnl(self.lab.netns_path) as lab_nl:
+            bridge_idx = lab_nl.index(bridge)
+            if bridge_idx is None:
+                raise NetworkError(f"bridge {bridge} is missing from the lab")
+            fd = os.open(sb.netns, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                for _ in range(20):
+                    veth = "veth" + os.urandom(4).hex()[:7]
+                    try:
+                        lab_nl.add_veth(veth, bridge_idx, ifname, mac, fd)
+                        break
+                    except FileExistsError:
+                        continue  # that random name is taken: draw another
+                else:
+                    raise NetworkError("could not find a free veth name")
+            finally:
+                os.close(fd)
+            try:
+                with RawRtnl(Path(sb.netns)) as ct:
+                    idx = ct.index(ifname)
+                    assert idx is not None
+                    ct.add_address(idx, addr, subnet.prefixlen, subnet.broadcast_address)
+                    ct.set_up(idx)
+                    if default_route:
+                        ct.add_default_route(gw, idx)
+            except BaseException:
+                lab_nl.delete(veth)
+                raise
+            return veth
 
     @rtnl.off_loop
     def attach(
@@ -458,30 +488,8 @@ class NetworkManager:
             ifname = next(f"eth{i}" for i in range(len(taken_if) + 1) if f"eth{i}" not in taken_if)
             mac = mac_for_ip(addr)
             assert net.bridge
-            with rtnl.session(self.lab.netns_path) as lab_ipr:
-                bridge_idx = rtnl.index_of(lab_ipr, net.bridge)
-                if bridge_idx is None:
-                    raise NetworkError(f"bridge {net.bridge} of network {net.name} is missing")
-                veth = self._veth_name(lab_ipr)
-                fd = os.open(sb.netns, os.O_RDONLY)
-                try:
-                    lab_ipr.link("add", ifname=veth, kind="veth", txqlen=0, master=bridge_idx,
-                                 peer={"ifname": ifname, "address": mac, "txqlen": 0,
-                                       "net_ns_fd": fd})
-                finally:
-                    os.close(fd)
-                try:
-                    lab_ipr.link("set", index=rtnl.index_of(lab_ipr, veth), state="up")
-                    with rtnl.session(Path(sb.netns)) as ct:
-                        idx = rtnl.index_of(ct, ifname)
-                        ct.addr("add", index=idx, address=str(addr), prefixlen=subnet.prefixlen,
-                                broadcast=str(subnet.broadcast_address))
-                        ct.link("set", index=idx, state="up")
-                        if not sb.endpoints:
-                            ct.route("add", dst="0.0.0.0/0", gateway=str(gw), oif=idx)
-                except BaseException:
-                    rtnl.delete_link(lab_ipr, veth)
-                    raise
+            veth = self._plumb(sb, net.bridge, ifname, mac, addr, subnet, gw,
+                               default_route=not sb.endpoints)
             ep = Endpoint(
                 container_id=container_id, container_name=sb.container_name,
                 network_id=net.id, network_name=net.name, endpoint_id=new_id(), ifname=ifname,
@@ -509,8 +517,8 @@ class NetworkManager:
             if sb.ports and sb.endpoints[0] == ep:
                 self.unpublish(container_id)
                 sb = self._sandbox(container_id)
-            with rtnl.session(self.lab.netns_path) as ipr:
-                rtnl.delete_link(ipr, ep.veth)
+            with RawRtnl(self.lab.netns_path) as nl:
+                nl.delete(ep.veth)
             sb = sb.with_endpoints(tuple(e for e in sb.endpoints if e != ep))
             self._save_sandbox(sb)
             self._write_etc(sb, hosts_only=True)
@@ -524,9 +532,9 @@ class NetworkManager:
             if sb is None:
                 return
             self.unpublish(container_id)
-            with rtnl.session(self.lab.netns_path) as ipr:
+            with RawRtnl(self.lab.netns_path) as nl:
                 for e in sb.endpoints:
-                    rtnl.delete_link(ipr, e.veth)
+                    nl.delete(e.veth)
             if sb.owns_netns:
                 remove_netns(Path(sb.netns))
             self._forget_sandbox(container_id)
