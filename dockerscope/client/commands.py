@@ -434,6 +434,14 @@ def stream_session(
         pump(conn, console.sink(), tty, stdin_fd)
 
 
+def _bool_flag(text: str) -> bool:
+    if text.lower() in ("1", "t", "true", "yes"):
+        return True
+    if text.lower() in ("0", "f", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value: {text!r}")
+
+
 def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-d",
@@ -441,7 +449,42 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="Run container in background and print container ID",
     )
+    p.add_argument(
+        "--sig-proxy",
+        type=_bool_flag,
+        default=True,
+        metavar="true|false",
+        help="Proxy received signals to the process (default true)",
+    )
     _container_flags(p)
+
+
+FORWARDED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+
+
+@contextlib.contextmanager
+def proxy_signals(client: DockerClient, ident: str) -> Iterator[None]:
+    """While attached without a tty, pass our signals on to the container (docker's
+    --sig-proxy): Ctrl-C stops the container's process, not just the client."""
+    import signal
+
+    def forward(signum: int, _frame: Any) -> None:
+        with contextlib.suppress(APIError, DaemonUnreachable, OSError):
+            client.kill(ident, signal.Signals(signum).name)
+
+    previous: dict[int, Any] = {}
+    try:
+        for name in FORWARDED_SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                previous[sig] = signal.signal(sig, forward)
+    except ValueError:  # not the main thread: no proxying
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @command("run", "Run a command in a new container", flags=_run_flags)
@@ -467,9 +510,11 @@ def cmd_run(client: DockerClient, args: argparse.Namespace, console: Console) ->
         raise CommandFailed(
             f"docker: Error response from daemon: {exc.message}.\nSee 'docker run --help'.", 125
         ) from None
+    proxy = proxy_signals(client, ident) if args.sig_proxy and not args.tty else None
     try:
         resize = (lambda h, w: client.resize(ident, h, w)) if args.tty else None
-        stream_session(console, conn, bool(args.tty), bool(args.interactive), resize)
+        with proxy or contextlib.nullcontext():
+            stream_session(console, conn, bool(args.tty), bool(args.interactive), resize)
     finally:
         conn.close()
     return waiter.status()

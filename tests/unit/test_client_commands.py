@@ -370,3 +370,22 @@ def test_run_keeps_flags_after_the_image_for_the_command() -> None:
     args = build_parser().parse_args(["run", "-d", "busybox", "ls", "-l", "-d"])
     assert (args.detach, args.image, args.command) == (True, "busybox", ["ls", "-l", "-d"])
     assert args.hostname is None
+
+
+def test_sig_proxy_flag() -> None:
+    assert build_parser().parse_args(["run", "busybox"]).sig_proxy is True
+    assert build_parser().parse_args(["run", "--sig-proxy=false", "busybox"]).sig_proxy is False
+
+
+def test_signal_during_attached_run_is_forwarded_to_the_container(fake_docker: FakeDocker) -> None:
+    import signal as _signal
+
+    from dockerscope.client.api import DockerClient
+    from dockerscope.client.commands import proxy_signals
+
+    client = DockerClient("unix://" + fake_docker.socket_path)
+    before = _signal.getsignal(_signal.SIGINT)
+    with proxy_signals(client, "web"):
+        os.kill(os.getpid(), _signal.SIGINT)
+    assert _signal.getsignal(_signal.SIGINT) is before
+    assert "POST /v1.41/containers/web/kill?signal=SIGINT" in fake_docker.lines
