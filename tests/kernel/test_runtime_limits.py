@@ -101,3 +101,17 @@ def test_cpu_values_are_written_to_the_cgroup(rig: Rig) -> None:
     teardown(spec)
     teardown(spec)  # idempotent
     assert not cpu.exists()
+
+
+def test_the_container_sees_its_own_cgroups_read_only(rig: Rig) -> None:
+    code, out, err = rig.run(
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max;"
+        "echo 1 > /sys/fs/cgroup/pids/pids.max || echo refused;"
+        "grep -c ' /sys/fs/cgroup/[a-z,]* cgroup ro,' /proc/mounts",
+        resources=Resources(memory=64 * MiB, pids_limit=30),
+    )
+    limit, pids_max, refused, ro_mounts = out.split()
+    assert (limit, pids_max, refused) == (str(64 * MiB), "30", "refused")
+    assert int(ro_mounts) >= 4  # one per hierarchy: cpu, cpuacct, memory, pids at least

@@ -9,7 +9,7 @@ import pytest
 
 from dockerscope.engine.runtime import Bind, ContainerSpec, LaunchError, launch
 from dockerscope.engine.runtime.cgroups import CgroupLayout
-from dockerscope.engine.runtime.launcher import _cgroup_paths
+from dockerscope.engine.runtime.launcher import _cgroup_mounts, _cgroup_paths
 
 
 def _spec(tmp_path: Path) -> ContainerSpec:
@@ -73,3 +73,13 @@ def test_cgroup_paths_of_a_proc_cgroup_file() -> None:
         "cpu,cpuacct": "/dockerscope/lab/c1",
         "": "/",
     }
+
+
+def test_cgroup_mounts_for_the_container() -> None:
+    v1 = CgroupLayout.legacy({"memory": "/cg/memory", "cpu": "/cg/cpu,cpuacct"})
+    assert _cgroup_mounts(v1, "dockerscope/lab/c1") == [
+        ("cpu,cpuacct", "/cg/cpu,cpuacct/dockerscope/lab/c1"),
+        ("memory", "/cg/memory/dockerscope/lab/c1"),
+    ]
+    v2 = CgroupLayout.unified("/sys/fs/cgroup")
+    assert _cgroup_mounts(v2, "dockerscope/lab/c1") == [("", "/sys/fs/cgroup/dockerscope/lab/c1")]

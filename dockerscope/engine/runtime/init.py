@@ -380,6 +380,7 @@ def setup_rootfs(spec: dict) -> None:
         _mkdir(os.path.join(r, d))
     _mount("proc", r + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount("sysfs", r + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount_cgroups(r, spec.get("cgroup_mounts", ()))
     _mount("tmpfs", r + "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
     for name, major, minor in DEVICES:
         os.mknod(f"{r}/dev/{name}", 0o020666, os.makedev(major, minor))
@@ -424,6 +425,28 @@ def setup_rootfs(spec: dict) -> None:
         if readonly:
             _mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
     _touch(r + "/.dockerenv", 0o755)
+
+
+def mount_cgroups(r: str, mounts: list[tuple[str, str]]) -> None:
+    """The container's own cgroups, read-only, under /sys/fs/cgroup as Docker shows them:
+    v1 a tmpfs with one dir per hierarchy (named like the host's), v2 the group itself."""
+    base = r + "/sys/fs/cgroup"
+    if not mounts or not os.path.isdir(base):
+        return
+    ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if len(mounts) == 1 and mounts[0][0] == "":
+        _mount(mounts[0][1], base, None, MS_BIND)
+        _mount(None, base, None, ro)
+        return
+    _mount("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755")
+    for name, host in mounts:
+        os.mkdir(f"{base}/{name}", 0o555)
+        _mount(host, f"{base}/{name}", None, MS_BIND)
+        _mount(None, f"{base}/{name}", None, ro)
+        if "," in name:  # co-mounted controllers: a link per controller, as on the host
+            for part in name.split(","):
+                if not os.path.lexists(f"{base}/{part}"):
+                    os.symlink(name, f"{base}/{part}")
 
 
 def pivot_into(rootfs: str) -> None:

@@ -97,6 +97,7 @@ def launch(
             dirs = cgroups.create(layout, spec.cgroup_parent, spec.id, spec.resources)
         except CgroupError as exc:
             raise LaunchError(str(exc)) from exc
+        group = cgroups.group_path(spec.cgroup_parent, spec.id)
         payload = {
             "lowerdirs": list(spec.lowerdirs),
             "upperdir": spec.upperdir,
@@ -112,9 +113,8 @@ def launch(
             "netns_path": spec.netns_path,
             "etc_files": [list(x) for x in spec.etc_files],
             "binds": [[b.source, b.target, b.readonly] for b in spec.binds],
-            "cgroup_procs": list(
-                layout.procs_files(cgroups.group_path(spec.cgroup_parent, spec.id))
-            ),
+            "cgroup_procs": list(layout.procs_files(group)),
+            "cgroup_mounts": _cgroup_mounts(layout, group),
         }
         try:
             pid = _run_helper("launch", payload, stdin, stdout, stderr)
@@ -126,6 +126,13 @@ def launch(
             shutil.rmtree(d, ignore_errors=True)
         raise
     return Launched(pid, dirs)
+
+
+def _cgroup_mounts(layout: CgroupLayout, group: str) -> list[tuple[str, str]]:
+    """(name under /sys/fs/cgroup, host dir) of the container's groups: "" for v2."""
+    if layout.version == 2:
+        return [("", layout.dirs(group)[0])]
+    return [(os.path.basename(root), os.path.join(root, group)) for root in layout.roots()]
 
 
 def exec_in(
