@@ -380,3 +380,35 @@ def test_down_leaves_host_as_before(lab_name: str, tmp_path: Path) -> None:
         others = list(shared["labs"])
     if not others:  # no other lab up on this machine right now: the host is exactly as before
         assert after == before
+
+
+def test_engine_container_objects_and_managed_hosts(nm: NetworkManager, tmp_path: Path) -> None:
+    """The container engine passes its Container objects and (key, ip, port) tuples."""
+    from types import SimpleNamespace
+
+    def obj(name: str, mode: str) -> SimpleNamespace:
+        return SimpleNamespace(id=(name.encode().hex() * 64)[:64], name=name,
+                               host=SimpleNamespace(network_mode=mode),
+                               config=SimpleNamespace(hostname=name + "-host"))
+
+    nm.create("app")
+    web, db, side = obj("web", "app"), obj("db", "app"), obj("side", "container:web")
+    for c in (web, db):
+        nm.sandbox(c)
+        nm.attach(c, "app", aliases=(c.name + "-alias",))
+    assert nm.sandbox(side) == nm.sandbox(web)
+    hosts = tmp_path / "hosts"
+    nm.manage_hosts(web, hosts, "127.0.0.1\tlocalhost\n")
+    assert hosts.read_text() == ("127.0.0.1\tlocalhost\n172.18.0.3\tdb\n"
+                                 "172.18.0.3\tdb-alias\n")
+    maps = nm.publish(web, None, [("80/tcp", "", "8070"), ("53/udp", "127.0.0.1", "")])
+    assert [(m.key, m.host_ip, m.host_port) for m in maps] == [
+        ("80/tcp", "0.0.0.0", 8070), ("80/tcp", "::", 8070), ("53/udp", "127.0.0.1", 49153)]
+    settings = nm.network_settings(web, ["80/tcp"])
+    assert settings["Networks"]["app"]["IPAddress"] == "172.18.0.2"
+    assert settings["Ports"]["80/tcp"][0] == {"HostIp": "0.0.0.0", "HostPort": "8070"}
+    nm.release(db)
+    assert hosts.read_text() == "127.0.0.1\tlocalhost\n"
+    nm.adopt([web])  # the engine restarts knowing only web: side's record goes
+    assert {sb.container_name for sb in nm.sandboxes()} == {"web"}
+    nm.release(web)

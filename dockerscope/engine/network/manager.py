@@ -69,7 +69,13 @@ from dockerscope.engine.network.namespaces import (
     remove_netns,
     sandbox_setup,
 )
-from dockerscope.engine.network.ports import PortAllocator, PortBinding, PortMapping, ports_json
+from dockerscope.engine.network.ports import (
+    PortAllocator,
+    PortBinding,
+    PortMapping,
+    parse_port_key,
+    ports_json,
+)
 from dockerscope.engine.network.proxy import PortProxy, ProxyLoop, listen_socket
 from dockerscope.engine.network.rawlink import RawRtnl
 from dockerscope.engine.paths import Lab
@@ -78,6 +84,22 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _ID_FILE = re.compile(r"^[0-9a-f]{64}\.json$")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+
+
+ContainerRef = Any  # a container id (str) or an object with .id and .name (the engine's Container)
+
+
+def _cid(container: ContainerRef) -> str:
+    return container if isinstance(container, str) else str(container.id)
+
+
+def _binding(item: Any) -> PortBinding:
+    """A PortBinding from itself or from the engine's (\"80/tcp\", host ip, host port) tuple."""
+    if isinstance(item, PortBinding):
+        return item
+    key, host_ip, host_port = item
+    port, proto = parse_port_key(str(key))
+    return PortBinding(port, proto, str(host_ip or ""), int(host_port or 0))
 
 
 class NetworkManager:
@@ -152,10 +174,12 @@ class NetworkManager:
 
     # -- adoption --------------------------------------------------------------------------
     @rtnl.off_loop
-    def adopt(self) -> None:
+    def adopt(self, containers: Iterable[ContainerRef] | None = None) -> None:
         """Make the kernel match the saved state after a daemon restart or ``lab up``:
-        recreate missing bridges and rules, drop sandboxes whose netns is gone, restart
-        the port proxies of containers still running."""
+        recreate missing bridges and rules, drop sandboxes whose netns is gone (or whose
+        container is not in ``containers``, when given), restart the port proxies of the
+        containers still running."""
+        keep = None if containers is None else {_cid(c) for c in containers}
         with self._lock:
             with rtnl.session(self.lab.netns_path) as ipr:
                 for net in self._user_networks():
@@ -168,7 +192,7 @@ class NetworkManager:
             self.iptables.add_missing(steps)
             for sb in list(self._sandboxes.values()):
                 alive = is_netns(Path(sb.netns))
-                if not alive:
+                if not alive or (keep is not None and sb.container_id not in keep):
                     self._drop_dead_sandbox(sb)
                 elif sb.ports and sb.container_id not in self._proxies:
                     self._start_proxies(sb, sb.ports, strict=False)
@@ -330,7 +354,7 @@ class NetworkManager:
 
     @rtnl.off_loop
     def sandbox(
-        self, container_id: str, container_name: str, mode: str = "bridge",
+        self, container: ContainerRef, container_name: str | None = None, mode: str | None = None,
         hostname: str = "", etc_dir: str | Path | None = None,
     ) -> str:
         """The netns a container joins, made if needed; returns its path.
@@ -338,8 +362,19 @@ class NetworkManager:
         ``mode``: "bridge"/"default"/a network name (own netns, attach separately), "none"
         (own netns, lo only), "host" (the lab netns), "container:<name|id>" (that one's).
         With ``etc_dir`` the manager writes hosts, hostname and resolv.conf there and keeps
-        hosts current as peers come and go.
+        hosts current as peers come and go. ``container`` is an id (then give the name) or
+        the engine's Container (name, network mode and hostname are read from it).
         """
+        container_id = _cid(container)
+        if not isinstance(container, str):
+            container_name = container_name or str(container.name)
+            host = getattr(container, "host", None)
+            mode = mode or str(getattr(host, "network_mode", "") or "bridge")
+            config = getattr(container, "config", None)
+            hostname = hostname or str(getattr(config, "hostname", "") or "")
+        if not container_name:
+            raise InvalidNetworkConfig("a sandbox needs the container's name")
+        mode = mode or "bridge"
         with self._lock:
             if container_id in self._sandboxes:
                 return self._sandboxes[container_id].netns
@@ -375,8 +410,9 @@ class NetworkManager:
                 raise
             return netns
 
-    def etc_files(self, container_id: str) -> dict[str, str]:
+    def etc_files(self, container: ContainerRef) -> dict[str, str]:
         """Files to bind-mount into the container: {"/etc/hosts": host path, ...}."""
+        container_id = _cid(container)
         with self._lock:
             sb = self._sandbox(container_id)
             if not sb.etc_dir:
@@ -398,7 +434,24 @@ class NetworkManager:
                     out += [(e.ip, alias) for alias in e.aliases]
         return out
 
+    def peers(self, container: ContainerRef) -> builtins.list[tuple[str, str]]:
+        """(ip, name) of the containers sharing a user network with this one (its /etc/hosts
+        entries for name resolution)."""
+        with self._lock:
+            return self._peers(self._sandbox(_cid(container)))
+
+    def manage_hosts(self, container: ContainerRef, path: str | Path, base: str) -> None:
+        """Keep the caller's hosts file at ``path`` as ``base`` plus one ``ip\tname`` line per
+        peer on the container's user networks, rewritten in place as peers come and go."""
+        with self._lock:
+            sb = replace(self._sandbox(_cid(container)), hosts_path=str(path), hosts_base=base)
+            self._save_sandbox(sb)
+            self._write_etc(sb, hosts_only=True)
+
     def _write_etc(self, sb: Sandbox, hosts_only: bool = False) -> None:
+        if sb.hosts_path:
+            lines = "".join(f"{ip}\t{name}\n" for ip, name in sorted(set(self._peers(sb))))
+            write_in_place(Path(sb.hosts_path), sb.hosts_base + lines)
         if not sb.etc_dir:
             return
         etc = Path(sb.etc_dir)
@@ -412,7 +465,9 @@ class NetworkManager:
     def _refresh_hosts(self, network_ids: Iterable[str]) -> None:
         nets = set(network_ids)
         for other in self._sandboxes.values():
-            if other.etc_dir and any(e.network_id in nets for e in other.endpoints):
+            if (other.etc_dir or other.hosts_path) and any(
+                e.network_id in nets for e in other.endpoints
+            ):
                 self._write_etc(other, hosts_only=True)
 
     # -- endpoints -------------------------------------------------------------------------
@@ -454,10 +509,11 @@ class NetworkManager:
 
     @rtnl.off_loop
     def attach(
-        self, container_id: str, network_ref: str, ip: str | None = None,
+        self, container: ContainerRef, network_ref: str, ip: str | None = None,
         aliases: Iterable[str] = (),
     ) -> Endpoint:
         """Join a container's sandbox to a bridge network: veth, eth<N>, address, route."""
+        container_id = _cid(container)
         with self._lock:
             sb = self._sandbox(container_id)
             net = self.get(network_ref)
@@ -504,8 +560,9 @@ class NetworkManager:
             return ep
 
     @rtnl.off_loop
-    def detach(self, container_id: str, network_ref: str) -> None:
+    def detach(self, container: ContainerRef, network_ref: str) -> None:
         """Leave a network (``network disconnect``): ports on that endpoint go too."""
+        container_id = _cid(container)
         with self._lock:
             sb = self._sandbox(container_id)
             net = self.get(network_ref)
@@ -525,8 +582,9 @@ class NetworkManager:
             self._refresh_hosts([net.id])
 
     @rtnl.off_loop
-    def release(self, container_id: str) -> None:
+    def release(self, container: ContainerRef) -> None:
         """Undo everything for a container: ports, endpoints, its netns (idempotent)."""
+        container_id = _cid(container)
         with self._lock:
             sb = self._sandboxes.get(container_id)
             if sb is None:
@@ -621,7 +679,7 @@ class NetworkManager:
 
     @rtnl.off_loop
     def publish(
-        self, container_id: str, endpoint: Endpoint | None, bindings: Iterable[PortBinding]
+        self, container: ContainerRef, endpoint: Endpoint | None, bindings: Iterable[Any]
     ) -> builtins.list[PortMapping]:
         """Publish ports of a container on its first bridge endpoint (or ``endpoint``).
 
@@ -631,17 +689,18 @@ class NetworkManager:
         A taken port raises PortAllocated and leaves nothing behind. Host and none
         containers publish nothing (as Docker ignores -p with --net=host).
         """
-        bindings = list(bindings)
+        container_id = _cid(container)
+        wanted = [_binding(b) for b in bindings]
         with self._lock:
             sb = self._sandbox(container_id)
-            if not bindings or not sb.endpoints or sb.mode != "bridge":
+            if not wanted or not sb.endpoints or sb.mode != "bridge":
                 return []
             ep = endpoint or sb.endpoints[0]
             if ep != sb.endpoints[0]:
                 raise InvalidNetworkConfig("ports are published on the first network only")
             taken: builtins.list[PortMapping] = []
             try:
-                for b in bindings:
+                for b in wanted:
                     host_ip = b.host_ip or "0.0.0.0"
                     port = self._allocator.take(b.proto, host_ip, b.host_port)
                     taken.append(PortMapping(b.container_port, b.proto, host_ip, port, ep.ip))
@@ -680,8 +739,9 @@ class NetworkManager:
                 self._allocator.release(m.proto, m.host_ip, m.host_port)
 
     @rtnl.off_loop
-    def unpublish(self, container_id: str) -> None:
+    def unpublish(self, container: ContainerRef) -> None:
         """Remove a container's published ports: proxies, rules, allocations."""
+        container_id = _cid(container)
         with self._lock:
             sb = self._sandboxes.get(container_id)
             proxies = self._proxies.pop(container_id, [])
@@ -699,14 +759,18 @@ class NetworkManager:
             self._release_ports(sb.ports)
             self._save_sandbox(replace(sb, ports=()))
 
-    def ports(self, container_id: str) -> builtins.list[PortMapping]:
+    def ports(self, container: ContainerRef) -> builtins.list[PortMapping]:
         """``docker port``: the container's mappings."""
+        container_id = _cid(container)
         with self._lock:
             sb = self._sandboxes.get(container_id)
             return list(sb.ports) if sb else []
 
-    def network_settings(self, container_id: str, exposed: Iterable[str] = ()) -> dict[str, Any]:
+    def network_settings(
+        self, container: ContainerRef, exposed: Iterable[str] = ()
+    ) -> dict[str, Any]:
         """``docker inspect``'s NetworkSettings for a container."""
+        container_id = _cid(container)
         with self._lock:
             sb = self._sandbox(container_id)
             default = next((e for e in sb.endpoints if e.network_name == "bridge"), None)

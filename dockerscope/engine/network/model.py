@@ -172,6 +172,8 @@ class Sandbox:
     sandbox_id: str = ""
     hostname: str = ""
     etc_dir: str = ""           # where hosts/hostname/resolv.conf are kept, "" if not managed
+    hosts_path: str = ""        # a caller's hosts file kept current: hosts_base + peer lines
+    hosts_base: str = ""
     endpoints: tuple[Endpoint, ...] = ()
     ports: tuple[PortMapping, ...] = ()
 
@@ -186,6 +188,7 @@ class Sandbox:
             "container_id": self.container_id, "container_name": self.container_name,
             "mode": self.mode, "netns": self.netns, "owns_netns": self.owns_netns,
             "sandbox_id": self.sandbox_id, "hostname": self.hostname, "etc_dir": self.etc_dir,
+            "hosts_path": self.hosts_path, "hosts_base": self.hosts_base,
             "endpoints": [e.to_json() for e in self.endpoints],
             "ports": [p.to_json() for p in self.ports],
         }
@@ -196,7 +199,8 @@ class Sandbox:
             container_id=data["container_id"], container_name=data["container_name"],
             mode=data["mode"], netns=data["netns"], owns_netns=bool(data["owns_netns"]),
             sandbox_id=data.get("sandbox_id", ""), hostname=data.get("hostname", ""),
-            etc_dir=data.get("etc_dir", ""),
+            etc_dir=data.get("etc_dir", ""), hosts_path=data.get("hosts_path", ""),
+            hosts_base=data.get("hosts_base", ""),
             endpoints=tuple(Endpoint.from_json(e) for e in data.get("endpoints", [])),
             ports=tuple(PortMapping.from_json(p) for p in data.get("ports", [])),
         )
