@@ -9,7 +9,7 @@ import pytest
 
 from dockerscope.engine.runtime import Bind, ContainerSpec, LaunchError, launch
 from dockerscope.engine.runtime.cgroups import CgroupLayout
-from dockerscope.engine.runtime.launcher import _cgroup_mounts, _cgroup_paths
+from dockerscope.engine.runtime.launcher import _cgroup_mounts, _cgroup_paths, _first_missing
 
 
 def _spec(tmp_path: Path) -> ContainerSpec:
@@ -83,3 +83,11 @@ def test_cgroup_mounts_for_the_container() -> None:
     ]
     v2 = CgroupLayout.unified("/sys/fs/cgroup")
     assert _cgroup_mounts(v2, "dockerscope/lab/c1") == [("", "/sys/fs/cgroup/dockerscope/lab/c1")]
+
+
+def test_first_missing_climbs_one_level_at_most(tmp_path: Path) -> None:
+    (tmp_path / "c1").mkdir()
+    assert _first_missing(str(tmp_path / "c1")) is None
+    assert _first_missing(str(tmp_path / "c1/rootfs")) == str(tmp_path / "c1/rootfs")
+    assert _first_missing(str(tmp_path / "c2/rootfs")) == str(tmp_path / "c2")
+    assert _first_missing(str(tmp_path / "a/b/rootfs")) == str(tmp_path / "a/b")

@@ -89,9 +89,12 @@ def launch(
     """
     _check(spec)
     layout = layout or CgroupLayout.detect()
-    made = [d for d in (spec.rootfs, spec.upperdir, spec.workdir) if not os.path.isdir(d)]
-    for d in made:
-        os.makedirs(d, 0o755)
+    made: list[str] = []  # dirs created here, removed again if the launch fails
+    for d in (spec.rootfs, spec.upperdir, spec.workdir):
+        top = _first_missing(d)
+        if top is not None:
+            os.makedirs(d, 0o755)
+            made.append(top)
     try:
         try:
             dirs = cgroups.create(layout, spec.cgroup_parent, spec.id, spec.resources)
@@ -126,6 +129,16 @@ def launch(
             shutil.rmtree(d, ignore_errors=True)
         raise
     return Launched(pid, dirs)
+
+
+def _first_missing(path: str) -> str | None:
+    """What creating ``path`` adds that ``launch`` may remove again: ``path`` or, when that is
+    missing too, its parent (the container's own dir). Never higher: a shared parent could be
+    in use by another container being created at the same time."""
+    if os.path.isdir(path):
+        return None
+    parent = os.path.dirname(path)
+    return path if os.path.exists(parent) else parent
 
 
 def _cgroup_mounts(layout: CgroupLayout, group: str) -> list[tuple[str, str]]:
