@@ -154,6 +154,13 @@ def test_network_create_matches_reference(lab: Lab, nm: NetworkManager) -> None:
     assert net.subnet == "172.18.0.0/16" and net.gateway == "172.18.0.1"
     assert net.bridge == "br-" + net.id[:12]
     assert_matches_reference(lab, "02-netcreate")
+    # A container on it sees what 06-usernet.txt shows.
+    user = container(nm, "user", "my-new-network")
+    got = "".join(in_ns(nm.sandbox(user, "user"), "busybox", "ip", what).stdout
+                  for what in ("addr", "route"))
+    ref = (REF / "06-usernet.txt").read_text()
+    assert re.sub(r"\d+: eth0@if\d+", "N: eth0@ifM", got) == re.sub(
+        r"\d+: eth0@if\d+", "N: eth0@ifM", ref)
 
 
 @needs_ref
@@ -412,3 +419,12 @@ def test_engine_container_objects_and_managed_hosts(nm: NetworkManager, tmp_path
     nm.adopt([web])  # the engine restarts knowing only web: side's record goes
     assert {sb.container_name for sb in nm.sandboxes()} == {"web"}
     nm.release(web)
+
+
+async def test_calls_from_an_event_loop_thread(nm: NetworkManager) -> None:
+    """The daemon calls the manager from its event loop: nothing may deadlock or fail."""
+    nm.create("loopnet")
+    web = container(nm, "web", "loopnet")
+    assert nm.publish(web, None, parse_publish("8071:80"))[0].host_port == 8071
+    nm.release(web)
+    assert nm.prune() == ["loopnet"]

@@ -322,6 +322,7 @@ class NetworkManager:
             del self._networks[net.id]
             (self.lab.networks_dir / f"{net.id}.json").unlink(missing_ok=True)
 
+    @rtnl.off_loop
     def prune(self) -> builtins.list[str]:
         """``docker network prune``: remove unused user networks, return their names."""
         with self._lock:
