@@ -220,6 +220,8 @@ def test_env_and_cwd_are_applied(rig: Rig) -> None:
         "sh", "-c", "echo $GREETING; pwd", env=("PATH=/bin", "GREETING=hi there"), cwd="/srv/app"
     )
     assert (code, out) == (0, "hi there\n/srv/app\n")
+    # No PATH in the env: the command is still found on Docker's default PATH.
+    assert rig.run("echo", "found", env=())[:2] == (0, "found\n")
 
 
 def test_writes_land_in_the_upper_dir_only(rig: Rig) -> None:

@@ -141,6 +141,9 @@ DEV_LINKS = (
     ("ptmx", "pts/ptmx"),
 )
 
+# Where a command is looked for when the container's env has no PATH (Docker's default PATH).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
 EXIT_START_FAILED = 128
@@ -489,7 +492,7 @@ def become(spec: dict) -> tuple[str, list[str], dict[str, str]]:
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
         raise Failure(f'chdir to cwd ("{cwd}") set in config.json failed: {reason}') from None
-    path = find_executable(args[0], env.get("PATH"))
+    path = find_executable(args[0], env.get("PATH", DEFAULT_PATH))
     last_cap = int(_read_text("/proc/sys/kernel/cap_last_cap") or "40")
     for cap in range(last_cap + 1):
         if not DEFAULT_CAP_MASK & (1 << cap):
