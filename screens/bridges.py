@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dockerscope.screens import styles
+from dockerscope.screens.lines import grid_lines
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
-from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 from dockerscope.kernel.model import Link, Snapshot
 
@@ -32,7 +30,12 @@ def peer_of(veth: Link, links: tuple[Link, ...] | list[Link]) -> Link | None:
     if veth.peer_index is None:
         return None
     for lk in links:
-        if lk.index == veth.peer_index and (veth.peer_netns is None or lk.netns == veth.peer_netns):
+        if (
+            lk.index == veth.peer_index
+            and lk.kind == "veth"
+            and (veth.peer_netns is None or lk.netns == veth.peer_netns)
+            and lk.peer_index in (None, veth.index)  # ifindexes repeat across namespaces
+        ):
             return lk
     return None
 
@@ -48,38 +51,46 @@ class BridgesPanel(Panel):
     TITLE = "Bridges"
     HINT = "brctl show, and each bridge's veths down to the container's eth0"
 
-    def render_body(self, state: DashState) -> RenderableType:
+    def render_body(self, state: DashState) -> list[Text]:
         snap = state.snapshot
         assert snap is not None
         links = list(snap.links) + state.removed("links")
-        table = Table(box=None, pad_edge=False, header_style=styles.HEADING, expand=False)
-        for col in ("bridge name", "bridge id", "STP enabled", "interfaces"):
-            table.add_column(col, no_wrap=True)
-        tree = Tree(Text("bridges", style=styles.HEADING), guide_style=styles.DIM)
-        for bridge in bridges_of(snap) + [b for b in state.removed("links") if b.kind == "bridge"]:
+        bridges = bridges_of(snap) + [b for b in state.removed("links") if b.kind == "bridge"]
+        # Several namespaces (host scope) can each hold a docker0: then say which is which.
+        many = len({b.netns for b in bridges}) > 1
+        rows: list[list[Text | str]] = []
+        tree: list[Text] = [Text("bridges", style=styles.HEADING)]
+        shown = [b for b in bridges
+                 if self.matches(b.name, _addrs(b), styles.owner_tag(b),
+                                 *(p.name for p in ports_of(b, links)))]
+        for bi, bridge in enumerate(shown):
             ports = ports_of(bridge, links)
-            if not self.matches(bridge.name, _addrs(bridge), styles.owner_tag(bridge),
-                                *(p.name for p in ports)):
-                continue
             style = styles.mark_style(state, state.mark("links", bridge.key))
             stp = "-" if bridge.stp is None else ("yes" if bridge.stp else "no")
-            table.add_row(
-                Text(bridge.name, style=style), bridge.bridge_id or "-", stp,
-                "\n".join(p.name for p in ports),
-            )
-            node = tree.add(self._label(state, bridge, f"{bridge.name} {_addrs(bridge)}"
-                                        f" [{bridge.state}]"))
-            for port in ports:
-                pnode = node.add(self._label(state, port, f"{port.name} [{port.state}]"))
+            rows.append([Text(bridge.name, style=style), bridge.bridge_id or "-", stp,
+                         "\n".join(p.name for p in ports), *((bridge.netns,) if many else ())])
+            last_bridge = bi == len(shown) - 1
+            where = f" (netns {bridge.netns})" if many else ""
+            tree.append(self._label(state, bridge, "└── " if last_bridge else "├── ",
+                                    f"{bridge.name}{where} {_addrs(bridge)} [{bridge.state}]"))
+            stem = "    " if last_bridge else "│   "
+            for pi, port in enumerate(ports):
+                last_port = pi == len(ports) - 1
+                tree.append(self._label(state, port, stem + ("└── " if last_port else "├── "),
+                                        f"{port.name} [{port.state}]"))
                 peer = peer_of(port, links)
                 if peer is not None:
-                    where = f"{peer.name} in {peer.netns}"
-                    pnode.add(self._label(state, peer, f"{where} {_addrs(peer)} {peer.mac}"))
-        return Group(table, Text(""), tree)
+                    tree.append(self._label(
+                        state, peer, stem + ("    " if last_port else "│   ") + "└── ",
+                        f"{peer.name} in {peer.netns} {_addrs(peer)} {peer.mac}"))
+        headers = ["bridge name", "bridge id", "STP enabled", "interfaces",
+                   *(("netns",) if many else ())]
+        return [*grid_lines(headers, rows, header_style=styles.HEADING), Text(""), *tree]
 
     @staticmethod
-    def _label(state: DashState, link: Link, text: str) -> Text:
-        out = Text(text, style=styles.mark_style(state, state.mark("links", link.key)))
+    def _label(state: DashState, link: Link, guide: str, text: str) -> Text:
+        out = Text(guide, style=styles.DIM, no_wrap=True)
+        out.append(text, style=styles.mark_style(state, state.mark("links", link.key)))
         out.append(styles.owner_tag(link), style=styles.OWNER)
         return out
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dockerscope.screens import styles
+from dockerscope.screens.lines import LineBuilder
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand
 from dockerscope.screens.state import DashState
-from rich.console import RenderableType
 from rich.text import Text
 
 from dockerscope.kernel.model import Cgroup
@@ -64,12 +64,12 @@ class CgroupsPanel(Panel):
         return [cg for cg in snap.cgroups
                 if self.matches(cg.path, cg.owner.label() if cg.owner else "")]
 
-    def render_body(self, state: DashState) -> RenderableType:
+    def render_body(self, state: DashState) -> list[Text]:
         snap = state.snapshot
         assert snap is not None
         before = {cg.key: cg for cg in state.previous.cgroups} if state.previous else {}
         seconds = snap.taken_at - state.previous.taken_at if state.previous else 0.0
-        out = Text(no_wrap=True, overflow="ellipsis")
+        out = LineBuilder()
         for cg in self._selected(state):
             style = styles.mark_style(state, state.mark("cgroups", cg.key))
             out.append(cg.owner.label() if cg.owner else cg.path, style=style or styles.HEADING)
@@ -94,7 +94,7 @@ class CgroupsPanel(Panel):
             out.append("\n\n")
         if not out:
             out.append("no container cgroups seen", style=styles.DIM)
-        return out
+        return out.lines()
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         cgs = self._selected(state) if state.snapshot else []

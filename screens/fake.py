@@ -418,3 +418,31 @@ class FakeSource:
 
     async def stop(self) -> None:
         self._stopped.set()
+
+
+def big_snapshot(containers: int = 100, rules: int = 1000) -> Snapshot:
+    """A lab with many containers and rules, for measuring render cost (not a story)."""
+    base = lab_snapshot(0)
+    links = list(base.links)
+    procs = list(base.processes)
+    cgroups = list(base.cgroups)
+    extra_rules = list(base.rules)
+    for n in range(containers):
+        name = f"c{n:03d}"
+        ip = f"172.17.{1 + n // 250}.{2 + n % 250}"
+        owner = Owner("container", name, f"{n:012x}")
+        host_end, eth0 = _veth_pair(f"veth{n:07x}", 1000 + n, name, 2, "docker0", ip,
+                                    _mac(n % 256), owner)
+        links += [host_end, eth0]
+        procs.append(ProcessNs(10_000 + n, "sh", _ns(4026540000 + n, 4026550000 + 10 * n),
+                               f"/dockerscope/{LAB}/{n:064x}", owner))
+        cgroups.append(_cgroup(f"{n:064x}", owner, 2**20 * (n % 50), 64 * 2**20, n * 1000,
+                               None, 1, 100))
+    for n in range(max(0, rules - len(extra_rules))):
+        owner = Owner("port", f"c{n % containers:03d} {10000 + n}/tcp")
+        extra_rules.append(_rule(
+            "nat", "DOCKER", 0,
+            f"! -i docker0 -p tcp -m tcp --dport {10000 + n} -j DNAT "
+            f"--to-destination 172.17.0.{2 + n % 250}:80", owner, n, 60 * n))
+    return dataclasses.replace(base, links=tuple(links), processes=tuple(procs),
+                               cgroups=tuple(cgroups), rules=_renumber(extra_rules))

@@ -7,10 +7,10 @@ the original tuple is what the sender wrote; the reply tuple shows what NAT turn
 from __future__ import annotations
 
 from dockerscope.screens import styles
+from dockerscope.screens.lines import LineBuilder
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
-from rich.console import RenderableType
 from rich.text import Text
 
 from dockerscope.kernel.model import Flow
@@ -36,10 +36,10 @@ class FlowsPanel(Panel):
     TITLE = "Flows"
     HINT = "conntrack -L: each connection and the address NAT rewrote"
 
-    def render_body(self, state: DashState) -> RenderableType:
+    def render_body(self, state: DashState) -> list[Text]:
         snap = state.snapshot
         assert snap is not None
-        out = Text(no_wrap=True, overflow="ellipsis")
+        out = LineBuilder()
         flows = list(snap.flows) + state.removed("flows")
         for flow in flows:
             said = rewrites(flow)
@@ -58,7 +58,7 @@ class FlowsPanel(Panel):
                 out.append("    no translation\n", style=styles.DIM)
         if not out:
             out.append("no tracked connections", style=styles.DIM)
-        return out
+        return out.lines()
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         scope = state.snapshot.scope if state.snapshot else ""

@@ -7,6 +7,7 @@ Textual here.
 
 from __future__ import annotations
 
+import functools
 import shlex
 from dataclasses import dataclass
 
@@ -47,6 +48,7 @@ _EXTRA_FORMATS: dict[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=8192)
 def columns(spec: str) -> Columns:
     """Split a save-format spec (``-s 172.17.0.0/16 ! -o docker0 -j MASQUERADE``) into columns."""
     try:

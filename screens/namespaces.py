@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from dockerscope.screens import styles
+from dockerscope.screens.lines import grid_lines
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand
 from dockerscope.screens.state import DashState
-from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from dockerscope.kernel.model import ProcessNs, Snapshot
@@ -55,15 +54,13 @@ class NamespacesPanel(Panel):
     TITLE = "Namespaces"
     HINT = "lsns: each process's eight namespaces; a shared inode is coloured alike"
 
-    def render_body(self, state: DashState) -> RenderableType:
+    def render_body(self, state: DashState) -> list[Text]:
         snap = state.snapshot
         assert snap is not None
         shared = shared_inodes(snap)
         colours = {key: styles.SHARED[i % len(styles.SHARED)] for i, key in enumerate(shared)}
         names = {ns.inode: ns.name for ns in snap.netns if ns.name}
-        table = Table(box=None, pad_edge=False, header_style=styles.HEADING)
-        for col in ("PID", "COMMAND", "OWNER", *NS_TYPES):
-            table.add_column(col, no_wrap=True, justify="right" if col == "PID" else "left")
+        rows: list[list[Text | str]] = []
         procs = sorted(snap.processes, key=lambda p: (owner_name(p), p.pid))
         for proc in procs:
             owner = owner_name(proc)
@@ -78,16 +75,18 @@ class NamespacesPanel(Panel):
                 style = colours.get((kind, ino), "" if kind in ISOLATED else styles.DIM)
                 cells.append(Text(str(ino), style=style))
             row_style = styles.mark_style(state, state.mark("processes", proc.key))
-            table.add_row(Text(str(proc.pid), style=row_style), proc.comm,
-                          Text(owner, style=styles.OWNER), *cells)
-        legend = Text()
+            rows.append([Text(str(proc.pid), style=row_style), proc.comm,
+                         Text(owner, style=styles.OWNER), *cells])
+        legend: list[Text] = []
         for (kind, ino), owners in shared.items():
             named = f" (netns {names[ino]})" if kind == "net" and ino in names else ""
-            legend.append(f"{kind} {ino}{named}", style=colours[(kind, ino)])
-            legend.append(f" shared by {', '.join(owners)}\n")
+            legend.append(Text.assemble((f"{kind} {ino}{named}", colours[(kind, ino)]),
+                                        f" shared by {', '.join(owners)}"))
         if not shared:
-            legend.append("no namespace shared between containers", style=styles.DIM)
-        return Group(table, Text(""), legend)
+            legend.append(Text("no namespace shared between containers", style=styles.DIM))
+        table = grid_lines(("PID", "COMMAND", "OWNER", *NS_TYPES), rows, right=(0,),
+                           header_style=styles.HEADING)
+        return [*table, Text(""), *legend]
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         lines = [CommandLine("lsns", ("lsns",))]

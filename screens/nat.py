@@ -11,8 +11,7 @@ from dockerscope.screens.iptables_listing import HEADER, chain_title, columns, f
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
-from rich.console import RenderableType
-from rich.text import Text
+from rich.text import Span, Text
 
 from dockerscope.kernel.model import Chain, Rule
 
@@ -35,17 +34,17 @@ class NatPanel(Panel):
         self.table = TABLES[(TABLES.index(self.table) + 1) % len(TABLES)]
         self.border_title = f"{self.TITLE} (-t {self.table})"
 
-    def render_body(self, state: DashState) -> RenderableType:
+    def render_body(self, state: DashState) -> list[Text]:
         snap = state.snapshot
         assert snap is not None
         rules = [r for r in snap.rules if r.table == self.table]
         gone = [r for r in state.removed("rules") if r.table == self.table]
         groups = sorted({(r.netns, r.backend) for r in rules + gone}
                         | {(c.netns, c.backend) for c in snap.chains if c.table == self.table})
-        out = Text(no_wrap=True, overflow="ellipsis")
+        out: list[Text] = []
         for netns, backend in groups:
             if len(groups) > 1:
-                out.append(f"── netns {netns} ({backend}) ──\n", style=styles.DIM)
+                out.append(Text(f"── netns {netns} ({backend}) ──", style=styles.DIM))
             here = [r for r in rules if (r.netns, r.backend) == (netns, backend)]
             here_gone = [r for r in gone if (r.netns, r.backend) == (netns, backend)]
             chains = [c for c in snap.chains
@@ -54,37 +53,41 @@ class NatPanel(Panel):
             for name in dict.fromkeys(r.chain for r in here + here_gone):
                 if name not in known:
                     chains.append(Chain(netns, backend, self.table, name, None))
+            by_chain: dict[str, list[Rule]] = {}
+            for r in here:
+                by_chain.setdefault(r.chain, []).append(r)
+            gone_by_chain: dict[str, list[Rule]] = {}
+            for r in here_gone:
+                gone_by_chain.setdefault(r.chain, []).append(r)
             for chain in chains:
-                self._chain(out, state, chain, here, here_gone)
+                self._chain(out, state, chain_title(chain, here), by_chain.get(chain.name, []),
+                            gone_by_chain.get(chain.name, []))
         if not out:
-            out.append(f"no {self.table} rules seen", style=styles.DIM)
+            out.append(Text(f"no {self.table} rules seen", style=styles.DIM))
         return out
 
-    def _chain(self, out: Text, state: DashState, chain: Chain, rules: list[Rule],
-               gone: list[Rule]) -> None:
-        mine = [r for r in rules if r.chain == chain.name]
-        mine_gone = [r for r in gone if r.chain == chain.name]
-        title = chain_title(chain, rules)
-        shown = [r for r in mine + mine_gone
-                 if self.matches(title, r.spec, styles.owner_tag(r), columns(r.spec).target)]
-        if self.query_text and not shown and not self.matches(title):
-            return
+    def _chain(self, out: list[Text], state: DashState, title: str, mine: list[Rule],
+               mine_gone: list[Rule]) -> None:
+        shown = [(r, False) for r in mine] + [(r, True) for r in mine_gone]
+        if self.query_text:
+            shown = [(r, g) for r, g in shown if self.matches(
+                title, r.spec, styles.owner_tag(r), columns(r.spec).target)]
+            if not shown and not self.matches(title):
+                return
         if out:
-            out.append("\n")
-        out.append(title + "\n", style=styles.HEADING)
-        out.append(HEADER.rstrip() + "\n", style=styles.DIM)
+            out.append(Text(""))
+        out.append(Text(title, style=styles.HEADING))
+        out.append(Text(HEADER.rstrip(), style=styles.DIM))
         # A removed rule keeps its old position so it fades out where it was.
-        for rule in sorted(shown, key=lambda r: (r.position, r in mine_gone)):
+        for rule, was_removed in sorted(shown, key=lambda rg: (rg[0].position, rg[1])):
             mark = state.mark("rules", rule.key)
-            if rule in mine_gone and (mark is None or mark.action != "removed"):
+            if was_removed and (mark is None or mark.action != "removed"):
                 continue
             style = styles.mark_style(state, mark)
             counters, rest = format_row(rule)
-            ticked = ("rules", rule.key) in state.ticked and mark is None
-            out.append(counters, style=style or (styles.TICKED if ticked else ""))
-            out.append(rest, style=style)
-            out.append(styles.owner_tag(rule), style=styles.OWNER)
-            out.append("\n")
+            ticked = mark is None and ("rules", rule.key) in state.ticked
+            out.append(_row(counters, style or (styles.TICKED if ticked else ""), rest, style,
+                            styles.owner_tag(rule)))
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         scope = state.snapshot.scope if state.snapshot else ""
@@ -94,3 +97,14 @@ class NatPanel(Panel):
             netns=netns_of_scope(scope),
             explain="The course types `sudo iptables -n -L -t nat`; -v adds the counters.",
         )
+
+
+def _row(counters: str, counters_style: str, rest: str, style: str, owner: str) -> Text:
+    """One listing line, built from spans directly (Text.append is the slow part at 1,000)."""
+    a, b = len(counters), len(counters) + len(rest)
+    spans = [Span(0, a, counters_style)] if counters_style else []
+    if style:
+        spans.append(Span(a, b, style))
+    if owner:
+        spans.append(Span(b, b + len(owner), styles.OWNER))
+    return Text(counters + rest + owner, spans=spans, no_wrap=True)

@@ -11,23 +11,29 @@ import io
 from dataclasses import dataclass
 from typing import ClassVar
 
+from dockerscope.screens.lines import LinesView, as_lines
 from dockerscope.screens.shell import ShellCommand
 from dockerscope.screens.state import DashState
 from rich.console import Console, RenderableType
-from rich.measure import Measurement
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import ScrollableContainer, Vertical
+from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
-_MEASURE = Console(file=io.StringIO(), width=1000, color_system=None, legacy_windows=False)
+_CONSOLE = Console(file=io.StringIO(), width=1000, color_system=None, legacy_windows=False)
 
 
-def natural_width(renderable: RenderableType) -> int:
-    """The width a renderable needs to show without wrapping or truncation."""
-    return Measurement.get(_MEASURE, _MEASURE.options, renderable).maximum
+def to_lines(content: RenderableType | list[Text]) -> list[Text]:
+    """Whatever a panel rendered, as lines of ``Text`` (Rich renderables go the slow way)."""
+    if isinstance(content, list):
+        return content
+    if isinstance(content, Text):
+        return as_lines(content)
+    rendered = _CONSOLE.render_lines(content, _CONSOLE.options, pad=False)
+    return [Text.assemble(*((seg.text, seg.style) for seg in line if seg.text))
+            for line in rendered]
 
 
 class Panel(Vertical, can_focus=True):
@@ -42,15 +48,19 @@ class Panel(Vertical, can_focus=True):
         self.border_title = self.TITLE
         self.query_text = ""  #: the filter typed by the user, lower-cased
         self.dirty = True  #: state moved on since the last render
-        self._renderable: RenderableType = Text("waiting for the first frame...")
+        self._renderable: RenderableType | list[Text] = Text("waiting for the first frame...")
+        self._lines: list[Text] = to_lines(self._renderable)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter (enter to keep, esc to clear)", classes="filter")
-        with ScrollableContainer(classes="body-scroll"):
-            yield Static(self._renderable, classes="body")
+        yield LinesView(classes="body")
 
-    def render_body(self, state: DashState) -> RenderableType:
-        """The panel's content for the current state."""
+    def on_mount(self) -> None:
+        self.query_one(LinesView).set_lines(to_lines(self._renderable))
+
+    def render_body(self, state: DashState) -> RenderableType | list[Text]:
+        """The panel's content for the current state: a ``Text``, lines of it, or (slower)
+        any Rich renderable."""
         raise NotImplementedError
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
@@ -69,20 +79,12 @@ class Panel(Vertical, can_focus=True):
         if state.snapshot is None:
             return
         self._renderable = self.render_body(state)
-        body = self.query_one(".body", Static)
-        # Tables and listings keep their natural width; the body scrolls sideways instead of
-        # squeezing columns into ellipses.
-        body.styles.width = natural_width(self._renderable)
-        body.update(self._renderable)
+        self._lines = to_lines(self._renderable)
+        self.query_one(LinesView).set_lines(self._lines)
 
-    def rendered_text(self, width: int | None = None) -> str:
+    def rendered_text(self) -> str:
         """The body as plain text (what a reader sees), for tests and the clipboard."""
-        console = Console(
-            file=io.StringIO(), width=width or 250, color_system=None, legacy_windows=False,
-            force_terminal=False,
-        )
-        console.print(self._renderable)
-        return console.file.getvalue()  # type: ignore[attr-defined]
+        return "\n".join(line.plain for line in self._lines)
 
     def open_filter(self) -> None:
         """Show the filter input and focus it."""

@@ -7,10 +7,10 @@ an opaque dir hides everything below it. Both are spelled out.
 from __future__ import annotations
 
 from dockerscope.screens import styles
+from dockerscope.screens.lines import LineBuilder
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand
 from dockerscope.screens.state import DashState
-from rich.console import RenderableType
 from rich.text import Text
 
 from dockerscope.kernel.model import OverlayMount, UpperEntry
@@ -48,8 +48,8 @@ class StoragePanel(Panel):
                 if self.matches(m.target, m.upperdir, m.owner.label() if m.owner else "",
                                 *(e.path for e in m.upper_entries))]
 
-    def render_body(self, state: DashState) -> RenderableType:
-        out = Text(no_wrap=True, overflow="ellipsis")
+    def render_body(self, state: DashState) -> list[Text]:
+        out = LineBuilder()
         for mount in self._selected(state):
             style = styles.mark_style(state, state.mark("mounts", mount.key))
             out.append(mount.owner.label() if mount.owner else mount.target,
@@ -70,7 +70,7 @@ class StoragePanel(Panel):
             out.append("\n")
         if not out:
             out.append("no overlay mounts seen", style=styles.DIM)
-        return out
+        return out.lines()
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         mounts = self._selected(state) if state.snapshot else []

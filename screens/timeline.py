@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dockerscope.screens import styles
 from dockerscope.screens.describe import describe_change
+from dockerscope.screens.lines import LineBuilder
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand
 from dockerscope.screens.state import DashState
 from dockerscope.screens.traffic import status_text
-from rich.console import RenderableType
 from rich.text import Text
 
 CHANGE_STYLES = {"added": "green3", "removed": "red1", "changed": "yellow"}
@@ -25,8 +25,8 @@ class TimelinePanel(Panel):
     TITLE = "Timeline"
     HINT = "each API request and the kernel changes seen while it was served"
 
-    def render_body(self, state: DashState) -> RenderableType:
-        out = Text(no_wrap=True, overflow="ellipsis")
+    def render_body(self, state: DashState) -> list[Text]:
+        out = LineBuilder()
         for call in state.ordered_calls():
             changes = state.changes_during(call)
             lines = [describe_change(c.change) for c in changes]
@@ -45,7 +45,7 @@ class TimelinePanel(Panel):
                 out.append(f"    {line}\n", style=CHANGE_STYLES.get(stamped.change.action, ""))
         if not out:
             out.append("no API requests yet", style=styles.DIM)
-        return out
+        return out.lines()
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         return ShellCommand(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dockerscope.screens import styles
+from dockerscope.screens.lines import grid_lines
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
-from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from dockerscope.kernel.model import ApiCall
@@ -44,24 +43,22 @@ class TrafficPanel(Panel):
     TITLE = "Socket traffic"
     HINT = "each API request on the control socket, with the client's pid/uid and container"
 
-    def render_body(self, state: DashState) -> RenderableType:
-        table = Table(box=None, pad_edge=False, header_style=styles.HEADING)
-        for col in ("#", "time", "method", "path", "status", "ms", "client", "from", "body"):
-            table.add_column(col, no_wrap=True, overflow="ellipsis",
-                             justify="right" if col in ("#", "ms") else "left")
+    def render_body(self, state: DashState) -> list[Text]:
+        rows: list[list[Text | str]] = []
         for call in state.ordered_calls():
             origin = f"container {call.client_container}" if call.client_container else "host"
             if not self.matches(call.method, call.path, origin, str(call.status),
                                 client_text(call), call.request_preview, call.response_preview):
                 continue
-            table.add_row(
+            rows.append([
                 str(call.seq), state.relative(call.started_at), Text(call.method, style="bold"),
                 call.path, status_text(call), f"{call.latency_ms:.1f}", client_text(call),
                 Text(f"from {origin}", style=styles.OWNER if call.client_container else
                      styles.DIM),
                 Text(preview(call), style=styles.DIM),
-            )
-        return table
+            ])
+        return grid_lines(("#", "time", "method", "path", "status", "ms", "client", "from", "body"),
+                          rows, right=(0, 5), header_style=styles.HEADING)
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         scope = state.snapshot.scope if state.snapshot else ""

@@ -6,18 +6,17 @@ import io
 from pathlib import Path
 from typing import Any
 
-from dockerscope.scenario.fakelab import demo_lab
-from dockerscope.scenario.loader import load, load_text
-from dockerscope.scenario.player import LivePlayer
-from dockerscope.scenario.recording import parse
-from dockerscope.scenario.runner import Runner
 from dockerscope.screens.app import DockerscopeApp
 from dockerscope.screens.course_menu import CourseMenuScreen
 from dockerscope.screens.fake import FakeSource
 from dockerscope.screens.replay_menu import ReplayMenuScreen
 from dockerscope.screens.walkthrough import WalkthroughScreen
-from textual.pilot import Pilot
 
+from dockerscope.scenario.fakelab import demo_lab
+from dockerscope.scenario.loader import load, load_text
+from dockerscope.scenario.player import LivePlayer
+from dockerscope.scenario.recording import parse
+from dockerscope.scenario.runner import Runner
 from tests.ui.helpers import Clock, screen_text, until
 from tests.unit.test_scenario_recording import _record
 from tests.unit.test_scenario_runner import SCENARIO
