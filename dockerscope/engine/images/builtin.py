@@ -225,20 +225,23 @@ def debian_mirror(codename: str, apt_dir: Path = Path("/etc/apt")) -> AptSource:
 
 
 # debootstrap --debian-installer reports "P: now end PHASE" on fd 3. Each phase gets a share of
-# the bar, measured on a bootstrap of bookworm (see docs/images.md); the last share is ours.
+# the bar in proportion to the time it took in a bootstrap of bookworm measured here (43 s, see
+# docs/images.md). RESOLVE is not a phase of debootstrap's: it is the dependency resolution
+# between the "I: RESOLVEREQ" message and SIZEDEBS, ten silent seconds. The last share is ours.
 _PHASES = (
     ("DOWNREL", 1),
     ("DOWNRELSIG", 1),
-    ("DOWNPKGS", 6),
+    ("DOWNPKGS", 20),
+    ("RESOLVE", 24),
     ("SIZEDEBS", 1),
-    ("DOWNDEBS", 27),
-    ("EXTRACTPKGS", 12),
-    ("INSTCORE", 6),
-    ("UNPACKREQ", 18),
-    ("CONFREQ", 14),
+    ("DOWNDEBS", 21),
+    ("EXTRACTPKGS", 7),
+    ("INSTCORE", 5),
+    ("UNPACKREQ", 12),
+    ("CONFREQ", 5),
     ("CONFBASE", 1),
 )
-PACK_SHARE = 13
+PACK_SHARE = 2
 TOTAL = 1000
 
 
@@ -272,6 +275,9 @@ class _ProgressParser:
                 self._report((self.starts[self.phase] + share) * self.scale)
         elif tag == "I":
             self.info_args = []
+            if rest in ("RESOLVEREQ", "RESOLVEBASE"):
+                half = 0.0 if rest == "RESOLVEREQ" else 0.5
+                self._report((self.starts["RESOLVE"] + half * self.weights["RESOLVE"]) * self.scale)
         elif tag == "IA":
             self.info_args.append(rest)
         elif tag == "IF":
