@@ -510,7 +510,7 @@ def become(spec: dict) -> tuple[str, list[str], dict[str, str]]:
 
 def _start_session(tty: bool) -> None:
     os.setsid()  # the forked child is never a process group leader, so this cannot fail
-    if tty:
+    if tty and os.isatty(0):
         _libc("ioctl", 0, TIOCSCTTY, 0)
 
 
