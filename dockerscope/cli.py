@@ -602,6 +602,73 @@ def lab_down(lab: Lab, keep_log: bool = False, say: Any = print) -> list[str]:
     return problems
 
 
+# ------------------------------------------------------------------ pull progress
+
+
+class RichPullDisplay:
+    """Pull progress drawn as rich bars on stderr (one per layer or step), for terminals.
+
+    The stdlib client prints plain lines; the ``dockerscope`` command line plugs this in when
+    stderr is a terminal, so building the debian image shows a live bar.
+    """
+
+    def __init__(self) -> None:
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def _start(self) -> Any:
+        from rich.console import Console as RichConsole
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=RichConsole(stderr=True),
+            transient=False,
+        )
+        self._progress.start()
+        return self._progress
+
+    def update(self, msg: dict[str, Any]) -> None:
+        """Show one progress message of ``POST /images/create``."""
+        progress = self._progress or self._start()
+        status = str(msg.get("status", ""))
+        if status.startswith(("Status:", "Digest:")):
+            return
+        key = str(msg.get("id") or "pull")
+        detail = msg.get("progressDetail") or {}
+        total = detail.get("total") or None
+        current = detail.get("current")
+        text = f"{msg['id']}: {status}" if msg.get("id") else status
+        task = self._tasks.get(key)
+        if task is None:
+            task = progress.add_task(text, total=total)
+            self._tasks[key] = task
+        fields: dict[str, Any] = {"description": text}
+        if total:
+            fields["total"] = total
+        if current is not None:
+            fields["completed"] = current
+        progress.update(task, **fields)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            for task in self._tasks.values():
+                t = self._progress.tasks[task]
+                if t.total:
+                    self._progress.update(task, completed=t.total)
+            self._progress.stop()
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -643,6 +710,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
     client = DockerClient(docker_host_for(args))
     console = docker_commands.Console()
+    if sys.stderr.isatty():
+        console.pull_display = RichPullDisplay()
     try:
         client.negotiate()
     except DaemonUnreachable as exc:

@@ -43,6 +43,9 @@ class Console:
     stderr: BinaryIO = field(default_factory=lambda: sys.stderr.buffer)
     stdin_fd: int = 0
     stdin: BinaryIO | None = None  # for import/load from "-"
+    # Optional live display of pull progress (the dockerscope CLI draws a bar with rich):
+    # an object with update(message: dict) and close(); None prints plain lines.
+    pull_display: Any = None
 
     def out(self, text: str) -> None:
         self.stdout.write(text.encode("utf-8", "replace"))
@@ -349,21 +352,31 @@ def pull_image(client: DockerClient, ref: str, console: Console, to_stderr: bool
     write = console.err if to_stderr else console.out
     last: dict[str, str] = {}
     final = ""
-    for msg in client.pull(repo, tag):
-        status = str(msg.get("status", ""))
-        ident = str(msg.get("id", ""))
-        progress = str(msg.get("progress", ""))
-        if status.startswith(("Status:", "Digest:")):
-            final = status
-        line = f"{ident}: {status}" if ident else status
-        key = ident or status
-        # progress updates of one layer repeat with only the bar changing: show the first
-        # line of each status, not every tick
-        if progress and last.get(key) == status:
-            continue
-        last[key] = status
-        if line:
-            write(line + "\n")
+    display = console.pull_display
+    try:
+        for msg in client.pull(repo, tag):
+            status = str(msg.get("status", ""))
+            ident = str(msg.get("id", ""))
+            progress = str(msg.get("progress", ""))
+            if status.startswith(("Status:", "Digest:")):
+                final = status
+            if display is not None:
+                display.update(msg)
+                continue
+            line = f"{ident}: {status}" if ident else status
+            key = ident or status
+            # progress updates of one layer repeat with only the bar changing: show the first
+            # line of each status, not every tick
+            if progress and last.get(key) == status:
+                continue
+            last[key] = status
+            if line:
+                write(line + "\n")
+    finally:
+        if display is not None:
+            display.close()
+    if display is not None and final:
+        write(final + "\n")
     if not final:
         write(f"Status: Downloaded newer image for {repo}:{tag}\n")
     if not to_stderr:

@@ -239,3 +239,54 @@ def test_cli_help_does_not_import_heavy_parts() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_rich_pull_display_draws_bars(monkeypatch) -> None:
+    import io
+
+    import rich.console
+
+    buf = io.StringIO()
+    real = rich.console.Console
+    monkeypatch.setattr(
+        rich.console, "Console", lambda **kw: real(file=buf, width=100, force_terminal=False)
+    )
+    display = cli.RichPullDisplay()
+    display.update(
+        {"status": "Bootstrapping", "id": "debian", "progressDetail": {"current": 5, "total": 10}}
+    )
+    display.update(
+        {"status": "Bootstrapping", "id": "debian", "progressDetail": {"current": 10, "total": 10}}
+    )
+    display.update({"status": "Status: Downloaded newer image for debian:latest"})
+    display.close()
+    assert "debian: Bootstrapping" in buf.getvalue()
+    assert "100%" in buf.getvalue()
+
+
+def test_pull_uses_the_display_when_given(fake_docker: FakeDocker) -> None:
+    import io
+
+    from dockerscope.client.api import DockerClient
+    from dockerscope.client.commands import Console, pull_image
+
+    seen: list[dict] = []
+
+    class Display:
+        closed = False
+
+        def update(self, msg):
+            seen.append(msg)
+
+        def close(self):
+            Display.closed = True
+
+    out = io.BytesIO()
+    console = Console(out, io.BytesIO(), pull_display=Display())
+    pull_image(DockerClient("unix://" + fake_docker.socket_path), "busybox", console)
+    assert Display.closed
+    assert len(seen) == 4
+    assert out.getvalue().decode().splitlines() == [
+        "Status: Downloaded newer image for busybox:latest",
+        "busybox:latest",
+    ]
