@@ -403,6 +403,15 @@ def test_start_errors_are_dockers_and_leave_nothing(
         assert not (d / spec.cgroup_parent / spec.id).exists()
 
 
+def test_a_failed_mount_is_a_launch_error_and_leaves_nothing(rig: Rig, tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text("")
+    spec = rig.spec("true", etc_files=(("/etc", str(hosts)),))  # a file over a directory
+    with pytest.raises(LaunchError, match=f"cannot mount bind {hosts} on .*/etc: Not a directory"):
+        rig.start(spec)
+    assert not os.path.exists(os.path.dirname(spec.rootfs))
+
+
 def test_unknown_user_is_a_launch_error(rig: Rig) -> None:
     with pytest.raises(LaunchError, match="unable to find user nosuch: no matching entries"):
         rig.start(rig.spec("true", user="nosuch"))

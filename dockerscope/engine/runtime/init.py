@@ -323,7 +323,8 @@ def _mount(src: str | None, target: str, fstype: str | None, flags: int, data: s
         )
     except OSError as exc:
         what = fstype or ("bind" if flags & MS_BIND else "mount")
-        raise Failure(f"cannot mount {what} {src or ''} on {target}: {exc.strerror}") from None
+        source = f" {src}" if src else ""
+        raise Failure(f"cannot mount {what}{source} on {target}: {exc.strerror}") from None
 
 
 def _syscall(name: str, *args: object) -> int:
