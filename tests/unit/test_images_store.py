@@ -285,3 +285,19 @@ def test_other_names_are_not_available_offline(store: ImageStore) -> None:
     with pytest.raises(ImageNotFound, match="busybox:latest"):
         store.ensure_builtin("busybox:0.1")
     assert store.is_builtin("debian:bookworm") and not store.is_builtin("nginx")
+
+
+def test_prune_deletes_dangling_images_only(store: ImageStore, tmp_path: Path) -> None:
+    kept = store.import_tar(io.BytesIO(ROOTFS), "kept")
+    dangling = store.import_tar(io.BytesIO(rootfs_tar({"d": b"1"})))
+    used = store.import_tar(io.BytesIO(rootfs_tar({"u": b"2"})))
+    parent = store.import_tar(io.BytesIO(rootfs_tar({"p": b"3"})))
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    child = store.commit(upper, parent, "child")
+    records = store.prune(in_use=lambda i: "web" if i == used.id else None)
+    deleted = [r["Deleted"] for r in records]
+    assert deleted[0] == dangling.id
+    assert dangling.diff_ids[0] in deleted  # its layer went too
+    remaining = {i.id for i in store.list()}
+    assert remaining == {kept.id, used.id, parent.id, child.id}

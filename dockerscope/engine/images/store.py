@@ -170,7 +170,7 @@ class ImageStore:
         with self._lock:
             tags = self._tags()
             images = [self._image(i, tags) for i in self._ids()]
-        return sorted(images, key=lambda im: (im.created, im.id), reverse=True)
+        return sorted(images, key=lambda im: (parse_rfc3339(im.created), im.id), reverse=True)
 
     def layer_dirs(self, image: Image | str) -> List[str]:
         """The image's layer dirs, top-most first: overlayfs ``lowerdir=`` order. No copies."""
@@ -599,6 +599,27 @@ class ImageStore:
                     records.append({"Untagged": t})
             self._delete(iid, records, in_use)
             return records
+
+    def prune(self, in_use: InUse | None = None) -> List[dict[str, str]]:
+        """``docker image prune``: delete dangling (untagged) images that no container uses and
+        no other image builds on; return the Deleted records (images, then layers)."""
+        records: List[dict[str, str]] = []
+        with self._lock:
+            while True:
+                tagged = set(self._tags().values())
+                parents = {self._meta(i).get("parent") for i in self._ids()}
+                doomed = [
+                    i
+                    for i in self._ids()
+                    if i not in tagged and i not in parents and not (in_use and in_use(i))
+                ]
+                if not doomed:
+                    break
+                for iid in doomed:
+                    remove_tree(self._dir(iid))
+                    records.append({"Deleted": iid})
+            records.extend({"Deleted": chain} for chain in self._gc_layers())
+        return records
 
     def _children(self, iid: str) -> List[str]:
         return [i for i in self._ids() if self._meta(i).get("parent") == iid]
