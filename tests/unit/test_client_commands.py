@@ -10,6 +10,7 @@ import pytest
 from dockerscope.client.commands import Console, build_parser, main
 from tests.unit.test_client_fakeserver import (
     CID,
+    IMAGE_ID,
     NEW_ID,
     Behaviour,
     FakeDocker,
@@ -389,3 +390,79 @@ def test_signal_during_attached_run_is_forwarded_to_the_container(fake_docker: F
         os.kill(os.getpid(), _signal.SIGINT)
     assert _signal.getsignal(_signal.SIGINT) is before
     assert "POST /v1.41/containers/web/kill?signal=SIGINT" in fake_docker.lines
+
+
+def test_import_streams_the_tar_and_tags(fake_docker: FakeDocker, tmp_path) -> None:
+    tar = tmp_path / "rootfs.tar"
+    tar.write_bytes(b"x" * 100_000)
+    r = Run(fake_docker, "import", str(tar), "mine:1")
+    assert (r.code, r.out) == (0, "sha256:" + "d" * 64 + "\n")
+    call = fake_docker.find("POST", "/v1.41/images/create")
+    assert call.query == {"fromSrc": ["-"], "repo": ["mine"], "tag": ["1"]}
+    assert call.body == b"x" * 100_000
+    assert call.headers["content-type"] == "application/x-tar"
+
+
+def test_load_from_stdin_and_save_to_a_file(fake_docker: FakeDocker, tmp_path) -> None:
+    r = Run(fake_docker, "load", stdin=b"TAR" * 10)
+    assert (r.code, r.out) == (0, "Loaded image: busybox:latest\n")
+    assert fake_docker.find("POST", "/v1.41/images/load").body == b"TAR" * 10
+    out = tmp_path / "busybox.tar"
+    r = Run(fake_docker, "save", "-o", str(out), "busybox")
+    assert r.code == 0, r.err
+    assert out.read_bytes() == b"TARDATA" * 1000
+    r = Run(fake_docker, "save", "-o", str(tmp_path / "none.tar"), "nosuch")
+    assert (r.code, r.err) == (1, "Error response from daemon: No such image: nosuch\n")
+    assert not (tmp_path / "none.tar").exists()
+    assert not (tmp_path / "none.tar.tmp").exists()
+
+
+def test_events_lines(fake_docker: FakeDocker) -> None:
+    r = Run(fake_docker, "events", "--filter", "type=container")
+    lines = r.out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith(f" container start {CID} (name=web)")
+    assert fake_docker.calls[1].query["filters"] == ['{"type": {"container": true}}']
+
+
+def test_commit_tag_rmi_history(fake_docker: FakeDocker) -> None:
+    r = Run(fake_docker, "commit", "-m", "msg", "web", "mine:2")
+    assert r.out == "sha256:" + "e" * 64 + "\n"
+    assert fake_docker.find("POST", "/v1.41/commit").query == {
+        "comment": ["msg"],
+        "container": ["web"],
+        "pause": ["1"],
+        "repo": ["mine"],
+        "tag": ["2"],
+    }
+    assert Run(fake_docker, "tag", "busybox", "mine:3").code == 0
+    assert "POST /v1.41/images/busybox/tag?repo=mine&tag=3" in fake_docker.lines
+    r = Run(fake_docker, "rmi", "mine:3")
+    assert r.out == f"Untagged: mine:3\nDeleted: {IMAGE_ID}\n"
+    r = Run(fake_docker, "rmi", "busybox")
+    assert r.code == 1 and "must force" in r.err
+    r = Run(fake_docker, "history", "busybox")
+    assert r.out.splitlines()[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
+    assert "1.98MB" in r.out
+
+
+def test_attach_to_a_running_container(fake_docker: FakeDocker) -> None:
+    fake_docker.behaviour = Behaviour(stdout=b"still here\n")
+    r = Run(fake_docker, "attach", "--no-stdin", "web")
+    assert (r.code, r.out) == (0, "still here\n")
+    assert fake_docker.find("POST", "/v1.41/containers/web/attach").query == {
+        "stderr": ["1"],
+        "stdout": ["1"],
+        "stream": ["1"],
+    }
+
+
+def test_line_runner_for_command_bars(fake_docker: FakeDocker) -> None:
+    from dockerscope.client.commands import line_runner
+
+    run = line_runner("unix://" + fake_docker.socket_path)
+    assert run("docker ps").startswith("CONTAINER ID")
+    assert run("docker stop nosuch") == "Error response from daemon: No such container: nosuch\n"
+    assert "invalid choice" in run("docker frobnicate")
+    assert run("docker run -ti busybox sh") == "the input device is not a TTY\n"
+    assert "Run a command in a new container" in run("docker run --help")

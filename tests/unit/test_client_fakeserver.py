@@ -266,6 +266,68 @@ class Handler(BaseHTTPRequestHandler):
             if ref not in f.images:
                 return _no_such(self, "image", ref)
             return _json(self, 201, {"Id": NEW_ID, "Warnings": []})
+        if path == "/images/create" and m == "POST" and q.get("fromSrc") == ["-"]:
+            return self._json_lines([{"status": "sha256:" + "d" * 64}])
+        if path == "/images/load":
+            return self._json_lines([{"stream": "Loaded image: busybox:latest\n"}])
+        if path == "/events":
+            return self._json_lines(
+                [
+                    {
+                        "Type": "container",
+                        "Action": "start",
+                        "timeNano": 1_700_000_000_000_000_000,
+                        "Actor": {"ID": CID, "Attributes": {"name": "web"}},
+                    },
+                    {
+                        "Type": "network",
+                        "Action": "create",
+                        "timeNano": 1_700_000_001_000_000_000,
+                        "Actor": {"ID": "n1", "Attributes": {"name": "my-new-network"}},
+                    },
+                ]
+            )
+        if path == "/commit":
+            return _json(self, 201, {"Id": "sha256:" + "e" * 64})
+        mimg = re.fullmatch(r"/images/([^/]+(?:/[^/]+)?)/(get|tag|history|json)", path)
+        if mimg:
+            name, what = mimg.groups()
+            if name not in ("busybox", "busybox:latest", "busybox:local", IMAGE_ID):
+                return _no_such(self, "image", name)
+            if what == "get":
+                data = b"TARDATA" * 1000
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-tar")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return None
+            if what == "tag":
+                return _empty(self, 201)
+            if what == "history":
+                return _json(
+                    self,
+                    200,
+                    [
+                        {
+                            "Id": IMAGE_ID,
+                            "Created": NOW - 60,
+                            "CreatedBy": "dockerscope: busybox from busybox-static",
+                            "Size": 1984132,
+                            "Comment": "built-in",
+                        }
+                    ],
+                )
+            return _json(self, 200, {"Id": IMAGE_ID, "RepoTags": ["busybox:latest"]})
+        mrmi = re.fullmatch(r"/images/([^/]+)", path)
+        if mrmi and m == "DELETE":
+            if mrmi.group(1) != "mine:3":
+                return _json(
+                    self,
+                    409,
+                    {"message": "conflict: unable to remove repository reference (must force)"},
+                )
+            return _json(self, 200, [{"Untagged": "mine:3"}, {"Deleted": IMAGE_ID}])
         if path == "/images/create" and m == "POST":
             ref = q["fromImage"][0] + ":" + q.get("tag", ["latest"])[0]
             if not ref.startswith("busybox"):
@@ -389,6 +451,14 @@ class Handler(BaseHTTPRequestHandler):
                 )
             return _empty(self)
         return _json(self, 404, {"message": "page not found"})
+
+    def _json_lines(self, msgs: list[dict[str, Any]]) -> None:
+        data = b"".join(json.dumps(x).encode() + b"\r\n" for x in msgs)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _stream_session(self, b: Behaviour) -> None:
         """Answer an upgrade request with 101 and play the container's streams."""
