@@ -216,7 +216,10 @@ class NetworkManager:
                 if n.driver == BRIDGE_DRIVER and n.bridge != DOCKER0]
 
     def get(self, ref: str) -> Network:
-        """A network by full id, name, or unique id prefix (NetworkNotFound otherwise)."""
+        """A network by full id, name, or unique id prefix (NetworkNotFound otherwise);
+        "default" is the default bridge, as in Docker's NetworkMode."""
+        if ref == "default":
+            ref = "bridge"
         with self._lock:
             if ref in self._networks:
                 return self._networks[ref]
@@ -391,6 +394,9 @@ class NetworkManager:
                 netns, owns = other.netns, False
             else:
                 path = self.netns_path(container_name)
+                if any(sb.netns == str(path) and sb.owns_netns
+                       for sb in self._sandboxes.values()):
+                    raise AlreadyAttached(f"a network namespace named {container_name} is in use")
                 if path.exists():
                     remove_netns(path)  # stale pin of a container that did not clean up
                 create_netns(path, sandbox_setup)
