@@ -412,6 +412,11 @@ def test_a_failed_mount_is_a_launch_error_and_leaves_nothing(rig: Rig, tmp_path:
     assert not os.path.exists(os.path.dirname(spec.rootfs))
 
 
+def test_a_bad_hostname_is_a_launch_error(rig: Rig) -> None:
+    with pytest.raises(LaunchError, match="sethostname 'xxx.*': Invalid argument"):
+        rig.start(rig.spec("true", hostname="x" * 70))
+
+
 def test_unknown_user_is_a_launch_error(rig: Rig) -> None:
     with pytest.raises(LaunchError, match="unable to find user nosuch: no matching entries"):
         rig.start(rig.spec("true", user="nosuch"))

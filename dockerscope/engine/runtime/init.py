@@ -564,7 +564,10 @@ def _container_main(spec: dict, gate: int) -> None:
     setup_rootfs(spec)
     pivot_into(spec["rootfs"])
     hostname = spec["hostname"].encode()
-    _libc("sethostname", hostname, len(hostname))
+    try:
+        _libc("sethostname", hostname, len(hostname))
+    except OSError as exc:
+        raise Failure(f"sethostname {spec['hostname']!r}: {exc.strerror}") from None
     _wait_gate(gate)
     path, args, env = become(spec)
     _start_session(spec["tty"])
