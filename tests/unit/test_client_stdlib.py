@@ -49,3 +49,30 @@ def test_client_runs_as_a_program_without_site_packages() -> None:
     assert out.returncode == 0, out.stderr
     for name in ("run", "ps", "network", "exec", "logs", "pull"):
         assert name in out.stdout
+
+
+def test_bundle_gives_a_working_docker_command(tmp_path: Path) -> None:
+    from dockerscope.client.bundle import BIN, bundle_files
+
+    files = bundle_files()
+    assert "usr/local/lib/dockerscope/dockerscope/client/commands.py" in files
+    for rel, (data, mode) in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(
+            data.replace(
+                b'"/usr/local/lib/dockerscope"',
+                repr(str(tmp_path / "usr/local/lib/dockerscope")).encode(),
+            )
+        )
+        path.chmod(mode)
+    out = subprocess.run(
+        [sys.executable, "-S", "-I", str(tmp_path / BIN), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(tmp_path),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "network" in out.stdout
+    assert (tmp_path / BIN).stat().st_mode & 0o111
