@@ -142,7 +142,7 @@ class EventBus:
                 for ev in list(self.recent):
                     t = ev.time_nano / 1e9
                     if t >= t_since and (t_until is None or t <= t_until) and flt.matches(ev):
-                        yield (json.dumps(ev.to_json()) + "\n").encode()
+                        yield (json.dumps(ev.to_json(), separators=(",", ":")) + "\n").encode()
             while True:
                 if t_until is not None:
                     left = t_until - time.time()
@@ -159,6 +159,6 @@ class EventBus:
                 if t_until is not None and item.time_nano / 1e9 > t_until:
                     return
                 if flt.matches(item):
-                    yield (json.dumps(item.to_json()) + "\n").encode()
+                    yield (json.dumps(item.to_json(), separators=(",", ":")) + "\n").encode()
         finally:
             self._subscribers.discard(q)

@@ -18,7 +18,7 @@ class ApiError(Exception):
 
     def body(self) -> bytes:
         """The JSON body Docker sends, with its trailing newline."""
-        return (json.dumps({"message": self.message}) + "\n").encode()
+        return (json.dumps({"message": self.message}, separators=(",", ":")) + "\n").encode()
 
 
 class BadParameter(ApiError):

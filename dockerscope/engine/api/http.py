@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import json
 import socket
 import struct
@@ -170,7 +171,7 @@ class Response:
 
     @classmethod
     def json(cls, data: Any, status: int = 200) -> Response:
-        return cls(status, (json.dumps(data) + "\n").encode())
+        return cls(status, (json.dumps(data, separators=(",", ":")) + "\n").encode())
 
     @classmethod
     def empty(cls, status: int = 204) -> Response:
@@ -307,6 +308,13 @@ class HttpServer:
                 await t
 
 
+def _reason(status: int) -> bytes:
+    try:
+        return http.HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
+
+
 class _ClientGone(ConnectionError):
     """The client closed the connection in the middle of a request."""
 
@@ -427,6 +435,7 @@ class _Connection:
             h11.Response(
                 status_code=reply.status,
                 headers=self._head(reply.status, reply.content_type, extra),
+                reason=_reason(reply.status),
             )
         )
         if body and request.method != "HEAD":
@@ -443,6 +452,7 @@ class _Connection:
             h11.Response(
                 status_code=reply.status,
                 headers=self._head(reply.status, reply.content_type, list(reply.headers)),
+                reason=_reason(reply.status),
             )
         )
         await self.writer.drain()

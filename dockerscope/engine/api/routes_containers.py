@@ -145,7 +145,9 @@ class ContainerRoutes:
         async def body() -> AsyncIterator[bytes]:
             # The head goes out at once (clients wait before they start); the body on exit.
             code = await self.mgr.wait(c.id, condition)
-            yield (json.dumps({"Error": None, "StatusCode": code}) + "\n").encode()
+            yield (
+                json.dumps({"Error": None, "StatusCode": code}, separators=(",", ":")) + "\n"
+            ).encode()
 
         return StreamResponse(body())
 
@@ -293,14 +295,26 @@ class ContainerRoutes:
         if body.get("Detach"):
             self.mgr.exec_start(id, None)
             return Response(200, b"", None)
-        q: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
-        e, writer = self.mgr.exec_start(id, lambda s, d: q.put_nowait((s, d)))
-        assert e.done is not None
-        e.done.add_done_callback(lambda _: q.put_nowait(None))
-        want = {s for s, on in (("stdout", e.attach_stdout), ("stderr", e.attach_stderr)) if on}
-        tty = e.tty
+        if e.started:
+            raise Conflict(f"Error: Exec command {id} has already run")
+        if e.container_id not in self.mgr.live:
+            raise Conflict(f"Container {e.container_id} is not running")
+        mgr = self.mgr
 
         async def run(s: HijackedStream) -> None:
+            # Started once the head is out, as dockerd does: a client that reads the head
+            # through a buffered reader must not find the first output inside that buffer.
+            q: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
+            try:
+                e2, writer = mgr.exec_start(id, lambda st, d: q.put_nowait((st, d)))
+            except Exception as exc:
+                await s.write(f"Error: {exc}\r\n".encode())
+                return
+            assert e2.done is not None
+            e2.done.add_done_callback(lambda _: q.put_nowait(None))
+            want = {
+                st for st, on in (("stdout", e2.attach_stdout), ("stderr", e2.attach_stderr)) if on
+            }
             pump = None
             if writer is not None:
                 pump = asyncio.ensure_future(_exec_stdin(s, writer))
@@ -312,7 +326,7 @@ class ContainerRoutes:
                     stream, data = item
                     if stream not in want:
                         continue
-                    if not await s.write(data if tty else frame(STREAM_IDS[stream], data)):
+                    if not await s.write(data if e2.tty else frame(STREAM_IDS[stream], data)):
                         break
             finally:
                 if pump is not None:

@@ -13,7 +13,7 @@ from dockerscope.engine.api.router import Router
 
 
 def _line(obj: dict[str, Any]) -> bytes:
-    return (json.dumps(obj) + "\n").encode()
+    return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
 
 
 def image_summary(img: Any, containers: int = -1) -> dict[str, Any]:

@@ -81,4 +81,4 @@ class TrafficTap:
 
 def to_line(call: ApiCall) -> bytes:
     """One call as a JSON line (the dashboard rebuilds it with ``ApiCall(**json)``)."""
-    return (json.dumps(dataclasses.asdict(call)) + "\n").encode()
+    return (json.dumps(dataclasses.asdict(call), separators=(",", ":")) + "\n").encode()

@@ -28,7 +28,8 @@ class LogLine:
                 "log": self.data.decode("utf-8", "replace"),
                 "stream": self.stream,
                 "time": iso(self.time),
-            }
+            },
+            separators=(",", ":"),
         )
 
 

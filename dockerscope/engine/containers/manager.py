@@ -148,6 +148,8 @@ class ContainerManager:
         self._finishing: dict[str, asyncio.Task[None]] = {}
         # attach subscribers by container id (an attach may come before the start)
         self.attached: dict[str, set[asyncio.Queue[tuple[str, bytes] | None]]] = {}
+        # stdin an attached client sent before the start (docker run -i attaches first)
+        self._early_stdin: dict[str, tuple[bytearray, list[bool]]] = {}
 
     # ---- lookup -------------------------------------------------------------------------
 
@@ -343,7 +345,11 @@ class ContainerManager:
                     ),
                 )
                 self._save(c)
+                if c.host.auto_remove:
+                    await self._remove(c)  # as dockerd: --rm also cleans up a failed start
                 raise BadParameter(f"failed to start container {c.id[:12]}: {exc}") from exc
+            if c.host.auto_remove:
+                await self._remove(c)
             raise
         pid = launched.pid
         pidfd = os.pidfd_open(pid)
@@ -362,6 +368,12 @@ class ContainerManager:
         live.reader = OutputReader(stdio, lambda stream, data: self._output(c.id, stream, data))
         if stdio.stdin_fd is not None:
             live.stdin = FdWriter(stdio.stdin_fd, owns_fd=stdio.stdin_fd != stdio.pty_master)
+            early = self._early_stdin.pop(c.id, None)
+            if early is not None:
+                live.stdin.write(bytes(early[0]))
+                if early[1][0]:
+                    live.stdin.close()
+                    live.stdin = None
         asyncio.get_running_loop().add_reader(pidfd, self._reap, c.id)
         c = replace(
             c,
@@ -564,6 +576,7 @@ class ContainerManager:
         d = self.store.dir(c.id)
         await asyncio.to_thread(shutil.rmtree, d, True)
         self.containers.pop(c.id, None)
+        self._early_stdin.pop(c.id, None)
         for q in self.attached.pop(c.id, set()):
             q.put_nowait(None)
         self.events.emit("container", "destroy", c.id, self._attrs(c))
@@ -619,14 +632,20 @@ class ContainerManager:
 
     def write_stdin(self, cid: str, data: bytes) -> None:
         live = self.live.get(cid)
-        if live is not None and live.stdin is not None:
-            live.stdin.write(data)
+        if live is not None:
+            if live.stdin is not None:
+                live.stdin.write(data)
+        elif cid in self.containers:
+            self._early_stdin.setdefault(cid, (bytearray(), [False]))[0].extend(data)
 
     def close_stdin(self, cid: str) -> None:
         live = self.live.get(cid)
-        if live is not None and live.stdin is not None:
-            live.stdin.close()
-            live.stdin = None
+        if live is not None:
+            if live.stdin is not None:
+                live.stdin.close()
+                live.stdin = None
+        elif cid in self.containers:
+            self._early_stdin.setdefault(cid, (bytearray(), [False]))[1][0] = True
 
     async def logs(
         self,
