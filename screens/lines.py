@@ -1,0 +1,152 @@
+"""Line-based rendering: panels hand over lines of Rich ``Text``; only visible rows are drawn.
+
+With a thousand rules or a hundred containers a Rich ``Table`` or one big ``Static`` costs
+hundreds of milliseconds per frame. Here a panel's content is a list of ``Text`` lines, tables
+are laid out by ``grid_lines`` (column widths from the cells, no wrapping), and ``LinesView``
+renders just the rows on screen, caching each row's segments until the next update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.segment import Segment
+from rich.text import Text
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+Cell = Text | str
+
+
+def as_lines(text: Text) -> list[Text]:
+    """One ``Text`` per line (a trailing newline does not add an empty line)."""
+    lines = text.split("\n", allow_blank=True)
+    if lines and not lines[-1].plain and text.plain.endswith("\n"):
+        lines.pop()
+    return list(lines)
+
+
+def grid_lines(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *,
+               right: Sequence[int] = (), header_style: str = "bold", gap: int = 2) -> list[Text]:
+    """A table as aligned lines: one header line, then the rows.
+
+    A cell holding newlines spreads over several lines (like brctl's interface list).
+    Columns listed in ``right`` are right-aligned.
+    """
+    grid: list[list[Text]] = []
+    for row in rows:
+        cells = [c if isinstance(c, Text) else Text(c) for c in row]
+        split = [as_lines(c) if "\n" in c.plain else [c] for c in cells]
+        for i in range(max((len(s) for s in split), default=1)):
+            grid.append([s[i] if i < len(s) else Text("") for s in split])
+    widths = [len(h) for h in headers]
+    for cells in grid:
+        for i, cell in enumerate(cells):
+            widths[i] = max(widths[i], cell.cell_len)
+    out = [_join([Text(h, style=header_style) for h in headers], widths, right, gap)]
+    out += [_join(cells, widths, right, gap) for cells in grid]
+    return out
+
+
+def _join(cells: Sequence[Text], widths: Sequence[int], right: Sequence[int], gap: int) -> Text:
+    line = Text(no_wrap=True)
+    last = len(cells) - 1
+    for i, cell in enumerate(cells):
+        pad = widths[i] - cell.cell_len
+        if i in right:
+            line.append(" " * pad)
+            line.append_text(cell)
+        else:
+            line.append_text(cell)
+            if i < last:
+                line.append(" " * pad)
+        if i < last:
+            line.append(" " * gap)
+    line.rstrip()
+    return line
+
+
+class LinesView(ScrollView, can_focus=False):
+    """Scrollable lines of ``Text``; draws only what is visible."""
+
+    DEFAULT_CSS = """
+    LinesView {
+        height: 1fr;
+        scrollbar-size: 1 1;
+    }
+    """
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self.lines: list[Text] = []
+        self._cache: dict[int, Strip] = {}
+
+    def set_lines(self, lines: list[Text]) -> None:
+        """Replace the content (keeps the scroll position)."""
+        self.lines = lines
+        self._cache.clear()
+        width = max((line.cell_len for line in lines), default=0)
+        self.virtual_size = Size(width, len(lines))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = y + scroll_y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if index >= len(self.lines):
+            return Strip.blank(width, base)
+        strip = self._cache.get(index)
+        if strip is None:
+            line = self.lines[index]
+            segments = [
+                Segment(seg.text, base + seg.style if seg.style else base)
+                for seg in line.render(self.app.console)
+                if seg.text and seg.text != "\n"
+            ]
+            strip = Strip(segments, line.cell_len)
+            self._cache[index] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+
+class LineBuilder:
+    """Builds lines of ``Text`` with ``append`` calls, like one ``Text``, without splitting it
+    afterwards (splitting a big ``Text`` is what made large panels slow)."""
+
+    def __init__(self) -> None:
+        self._lines: list[Text] = []
+        self._current = Text(no_wrap=True)
+
+    def append(self, text: str | Text, style: str = "") -> LineBuilder:
+        """Add text; each newline in it ends the current line."""
+        if isinstance(text, Text):
+            if "\n" not in text.plain:
+                self._current.append_text(text)
+                return self
+            parts = as_lines(text)
+            ends_line = text.plain.endswith("\n")
+            for i, part in enumerate(parts):
+                self._current.append_text(part)
+                if i < len(parts) - 1 or ends_line:
+                    self.newline()
+            return self
+        pieces = text.split("\n")
+        for i, piece in enumerate(pieces):
+            if piece:
+                self._current.append(piece, style)
+            if i < len(pieces) - 1:
+                self.newline()
+        return self
+
+    def newline(self) -> None:
+        """End the current line."""
+        self._lines.append(self._current)
+        self._current = Text(no_wrap=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._lines) or bool(self._current.plain)
+
+    def lines(self) -> list[Text]:
+        """The lines so far (an unfinished last line included)."""
+        return self._lines + ([self._current] if self._current.plain else [])
