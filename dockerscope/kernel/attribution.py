@@ -301,16 +301,47 @@ def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
     return None
 
 
-def attribute(snap: Snapshot, hints: Hints | None = None) -> Snapshot:
-    """A copy of ``snap`` with ``owner`` filled wherever a kernel fact names one."""
+class Memo:
+    """Attributed objects kept between snapshots, valid while the facts they used are the same.
+
+    A live observer composes a snapshot many times a second while most objects stay equal;
+    with a memo only new or changed objects are attributed again.
+    """
+
+    def __init__(self, limit: int = 100_000):
+        self.limit = limit
+        self.fingerprint: int | None = None
+        self.done: dict[Any, Any] = {}
+
+    def start(self, fingerprint: int) -> None:
+        if fingerprint != self.fingerprint or len(self.done) > self.limit:
+            self.fingerprint = fingerprint
+            self.done = {}
+
+
+def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = None) -> Snapshot:
+    """A copy of ``snap`` with ``owner`` filled wherever a kernel fact names one.
+
+    With a ``memo``, objects equal to ones attributed before (under the same links, namespaces,
+    processes and hints) are reused as they are.
+    """
     hints = hints or Hints()
     ix = _index(snap, hints)
+    done: dict[Any, Any] = {}
+    if memo is not None:
+        memo.start(hash((hints, snap.links, snap.netns, snap.processes)))
+        done = memo.done
 
     def with_owner(items: Iterable[Any], fn: Any) -> tuple[Any, ...]:
         out = []
         for obj in items:
-            o = fn(obj)
-            out.append(obj if o == obj.owner else replace(obj, owner=o))
+            got = done.get(obj) if memo is not None else None
+            if got is None:
+                o = fn(obj)
+                got = obj if o == obj.owner else replace(obj, owner=o)
+                if memo is not None:
+                    done[obj] = got
+            out.append(got)
         return tuple(out)
 
     links = with_owner(snap.links, lambda link: _link_owner(ix, link))

@@ -266,3 +266,40 @@ def _cidr(value: str) -> str:
         bits = sum(bin(int(o)).count("1") for o in mask.split("."))
         return f"{addr}/{bits}"
     return value
+
+
+def apply_counters(
+    ruleset: Ruleset,
+    counters: dict[tuple[str, str], list[tuple[int, int]]],
+    backend: str = "nf_tables",
+) -> Ruleset | None:
+    """The ruleset with fresh (packets, bytes) per rule, matched by table, chain and position.
+
+    ``counters`` lists each chain's rules in order (from an nf_tables rule dump). Returns None
+    when the chains no longer have the rules ``ruleset`` has: the caller re-reads them instead.
+    """
+    mine: dict[tuple[str, str], int] = {}
+    for r in ruleset.rules:
+        if r.backend == backend:
+            mine[(r.table, r.chain)] = mine.get((r.table, r.chain), 0) + 1
+    theirs = {k: len(v) for k, v in counters.items() if k[0] in TABLES and v}
+    if mine != theirs:
+        return None
+    rules = []
+    for r in ruleset.rules:
+        if r.backend == backend:
+            packets, nbytes = counters[(r.table, r.chain)][r.position - 1]
+            if (packets, nbytes) != (r.packets, r.bytes):
+                r = Rule(
+                    r.netns,
+                    r.backend,
+                    r.table,
+                    r.chain,
+                    r.position,
+                    r.spec,
+                    packets,
+                    nbytes,
+                    r.owner,
+                )
+        rules.append(r)
+    return Ruleset(ruleset.chains, tuple(rules))

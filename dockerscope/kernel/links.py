@@ -1,9 +1,11 @@
 """Links and their addresses in one network namespace (``ip link``, ``ip addr``, ``brctl show``).
 
-One ``RtnlReader`` per namespace keeps a pyroute2 IPRoute whose socket was created inside that
-namespace (see setns.py), so a re-read costs one netlink dump and no fork. A veth's peer is
-named by ifindex plus a *netns id* local to the namespace being read; ``resolve_peers`` turns
-that id into the label of the namespace that holds the peer, across all namespaces in view.
+One ``RtnlReader`` per namespace keeps a netlink socket created inside that namespace (see
+setns.py), so a re-read costs one dump and no fork. The dumps are decoded by netlink.py into
+messages shaped like pyroute2's (``get``/``get_attr``), which is what the builders here take.
+A veth's peer is named by ifindex plus a *netns id* local to the namespace being read;
+``resolve_peers`` turns that id into the label of the namespace that holds the peer, across all
+namespaces in view.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pyroute2 import IPRoute
-
+from dockerscope.kernel import netlink
 from dockerscope.kernel.model import Address, Link
+from dockerscope.kernel.netlink import Conn
 from dockerscope.kernel.netns import NsRef
 from dockerscope.kernel.setns import netlink_socket
 
@@ -38,24 +40,21 @@ class RtnlReader:
 
     def __init__(self, ref: NsRef):
         self.ref = ref
-        sock = netlink_socket(None if ref.label == "host" else ref.path, NETLINK_ROUTE)
-        try:
-            self.ipr = IPRoute(fileno=sock.fileno())
-        except Exception:
-            sock.close()
-            raise
-        sock.detach()  # the IPRoute owns the descriptor now and closes it
+        self.conn = Conn(netlink_socket(None if ref.label == "host" else ref.path, NETLINK_ROUTE))
         self._nsids: dict[int, int] = {}  # netns inode -> nsid as seen from here
 
     def close(self) -> None:
-        """Release the socket and pyroute2's event loop."""
-        self.ipr.close()
+        """Release the socket."""
+        self.conn.close()
 
     def dump_links(self) -> list[Any]:
-        return list(self.ipr.get_links())
+        return netlink.dump_links(self.conn)
 
     def dump_addrs(self) -> list[Any]:
-        return list(self.ipr.get_addr())
+        return netlink.dump_addrs(self.conn)
+
+    def dump_routes(self) -> list[Any]:
+        return netlink.dump_routes(self.conn)
 
     def links(self) -> list[RawLink]:
         """Every link of the namespace with its addresses (peers unresolved)."""
@@ -70,15 +69,13 @@ class RtnlReader:
         except OSError:
             return None
         try:
-            answer = self.ipr.get_netnsid(fd=fd)
-        except Exception:  # noqa: BLE001 - an unassigned id comes back as an error on some kernels
-            answer = None
+            nsid = netlink.netnsid_of_fd(self.conn, fd)
+        except OSError:
+            nsid = None
         finally:
             os.close(fd)
-        nsid = None if not answer else answer.get("nsid")
-        if nsid is None or nsid < 0:
-            return None
-        self._nsids[ref.inode] = nsid
+        if nsid is not None:
+            self._nsids[ref.inode] = nsid
         return nsid
 
 

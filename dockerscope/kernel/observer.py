@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 
 from dockerscope.feed import Frame
 from dockerscope.kernel import cgroups as cgroups_mod
-from dockerscope.kernel import conntrack, iptables, mounts, processes
+from dockerscope.kernel import conntrack, iptables, mounts, netlink, processes
 from dockerscope.kernel import netns as netns_mod
-from dockerscope.kernel.attribution import Hints, attribute, hints_from_socket
+from dockerscope.kernel.attribution import Hints, Memo, attribute, hints_from_socket
 from dockerscope.kernel.events import (
     NETLINK_NETFILTER,
     NFNL_SUBSYS_CTNETLINK,
@@ -53,6 +53,7 @@ from dockerscope.kernel.model import (
     Snapshot,
     diff,
 )
+from dockerscope.kernel.netlink import Conn
 from dockerscope.kernel.netns import HOST, NsRef
 from dockerscope.kernel.routes import read_routes
 from dockerscope.kernel.setns import netlink_socket
@@ -135,11 +136,16 @@ class _Ns:
     flows: list[Flow] = field(default_factory=list)
     rtnl_sock: socket.socket | None = None
     nf_sock: socket.socket | None = None
+    nf_conn: Conn | None = None  # nf_tables dumps: tables, generation id, rule counters
+    genid: int | None = None  # ruleset generation when the rules were last read
+    has_legacy: bool = False
 
     def close(self) -> None:
         for s in (self.rtnl_sock, self.nf_sock):
             if s is not None:
                 s.close()
+        if self.nf_conn is not None:
+            self.nf_conn.close()
         if self.reader is not None:
             self.reader.close()
 
@@ -176,6 +182,7 @@ class Observer:
         self._host_inode = os.stat(f"{proc}/{os.getpid()}/ns/net").st_ino
         self._ns_changed = False
         self._last: Snapshot | None = None
+        self._memo = Memo()
 
     # -- public ---------------------------------------------------------------------------
 
@@ -420,6 +427,10 @@ class Observer:
                 )
             except OSError:
                 st.nf_sock = None  # no events: counters polling still catches rule changes
+            try:
+                st.nf_conn = Conn(netlink_socket(path, NETLINK_NETFILTER))
+            except OSError:
+                st.nf_conn = None  # iptables-save alone then
             self._ns[label] = st
             self._ns_changed = True
             new.append(label)
@@ -437,9 +448,7 @@ class Observer:
             reader = st.reader
             st.routes = self._try(f"routes {label}", lambda: read_routes(reader, names), st.routes)
         elif what == "rules":
-            st.ruleset = self._try(
-                f"iptables {label}", lambda: iptables.read_all(path, label), st.ruleset
-            )
+            st.ruleset = self._try(f"iptables {label}", lambda: self._read_rules(st), st.ruleset)
         elif what == "flows":
             if st.ruleset.rules or st.ruleset.chains:
                 st.flows = self._try(
@@ -447,6 +456,41 @@ class Observer:
                 )
             else:
                 st.flows = []  # no NAT/filter tables: conntrack is not hooked in here
+
+    def _read_rules(self, st: _Ns) -> iptables.Ruleset:
+        """Both backends; iptables-save is skipped where nf_tables has no ip nat/filter table."""
+        path = None if st.ref.label == HOST else st.ref.path
+        label = st.ref.label
+        want_nft = True
+        if st.nf_conn is not None:
+            st.genid = netlink.nft_genid(st.nf_conn)
+            tables = netlink.nft_tables(st.nf_conn)
+            want_nft = any(
+                fam == netlink.NFPROTO_IPV4 and name in iptables.TABLES for fam, name in tables
+            )
+        nft = iptables.read_nft(path, label) if want_nft else iptables.Ruleset()
+        st.has_legacy = iptables.legacy_has_rules(path)
+        legacy = iptables.read_legacy(path, label) if st.has_legacy else iptables.Ruleset()
+        return iptables.Ruleset(nft.chains + legacy.chains, nft.rules + legacy.rules)
+
+    def _poll_counters(self, label: str) -> None:
+        """Fresh rule counters without re-reading the rules, unless the ruleset changed."""
+        st = self._ns.get(label)
+        if st is None:
+            return
+        if st.nf_conn is None or st.has_legacy:
+            self._read_ns(label, "rules")  # libiptc gives counters with the rules anyway
+            return
+
+        def poll() -> iptables.Ruleset:
+            assert st.nf_conn is not None
+            if netlink.nft_genid(st.nf_conn) != st.genid:
+                return self._read_rules(st)
+            counters = netlink.nft_rule_counters(st.nf_conn)
+            fresh = iptables.apply_counters(st.ruleset, counters)
+            return fresh if fresh is not None else self._read_rules(st)
+
+        st.ruleset = self._try(f"iptables {label}", poll, st.ruleset)
 
     def _read_processes(self) -> None:
         inodes = {st.ref.inode for st in self._ns.values()}
@@ -560,8 +604,10 @@ class Observer:
                 todo.update((what, label) for what in PER_NS)
             todo.add(("processes", ""))
         if ("counters", "") in todo:
-            # Only namespaces that hold rules: the others have nothing to count.
-            todo.update(("rules", lb) for lb, st in self._ns.items() if st.ruleset.rules)
+            # Only namespaces that hold rules (and whose rules are not re-read anyway).
+            for lb, st in self._ns.items():
+                if st.ruleset.rules and ("rules", lb) not in todo:
+                    self._poll_counters(lb)
         for what in PER_NS:  # links before routes: routes name their devices
             for w, label in sorted(todo):
                 if w == what and label:
@@ -609,7 +655,7 @@ class Observer:
             flows=tuple(f for st in self._ns.values() for f in st.flows),
             errors=tuple(sorted(self._errors.values())),
         )
-        snap = attribute(snap, hints)
+        snap = attribute(snap, hints, self._memo)
         self._last = snap
         return snap
 

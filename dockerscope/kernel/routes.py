@@ -38,5 +38,4 @@ def routes_from_messages(label: str, msgs: Iterable[Any], names: dict[int, str])
 
 def read_routes(reader: RtnlReader, names: dict[int, str]) -> list[Route]:
     """The main table of the reader's namespace."""
-    msgs = reader.ipr.get_routes(family=socket.AF_INET, table=RT_TABLE_MAIN)
-    return routes_from_messages(reader.ref.label, msgs, names)
+    return routes_from_messages(reader.ref.label, reader.dump_routes(), names)

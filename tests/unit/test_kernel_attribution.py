@@ -209,3 +209,17 @@ def test_diff_of_counters_and_new_rule(hints):
         d.of("rules", "changed")[0].after.packets == d.of("rules", "changed")[0].before.packets + 1
     )
     assert not diff(a, attribute(_snapshot(), hints))
+
+
+def test_memo_reuses_objects_until_facts_change(hints):
+    from dockerscope.kernel.attribution import Memo
+
+    memo = Memo()
+    snap = _snapshot()
+    a = attribute(snap, hints, memo)
+    b = attribute(snap, hints, memo)
+    assert all(x is y for x, y in zip(a.rules, b.rules, strict=True))
+    assert a == attribute(snap, hints)  # same answers as without a memo
+    c = attribute(snap, Hints(), memo)  # other facts: attributed afresh
+    owner = {lk.key: lk.owner for lk in c.links}
+    assert owner["lab/vethd98d5a6"].name == WEB_ID[:12]  # no name without hints

@@ -1,0 +1,375 @@
+"""A small, fast netlink dump reader: rtnetlink links, addresses, routes, netns ids, and the
+nf_tables table list, generation id and rule counters.
+
+pyroute2 decodes every attribute of every message through an asyncio round trip, which costs
+milliseconds per namespace; the observer re-reads on every event and polls counters, so it reads
+the few attributes it needs with ``struct`` instead. Messages come back as ``Msg`` objects with
+pyroute2's access style (``msg.get(field)``, ``msg.get_attr("IFLA_IFNAME")``) so the builders in
+links.py and routes.py work on either.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_MULTI = 0x2
+NLM_F_DUMP_INTR = 0x10
+NLM_F_DUMP = 0x300
+NLA_TYPE_MASK = 0x3FFF
+
+RTM_NEWLINK, RTM_GETLINK = 16, 18
+RTM_NEWADDR, RTM_GETADDR = 20, 22
+RTM_NEWROUTE, RTM_GETROUTE = 24, 26
+RTM_NEWNSID, RTM_GETNSID = 88, 90
+
+NFNL_SUBSYS_NFTABLES = 10
+NFT_MSG_NEWTABLE, NFT_MSG_GETTABLE = 0, 1
+NFT_MSG_NEWRULE, NFT_MSG_GETRULE = 6, 7
+NFT_MSG_NEWGEN, NFT_MSG_GETGEN = 15, 16
+NFPROTO_UNSPEC, NFPROTO_IPV4 = 0, 2
+
+_HDR = struct.Struct("=IHHII")
+_RTA = struct.Struct("=HH")
+_IFINFO = struct.Struct("=BxHiII")
+_IFADDR = struct.Struct("=BBBBI")
+_RTMSG = struct.Struct("=BBBBBBBBI")
+_OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
+
+
+class DumpInterrupted(OSError):
+    """The kernel's table changed during the dump; retry."""
+
+
+class Msg(dict[str, Any]):
+    """A decoded message: header fields as dict items, attributes by name."""
+
+    def __init__(self, fields: dict[str, Any] | None = None, attrs: dict[str, Any] | None = None):
+        super().__init__(fields or {})
+        self.attrs = attrs or {}
+
+    def get_attr(self, name: str) -> Any:
+        return self.attrs.get(name)
+
+
+def attributes(data: bytes | memoryview, off: int, end: int) -> Iterator[tuple[int, memoryview]]:
+    """(type, payload) of each netlink attribute between ``off`` and ``end``."""
+    view = memoryview(data)
+    while off + 4 <= end:
+        length, atype = _RTA.unpack_from(view, off)
+        if length < 4:
+            return
+        yield atype & NLA_TYPE_MASK, view[off + 4 : off + length]
+        off += (length + 3) & ~3
+
+
+def _str(v: memoryview) -> str:
+    return bytes(v).split(b"\0", 1)[0].decode(errors="replace")
+
+
+def _u32(v: memoryview) -> int:
+    return int(struct.unpack_from("=I", v)[0])
+
+
+def _s32(v: memoryview) -> int:
+    return int(struct.unpack_from("=i", v)[0])
+
+
+def _mac(v: memoryview) -> str:
+    return ":".join(f"{b:02x}" for b in bytes(v))
+
+
+def _ip(family: int, v: memoryview) -> str:
+    return socket.inet_ntop(family, bytes(v))
+
+
+class Conn:
+    """Request/response over one netlink socket (blocking, used from one thread)."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.sock.setblocking(True)
+        self._seq = int.from_bytes(os.urandom(2), "little")
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def request(self, mtype: int, flags: int, payload: bytes) -> list[tuple[int, int, bytes, int]]:
+        """Send one request; return (type, flags, datagram, offset of payload) per reply."""
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        seq = self._seq
+        msg = _HDR.pack(_HDR.size + len(payload), mtype, flags | NLM_F_REQUEST, seq, 0) + payload
+        self.sock.send(msg)
+        out: list[tuple[int, int, bytes, int]] = []
+        interrupted = False
+        while True:
+            data = self.sock.recv(1 << 17)
+            off = 0
+            while off + _HDR.size <= len(data):
+                length, rtype, rflags, rseq, _pid = _HDR.unpack_from(data, off)
+                if length < _HDR.size:
+                    break
+                if rseq != seq:  # a stale answer to an earlier, abandoned request
+                    off += (length + 3) & ~3
+                    continue
+                if rflags & NLM_F_DUMP_INTR:
+                    interrupted = True
+                if rtype == NLMSG_DONE:
+                    if interrupted:
+                        raise DumpInterrupted(errno.EINTR, "netlink dump interrupted")
+                    return out
+                if rtype == NLMSG_ERROR:
+                    (err,) = struct.unpack_from("=i", data, off + _HDR.size)
+                    if err == 0:  # an ACK
+                        return out
+                    raise OSError(-err, os.strerror(-err))
+                out.append((rtype, rflags, data, off))
+                if not rflags & NLM_F_MULTI:
+                    return out
+                off += (length + 3) & ~3
+
+    def dump(self, mtype: int, payload: bytes, tries: int = 5) -> list[tuple[int, int, bytes, int]]:
+        """A dump request, retried when the kernel reports it was interrupted."""
+        for attempt in range(tries):
+            try:
+                return self.request(mtype, NLM_F_DUMP, payload)
+            except DumpInterrupted:
+                if attempt == tries - 1:
+                    raise
+        return []
+
+
+# ---------------------------------------------------------------------------------------------
+# rtnetlink
+
+
+def _linkinfo(v: memoryview) -> Msg:
+    info = Msg()
+    for t, p in attributes(v, 0, len(v)):
+        if t == 1:  # IFLA_INFO_KIND
+            info.attrs["IFLA_INFO_KIND"] = _str(p)
+        elif t == 2:  # IFLA_INFO_DATA (decoded for bridges once the kind is known)
+            info.attrs["_data"] = p
+    data = info.attrs.pop("_data", None)
+    if data is not None and info.attrs.get("IFLA_INFO_KIND") == "bridge":
+        br = Msg()
+        for t, p in attributes(data, 0, len(data)):
+            if t == 5:  # IFLA_BR_STP_STATE
+                br.attrs["IFLA_BR_STP_STATE"] = _u32(p)
+            elif t == 6:  # IFLA_BR_PRIORITY
+                br.attrs["IFLA_BR_PRIORITY"] = struct.unpack_from("=H", p)[0]
+            elif t == 11 and len(p) >= 8:  # IFLA_BR_BRIDGE_ID: u8 prio[2], u8 addr[6]
+                br.attrs["IFLA_BR_BRIDGE_ID"] = {
+                    "prio": int.from_bytes(bytes(p[:2]), "big"),
+                    "addr": _mac(p[2:8]),
+                }
+        info.attrs["IFLA_INFO_DATA"] = br
+    return info
+
+
+def decode_link(data: bytes, off: int) -> Msg:
+    """One RTM_NEWLINK message at ``off``."""
+    length = _HDR.unpack_from(data, off)[0]
+    body = off + _HDR.size
+    _family, ifi_type, index, flags, _change = _IFINFO.unpack_from(data, body)
+    m = Msg({"index": index, "ifi_type": ifi_type, "flags": flags})
+    for t, p in attributes(data, body + _IFINFO.size, off + length):
+        if t == 1:
+            m.attrs["IFLA_ADDRESS"] = _mac(p)
+        elif t == 3:
+            m.attrs["IFLA_IFNAME"] = _str(p)
+        elif t == 4:
+            m.attrs["IFLA_MTU"] = _u32(p)
+        elif t == 5:
+            m.attrs["IFLA_LINK"] = _u32(p)
+        elif t == 10:
+            m.attrs["IFLA_MASTER"] = _u32(p)
+        elif t == 16:
+            state = p[0]
+            known = state < len(_OPERSTATES)
+            m.attrs["IFLA_OPERSTATE"] = _OPERSTATES[state] if known else "UNKNOWN"
+        elif t == 18:
+            m.attrs["IFLA_LINKINFO"] = _linkinfo(p)
+        elif t == 37:
+            m.attrs["IFLA_LINK_NETNSID"] = _s32(p)
+    return m
+
+
+def decode_addr(data: bytes, off: int) -> Msg:
+    """One RTM_NEWADDR message at ``off``."""
+    length = _HDR.unpack_from(data, off)[0]
+    body = off + _HDR.size
+    family, prefixlen, _flags, scope, index = _IFADDR.unpack_from(data, body)
+    m = Msg({"family": family, "prefixlen": prefixlen, "scope": scope, "index": index})
+    for t, p in attributes(data, body + _IFADDR.size, off + length):
+        if t == 1:
+            m.attrs["IFA_ADDRESS"] = _ip(family, p)
+        elif t == 2:
+            m.attrs["IFA_LOCAL"] = _ip(family, p)
+    return m
+
+
+def decode_route(data: bytes, off: int) -> Msg:
+    """One RTM_NEWROUTE message at ``off``."""
+    length = _HDR.unpack_from(data, off)[0]
+    body = off + _HDR.size
+    family, dst_len, _src_len, _tos, table, _proto, scope, rtype, _flags = _RTMSG.unpack_from(
+        data, body
+    )
+    m = Msg({"family": family, "dst_len": dst_len, "table": table, "scope": scope, "type": rtype})
+    for t, p in attributes(data, body + _RTMSG.size, off + length):
+        if t == 1:
+            m.attrs["RTA_DST"] = _ip(family, p)
+        elif t == 4:
+            m.attrs["RTA_OIF"] = _u32(p)
+        elif t == 5:
+            m.attrs["RTA_GATEWAY"] = _ip(family, p)
+        elif t == 7:
+            m.attrs["RTA_PREFSRC"] = _ip(family, p)
+        elif t == 15:
+            m.attrs["RTA_TABLE"] = _u32(p)
+    return m
+
+
+def dump_links(conn: Conn) -> list[Msg]:
+    """``ip link``: every link of the socket's namespace."""
+    req = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    return [decode_link(d, o) for t, _f, d, o in conn.dump(RTM_GETLINK, req) if t == RTM_NEWLINK]
+
+
+def dump_addrs(conn: Conn) -> list[Msg]:
+    """``ip addr``: every address (IPv4 and IPv6)."""
+    req = _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    return [decode_addr(d, o) for t, _f, d, o in conn.dump(RTM_GETADDR, req) if t == RTM_NEWADDR]
+
+
+def dump_routes(conn: Conn, family: int = socket.AF_INET) -> list[Msg]:
+    """``ip route show table all`` for one family."""
+    req = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
+    out = conn.dump(RTM_GETROUTE, req)
+    return [decode_route(d, o) for t, _f, d, o in out if t == RTM_NEWROUTE]
+
+
+def netnsid_of_fd(conn: Conn, fd: int) -> int | None:
+    """The id the socket's namespace gives the namespace open at ``fd`` (None: unassigned)."""
+    attr = _RTA.pack(8, 3) + struct.pack("=I", fd)  # NETNSA_FD
+    payload = struct.pack("=Bxxx", socket.AF_UNSPEC) + attr
+    for t, _f, d, o in conn.request(RTM_GETNSID, 0, payload):
+        if t != RTM_NEWNSID:
+            continue
+        length = _HDR.unpack_from(d, o)[0]
+        for at, p in attributes(d, o + _HDR.size + 4, o + length):
+            if at == 1:  # NETNSA_NSID
+                nsid = _s32(p)
+                return None if nsid < 0 else nsid
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# nf_tables
+
+
+def _nft(msg: int) -> int:
+    return (NFNL_SUBSYS_NFTABLES << 8) | msg
+
+
+def _nfgen(family: int) -> bytes:
+    return struct.pack("=BBH", family, 0, 0)
+
+
+def nft_tables(conn: Conn) -> list[tuple[int, str]]:
+    """(family, name) of every nf_tables table in the socket's namespace."""
+    out = []
+    for t, _f, d, o in conn.dump(_nft(NFT_MSG_GETTABLE), _nfgen(NFPROTO_UNSPEC)):
+        if t != _nft(NFT_MSG_NEWTABLE):
+            continue
+        length = _HDR.unpack_from(d, o)[0]
+        family = d[o + _HDR.size]
+        for at, p in attributes(d, o + _HDR.size + 4, o + length):
+            if at == 1:  # NFTA_TABLE_NAME
+                out.append((family, _str(p)))
+    return out
+
+
+def nft_genid(conn: Conn) -> int | None:
+    """The ruleset generation id: it changes with every committed ruleset change."""
+    for t, _f, d, o in conn.request(_nft(NFT_MSG_GETGEN), 0, _nfgen(NFPROTO_UNSPEC)):
+        if t != _nft(NFT_MSG_NEWGEN):
+            continue
+        length = _HDR.unpack_from(d, o)[0]
+        for at, p in attributes(d, o + _HDR.size + 4, o + length):
+            if at == 1:  # NFTA_GEN_ID (big endian)
+                return int(struct.unpack_from(">I", p)[0])
+    return None
+
+
+def nft_rule_counters(
+    conn: Conn, family: int = NFPROTO_IPV4
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """(table, chain) -> [(packets, bytes)] of each rule in chain order.
+
+    Rules made by iptables-nft carry one ``counter`` expression; a rule without one counts as
+    (0, 0) so positions still line up with ``iptables-save``. This runs at the polling rate
+    over every rule, so it walks the bytes directly instead of building attribute objects.
+    """
+    out: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    names: dict[bytes, str] = {}
+    unpack_rta = _RTA.unpack_from
+    for t, _f, d, o in conn.dump(_nft(NFT_MSG_GETRULE), _nfgen(family)):
+        if t != _nft(NFT_MSG_NEWRULE):
+            continue
+        end = o + _HDR.unpack_from(d, o)[0]
+        off = o + _HDR.size + 4
+        table = chain = b""
+        counts = (0, 0)
+        while off + 4 <= end:
+            alen, atype = unpack_rta(d, off)
+            if alen < 4:
+                break
+            atype &= NLA_TYPE_MASK
+            if atype == 1:
+                table = d[off + 4 : off + alen]
+            elif atype == 2:
+                chain = d[off + 4 : off + alen]
+            elif atype == 4:
+                q = d.find(b"counter\0", off, off + alen)
+                if q >= 0:
+                    counts = _counter_at(d, q + 8, off + alen)
+            off += (alen + 3) & ~3
+        key = (_name(names, table), _name(names, chain))
+        out.setdefault(key, []).append(counts)
+    return out
+
+
+def _name(cache: dict[bytes, str], raw: bytes) -> str:
+    name = cache.get(raw)
+    if name is None:
+        name = cache[raw] = raw.split(b"\0", 1)[0].decode(errors="replace")
+    return name
+
+
+def _counter_at(d: bytes, off: int, end: int) -> tuple[int, int]:
+    """(packets, bytes) from the NFTA_EXPR_DATA attribute that follows a "counter" name."""
+    if off + 4 > end:
+        return (0, 0)
+    alen, _atype = _RTA.unpack_from(d, off)
+    inner, stop = off + 4, min(off + alen, end)
+    nbytes = packets = 0
+    while inner + 4 <= stop:
+        clen, ctype = _RTA.unpack_from(d, inner)
+        if clen < 4:
+            break
+        ctype &= NLA_TYPE_MASK
+        if ctype == 1 and clen >= 12:
+            nbytes = int.from_bytes(d[inner + 4 : inner + 12], "big")
+        elif ctype == 2 and clen >= 12:
+            packets = int.from_bytes(d[inner + 4 : inner + 12], "big")
+        inner += (clen + 3) & ~3
+    return (packets, nbytes)
