@@ -660,8 +660,9 @@ def cmd_ps(client: DockerClient, args: argparse.Namespace, console: Console) -> 
             console.out((ident if args.no_trunc else fmt.short_id(ident)) + "\n")
         return 0
     if args.format:
-        for c in containers:
-            console.out(fmt.render_template(args.format, c) + "\n")
+        now = _now()
+        rows = [fmt.ps_fields(c, now, args.no_trunc) for c in containers]
+        console.out(fmt.render_rows(args.format, rows, fmt.PS_HEADERS))
         return 0
     console.out(fmt.ps_table(containers, _now(), no_trunc=args.no_trunc))
     return 0
@@ -912,6 +913,7 @@ def _images_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     p.add_argument("-f", "--filter", action="append", help="Filter output based on conditions")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("--format", help="Pretty-print images using a Go template")
 
 
 @command("images", "List images", flags=_images_flags)
@@ -928,6 +930,11 @@ def cmd_images(client: DockerClient, args: argparse.Namespace, console: Console)
             if shown not in seen:
                 seen.append(shown)
         console.out("".join(s + "\n" for s in seen))
+        return 0
+    if args.format:
+        now = _now()
+        rows = [row for img in images for row in fmt.image_fields(img, now, args.no_trunc)]
+        console.out(fmt.render_rows(args.format, rows, fmt.IMAGE_HEADERS))
         return 0
     console.out(fmt.images_table(images, _now(), no_trunc=args.no_trunc))
     return 0
@@ -1114,6 +1121,7 @@ def _network_configure(p: argparse.ArgumentParser) -> None:
     ls.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
     ls.add_argument("-f", "--filter", action="append", help="Provide filter values")
     ls.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
+    ls.add_argument("--format", help="Pretty-print networks using a Go template")
     ls.set_defaults(docker_handler=cmd_network_ls)
 
     ins = new_parser(sub, "inspect", "Display detailed information on one or more networks")
@@ -1158,6 +1166,11 @@ def cmd_network_ls(client: DockerClient, args: argparse.Namespace, console: Cons
         for n in sorted(networks, key=lambda n: str(n.get("Name", ""))):
             ident = str(n.get("Id", ""))
             console.out((ident if args.no_trunc else ident[:12]) + "\n")
+        return 0
+    if args.format:
+        ordered = sorted(networks, key=lambda n: str(n.get("Name", "")))
+        rows = [fmt.network_fields(n, args.no_trunc) for n in ordered]
+        console.out(fmt.render_rows(args.format, rows, fmt.NETWORK_HEADERS))
         return 0
     console.out(fmt.networks_table(networks, args.no_trunc))
     return 0

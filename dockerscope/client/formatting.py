@@ -419,3 +419,112 @@ def is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --format for the list commands: docker's field names, and "table ..." with headers.
+
+PS_HEADERS = {
+    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED", "Ports": "PORTS", "Status": "STATUS", "Names": "NAMES",
+    "State": "STATE", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+    "Size": "SIZE",
+}  # fmt: skip
+IMAGE_HEADERS = {
+    "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+    "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+}  # fmt: skip
+NETWORK_HEADERS = {
+    "ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
+    "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT",
+}  # fmt: skip
+
+
+def created_at(seconds: float) -> str:
+    """A creation time as docker's CreatedAt prints it: "2026-11-27 20:37:09 +0000 UTC"."""
+    when = _dt.datetime.fromtimestamp(seconds, _dt.UTC).astimezone()
+    return when.strftime("%Y-%m-%d %H:%M:%S %z %Z")
+
+
+def _labels(labels: Mapping[str, Any] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items()))
+
+
+def ps_fields(c: Mapping[str, Any], now: float, no_trunc: bool = False) -> dict[str, str]:
+    """One container of GET /containers/json as the fields of ``docker ps --format``."""
+    cid = str(c.get("Id", ""))
+    command = str(c.get("Command", ""))
+    if not no_trunc:
+        cid = short_id(cid)
+        command = ellipsis(command, 20)
+    created = float(c.get("Created") or 0)
+    networks = ((c.get("NetworkSettings") or {}).get("Networks")) or {}
+    mounts = [str(m.get("Name") or m.get("Source") or "") for m in c.get("Mounts") or []]
+    return {
+        "ID": cid,
+        "Image": str(c.get("Image", "")),
+        "Command": go_quote(command),
+        "CreatedAt": created_at(created),
+        "RunningFor": ago(created, now),
+        "Ports": display_ports(c.get("Ports")),
+        "Status": str(c.get("Status", "")),
+        "State": str(c.get("State", "")),
+        "Names": container_names(c.get("Names")),
+        "Labels": _labels(c.get("Labels")),
+        "Mounts": ",".join(mounts),
+        "Networks": ",".join(sorted(networks)),
+        "Size": "",
+    }
+
+
+def image_fields(
+    img: Mapping[str, Any], now: float, no_trunc: bool = False
+) -> list[dict[str, str]]:
+    """One image of GET /images/json as ``docker images --format`` rows (one per tag)."""
+    ident = str(img.get("Id", ""))
+    created = float(img.get("Created") or 0)
+    base = {
+        "ID": ident if no_trunc else short_id(ident),
+        "Digest": "<none>",
+        "CreatedSince": ago(created, now),
+        "CreatedAt": created_at(created),
+        "Size": image_size(float(img.get("Size") or img.get("VirtualSize") or 0)),
+    }
+    tags = [t for t in (img.get("RepoTags") or []) if t != "<none>:<none>"] or ["<none>"]
+    rows = []
+    for tag in tags:
+        repo, name = split_repo_tag(tag) if tag != "<none>" else ("<none>", "<none>")
+        rows.append({**base, "Repository": repo, "Tag": name})
+    return rows
+
+
+def network_fields(net: Mapping[str, Any], no_trunc: bool = False) -> dict[str, str]:
+    """One network of GET /networks as the fields of ``docker network ls --format``."""
+    ident = str(net.get("Id", ""))
+    return {
+        "ID": ident if no_trunc else ident[:12],
+        "Name": str(net.get("Name", "")),
+        "Driver": str(net.get("Driver", "")),
+        "Scope": str(net.get("Scope", "")),
+        "IPv6": go_value(bool(net.get("EnableIPv6"))),
+        "Internal": go_value(bool(net.get("Internal"))),
+        "Labels": _labels(net.get("Labels")),
+        "CreatedAt": str(net.get("Created", "")),
+    }
+
+
+def render_rows(
+    template: str, rows: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
+) -> str:
+    """``--format`` output for a list: one line per row, or, with a "table" prefix, an aligned
+    table under docker's column headers. ``\\t`` and ``\\n`` typed in the format are honoured."""
+    template = template.replace("\\t", "\t").replace("\\n", "\n")
+    if not template.startswith("table"):
+        return "".join(render_template(template, row) + "\n" for row in rows)
+    body = template[len("table") :].strip()
+
+    def title(m: re.Match[str]) -> str:
+        field_name = m.group(2)
+        return headers.get(field_name, field_name.upper())
+
+    lines = [_TEMPLATE.sub(title, body)] + [render_template(body, row) for row in rows]
+    return table([line.split("\t") for line in lines])

@@ -176,3 +176,28 @@ def test_event_line_shape() -> None:
         }
     )
     assert line.endswith(" container start abc (image=bb, name=web)")
+
+
+def test_ps_format_fields_and_table_like_docker() -> None:
+    # docker CLI 28.2.2 printed these for the same canned answers
+    rows = [fmt.ps_fields(c, NOW) for c in CONTAINERS]
+    assert fmt.render_rows("{{.Names}}", rows, fmt.PS_HEADERS) == "web\nquizzical_hopper\n"
+    assert fmt.render_rows("table {{.ID}}\\t{{.Names}}\\t{{.Status}}", rows, fmt.PS_HEADERS) == (
+        "CONTAINER ID   NAMES              STATUS\n"
+        "1e04fc43caf0   web                Up 2 seconds\n"
+        "42452cb1e3fc   quizzical_hopper   Exited (0) 2 hours ago\n"
+    )
+    assert fmt.render_rows("{{.ID}} {{.State}} {{.Command}}", rows[1:], fmt.PS_HEADERS) == (
+        '42452cb1e3fc exited "sh -c \'while true; \u2026"\n'
+    )
+
+
+def test_images_and_network_format() -> None:
+    rows = [r for img in IMAGES for r in fmt.image_fields(img, NOW)]
+    out = fmt.render_rows("table {{.Repository}}\t{{.Tag}}\t{{.Size}}", rows, fmt.IMAGE_HEADERS)
+    assert out == (
+        "REPOSITORY   TAG       SIZE\nalpine       3.10      1.98MB\n"
+        "busybox      local     1.98MB\n"
+    )
+    nets = [fmt.network_fields(n) for n in NETWORKS[:1]]
+    assert fmt.render_rows("{{.Name}} {{.IPv6}}", nets, fmt.NETWORK_HEADERS) == "none false\n"
