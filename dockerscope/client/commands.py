@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import io
 import os
 import sys
@@ -161,6 +162,10 @@ def execute(args: argparse.Namespace, client: DockerClient, console: Console) ->
         return 130
     except BrokenPipeError:
         return 0
+    except (http.client.HTTPException, ConnectionError) as exc:
+        # the daemon went away in the middle of an answer or a stream
+        console.err(f"error during connect: {exc or type(exc).__name__}\n")
+        return 1
 
 
 def _each(

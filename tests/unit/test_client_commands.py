@@ -466,3 +466,9 @@ def test_line_runner_for_command_bars(fake_docker: FakeDocker) -> None:
     assert "invalid choice" in run("docker frobnicate")
     assert run("docker run -ti busybox sh") == "the input device is not a TTY\n"
     assert "Run a command in a new container" in run("docker run --help")
+
+
+def test_daemon_dying_mid_answer_is_a_clean_error(fake_docker: FakeDocker) -> None:
+    r = Run(fake_docker, "top", "crash")
+    assert r.code == 1
+    assert r.err.startswith("error during connect: ")
