@@ -75,6 +75,23 @@ class Responders:
             proc.wait()
 
 
+@pytest.fixture(autouse=True)
+def _nothing_of_this_lab_left(lab_name: str, tmp_path: Path) -> Iterator[None]:
+    """A leak check scoped to this test's lab (the shared one also sees other jobs' labs)."""
+    yield
+    leftovers = []
+    if Path("/run/netns", lab_name).exists():
+        leftovers.append(f"netns {lab_name}")
+    if uplink_name(lab_name) in run("ip -o link").stdout:
+        leftovers.append(f"link {uplink_name(lab_name)}")
+    if f"dockerscope:{lab_name}" in run("iptables-save", check=False).stdout:
+        leftovers.append("host MASQUERADE rule")
+    mounts = Path("/proc/self/mountinfo").read_text()
+    leftovers += [line.split()[4] for line in mounts.splitlines()
+                  if str(tmp_path) in line or f"/run/netns/{lab_name} " in line]
+    assert not leftovers, leftovers
+
+
 @pytest.fixture
 def lab(lab_name: str, tmp_path: Path) -> Iterator[Lab]:
     lab = Lab.named(lab_name, data_root=tmp_path / "data", run_root=tmp_path / "run")
