@@ -284,6 +284,11 @@ def lab_source(lab: Lab) -> Any:
 def cmd_course(args: argparse.Namespace) -> int:
     """The live course: ensure the lab's daemon answers, then open the course menu."""
     lab = lab_from(args)
+    if os.geteuid() != 0 and not lab_answers(lab):
+        raise CliError(
+            f"lab {lab.name} is not running and starting it needs root "
+            "(or use 'dockerscope replay' for the recorded lessons)"
+        )
     ensure_daemon(lab, say=lambda m: print(m, file=sys.stderr))
     ui = _ui()
     host = DockerHost(scheme="unix", path=str(lab.socket))

@@ -290,3 +290,9 @@ def test_pull_uses_the_display_when_given(fake_docker: FakeDocker) -> None:
         "Status: Downloaded newer image for busybox:latest",
         "busybox:latest",
     ]
+
+
+def test_course_without_root_and_no_running_lab_says_why(monkeypatch, capsys, tmp_path) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert cli.main(["course", "--lab", "nolab1", "--run-root", str(tmp_path)]) == 1
+    assert "starting it needs root" in capsys.readouterr().err
