@@ -101,6 +101,8 @@ def launch(
         except CgroupError as exc:
             raise LaunchError(str(exc)) from exc
         group = cgroups.group_path(spec.cgroup_parent, spec.id)
+        procs = list(layout.procs_files(group))
+        early = spec.resources.pids_limit != 1 and not spec.resources.nano_cpus
         payload = {
             "lowerdirs": list(spec.lowerdirs),
             "upperdir": spec.upperdir,
@@ -116,11 +118,16 @@ def launch(
             "netns_path": spec.netns_path,
             "etc_files": [list(x) for x in spec.etc_files],
             "binds": [[b.source, b.target, b.readonly] for b in spec.binds],
-            "cgroup_procs": list(layout.procs_files(group)),
+            # The helper joins the groups itself (after forking, behind a gate) only when it
+            # must not run inside them: a pids limit of 1 leaves no room for the helper next
+            # to its child, and a CPU quota would throttle its start-up.
+            "cgroup_procs": [] if early else procs,
             "cgroup_mounts": _cgroup_mounts(layout, group),
         }
         try:
-            pid = _run_helper("launch", payload, stdin, stdout, stderr)
+            pid = _run_helper(
+                "launch", payload, stdin, stdout, stderr, join_first=procs if early else ()
+            )
         except BaseException:
             cgroups.remove(layout, spec.cgroup_parent, spec.id)
             raise
@@ -219,8 +226,19 @@ def _cgroup_paths(text: str) -> dict[str, str]:
     return out
 
 
-def _run_helper(mode: str, payload: dict, stdin: int, stdout: int, stderr: int) -> int:
-    """Run init.py in ``mode``; returns the pid it started or raises ``LaunchError``."""
+def _run_helper(
+    mode: str,
+    payload: dict,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+    join_first: tuple[str, ...] | list[str] = (),
+) -> int:
+    """Run init.py in ``mode``; returns the pid it started or raises ``LaunchError``.
+
+    ``join_first``: cgroup.procs files to move the helper into while its interpreter starts
+    (the child it forks inherits them). A v1 cgroup migration waits for an RCU grace period;
+    done here it overlaps the helper's start-up instead of delaying the container."""
     data = marshal.dumps(payload)
     spec_r, spec_w = os.pipe()
     reply_r, reply_w = os.pipe()
@@ -247,6 +265,15 @@ def _run_helper(mode: str, payload: dict, stdin: int, stdout: int, stderr: int) 
         finally:
             os.close(spec_r)
             os.close(reply_w)
+        try:
+            for procs in join_first:
+                _write_pid(procs, helper.pid)
+        except OSError as exc:
+            helper.kill()
+            helper.wait()
+            raise LaunchError(
+                f"cannot join cgroup {os.path.dirname(procs)}: {exc.strerror}"
+            ) from exc
         try:
             with os.fdopen(spec_w, "wb", closefd=False) as f:
                 f.write(data)
@@ -279,6 +306,14 @@ def _run_helper(mode: str, payload: dict, stdin: int, stdout: int, stderr: int) 
     if pid is None:
         raise LaunchError(f"container init helper failed (exit status {status})")
     return pid
+
+
+def _write_pid(procs: str, pid: int) -> None:
+    fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
 
 
 def _reap(pid: int) -> None:
