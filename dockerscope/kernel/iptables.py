@@ -286,10 +286,12 @@ def apply_counters(
     if mine != theirs:
         return None
     rules = []
+    moved = False
     for r in ruleset.rules:
         if r.backend == backend:
             packets, nbytes = counters[(r.table, r.chain)][r.position - 1]
             if (packets, nbytes) != (r.packets, r.bytes):
+                moved = True
                 r = Rule(
                     r.netns,
                     r.backend,
@@ -302,4 +304,4 @@ def apply_counters(
                     r.owner,
                 )
         rules.append(r)
-    return Ruleset(ruleset.chains, tuple(rules))
+    return Ruleset(ruleset.chains, tuple(rules)) if moved else ruleset

@@ -230,6 +230,8 @@ class Observer:
                 if self._ns_changed:
                     self._ns_changed = False
                     sync_ns_tasks()
+                if new is snap:
+                    continue  # re-read, and nothing had changed
                 d = diff(snap, new)
                 if d:
                     snap = new
@@ -597,7 +599,30 @@ class Observer:
         self._read_hints(force=True)
         return self._compose()
 
+    def _state(self) -> tuple[Any, ...]:
+        """Everything a snapshot is composed from, to tell whether a refresh changed anything."""
+        per_ns = tuple(
+            (label, st.raw_links, st.routes, st.ruleset, st.flows) for label, st in self._ns.items()
+        )
+        return (
+            per_ns,
+            self._processes,
+            self._cgroups,
+            self._mounts,
+            self._hints,
+            tuple(sorted(self._errors.values())),
+            tuple(self._netns_by_inode.items()),
+        )
+
     def _refresh(self, dirty: set[Dirty]) -> Snapshot:
+        """Re-read what ``dirty`` names; the previous snapshot itself when nothing changed."""
+        before = self._state()
+        snap = self._reread(dirty)
+        if self._last is not None and self._state() == before:
+            return self._last
+        return snap()
+
+    def _reread(self, dirty: set[Dirty]) -> Callable[[], Snapshot]:
         todo = set(dirty)
         if ("netns", "") in todo:
             for label in self._sync_namespaces():
@@ -620,7 +645,7 @@ class Observer:
             self._read_mounts()
         if ("hints", "") in todo:
             self._read_hints()
-        return self._compose()
+        return self._compose
 
     def _compose(self) -> Snapshot:
         raw = {label: st.raw_links for label, st in self._ns.items()}

@@ -101,3 +101,20 @@ def test_cidr():
     assert _cidr("10.0.0.1") == "10.0.0.1/32"
     assert _cidr("10.0.0.0/255.255.255.0") == "10.0.0.0/24"
     assert _cidr("10.0.0.0/8") == "10.0.0.0/8"
+
+
+def test_apply_counters(ruleset):
+    from dockerscope.kernel.iptables import apply_counters
+
+    shape: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r in ruleset.rules:
+        shape.setdefault((r.table, r.chain), []).append((r.packets, r.bytes))
+    assert apply_counters(ruleset, shape) is ruleset  # nothing moved: the same object
+    shape[("nat", "DOCKER")][1] = (5, 300)
+    shape[("raw", "PREROUTING")] = [(1, 1)]  # tables we do not show are ignored
+    fresh = apply_counters(ruleset, shape)
+    assert fresh is not None
+    dnat = next(r for r in fresh.rules if "DNAT" in r.spec)
+    assert (dnat.packets, dnat.bytes) == (5, 300)
+    shape[("nat", "DOCKER")].append((0, 0))  # a rule appeared: counters can't be matched
+    assert apply_counters(ruleset, shape) is None
