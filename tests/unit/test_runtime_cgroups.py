@@ -140,10 +140,14 @@ def test_v2_controllers_already_enabled_are_not_written_again(v2: CgroupLayout) 
     assert (root / "cgroup.subtree_control").read_text() == "cpu memory pids\n"
 
 
-def test_v2_existing_group_is_refused(v2: CgroupLayout) -> None:
-    cgroups.create(v2, "dockerscope/lab1", "c1", Resources())
-    with pytest.raises(CgroupError, match="already exists"):
+def test_v2_a_stale_empty_group_is_replaced_a_busy_one_refused(v2: CgroupLayout) -> None:
+    (d,) = cgroups.create(v2, "dockerscope/lab1", "c1", Resources(pids_limit=5))
+    (d,) = cgroups.create(v2, "dockerscope/lab1", "c1", Resources())
+    assert not Path(d, "pids.max").exists()  # fresh: the old limits are gone
+    Path(d, "cgroup.procs").write_text("4242\n")
+    with pytest.raises(CgroupError, match="already exists and has processes"):
         cgroups.create(v2, "dockerscope/lab1", "c1", Resources())
+    assert Path(d, "cgroup.procs").exists()  # left alone
 
 
 def test_v2_oom_kills_from_memory_events(v2: CgroupLayout) -> None:

@@ -167,6 +167,13 @@ def create(layout: CgroupLayout, parent: str, name: str, resources: Resources) -
     """Create the group ``parent/name`` in every hierarchy and apply ``resources``.
     Returns the group directories. On failure nothing of the group is left."""
     path = group_path(parent, name)
+    # A group left by a container whose teardown never ran (a daemon killed at the wrong
+    # moment) is replaced when empty; one with processes in it belongs to a live container.
+    stale = [d for d in layout.dirs(path) if os.path.isdir(d)]
+    for d in stale:
+        if pids_in(d):
+            raise CgroupError(f"cgroup {d} already exists and has processes in it")
+    _remove_dirs(layout, stale)
     made: list[str] = []
     try:
         if layout.version == 2:
