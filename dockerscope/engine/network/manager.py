@@ -533,7 +533,12 @@ class NetworkManager:
                     "container sharing network namespace with another container or host, or "
                     "in none mode, cannot be connected to any other network"
                 )
-            if sb.endpoint_on(net.id):
+            existing = sb.endpoint_on(net.id)
+            if existing is not None and network_ref == "default":
+                # Docker's CLI names the default bridge twice (NetworkMode "default" and an
+                # EndpointsConfig "default"); the daemon treats both as one attachment.
+                return existing
+            if existing is not None:
                 raise AlreadyAttached(
                     f"endpoint with name {sb.container_name} already exists in network {net.name}"
                 )
