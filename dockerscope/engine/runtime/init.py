@@ -1,14 +1,18 @@
 """The container init helper: turns itself into a container's first process.
 
-Run as ``python -I -S init.py launch|exec SPEC_FD REPLY_FD`` by ``launcher.py``; never imported
-by the daemon at run time (tests import it for its pure functions). It uses the standard library
-only, and of that only modules that cost nothing to import (``json`` alone would double its start
-time; the spec arrives as a ``marshal``-ed dict of plain values from the same interpreter).
+``launcher.py`` starts it as ``python -I -S -c <boot> <this dir> launch|exec SPEC_FD REPLY_FD``
+(the boot line imports this module, so its cached bytecode is used) and the daemon imports it
+only to warm that cache; tests import it for its pure functions. It uses the standard library
+only, and of that only modules that cost next to nothing to import (``json`` alone would double
+its start time; the spec arrives as a ``marshal``-ed dict of plain values from the same
+interpreter).
 
 ``launch``: join the network namespace, unshare mnt/uts/ipc/pid, fork. The child is PID 1 of
-the new pid namespace: it joins the cgroups, mounts the overlay rootfs and Docker's /proc, /sys
-and /dev, pivots into it, sets the hostname, user, capabilities and no_new_privs, then execs the
-command. ``exec``: join a running container's namespaces and cgroups, fork, same treatment.
+the new pid namespace: it mounts the overlay rootfs and Docker's /proc, /sys and /dev, pivots
+into it, sets the hostname, waits at a gate until it is in its cgroups, sets the user,
+capabilities and no_new_privs, then execs the command. ``exec``: join a running container's
+namespaces, fork, same treatment. The cgroups are joined by the daemon moving the helper
+before it forks, or (``cgroup_procs`` in the spec) by the helper moving its child.
 
 The helper writes ``pid N`` on the reply pipe and exits at once, so the child is reparented to
 the caller (a child subreaper). The reply pipe is close-on-exec in the child: EOF without an
