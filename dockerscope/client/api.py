@@ -6,7 +6,9 @@ JSON as plain dicts and lists. Errors are ``APIError`` with Docker's status and 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
@@ -57,6 +59,14 @@ class Waiter:
             self._headers.set()
             self._answered.set()
             self._conn.close()
+
+    def abandon(self) -> None:
+        """Stop waiting (close the request's connection); the answer is not needed."""
+        with contextlib.suppress(OSError):
+            sock = self._conn.sock
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        self._answered.wait(1.0)
 
     def registered(self, timeout: float = 2.0) -> bool:
         """Wait briefly for the response headers, which Docker sends once the wait is set up."""

@@ -513,7 +513,13 @@ def cmd_run(client: DockerClient, args: argparse.Namespace, console: Console) ->
             _check_tty(args, console)
         ident = _create(client, args, console, attach=not args.detach)
         if args.detach:
-            client.start(ident)
+            # the docker CLI sets up a wait before starting even when detached, then leaves
+            detached_wait = client.start_wait(ident, "removed" if args.rm else "next-exit")
+            detached_wait.registered()
+            try:
+                client.start(ident)
+            finally:
+                detached_wait.abandon()
             console.out(ident + "\n")
             return 0
         conn = client.attach(ident, stdin=bool(args.interactive))
@@ -928,13 +934,13 @@ def cmd_images(client: DockerClient, args: argparse.Namespace, console: Console)
         filters.setdefault("reference", []).append(args.repository)
     images = client.images(all=args.all, filters=filters)
     if args.quiet:
-        seen: list[str] = []
+        # one line per row of the table, as docker prints it (an id repeats for each tag)
+        lines = []
         for img in images:
             ident = str(img.get("Id", ""))
             shown = ident if args.no_trunc else fmt.short_id(ident)
-            if shown not in seen:
-                seen.append(shown)
-        console.out("".join(s + "\n" for s in seen))
+            lines += [shown] * max(1, len(img.get("RepoTags") or []))
+        console.out("".join(line + "\n" for line in lines))
         return 0
     if args.format:
         now = _now()

@@ -21,13 +21,13 @@ _DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 _BINARY_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
 
 
-def table(rows: Sequence[Sequence[str]]) -> str:
+def table(rows: Sequence[Sequence[str]], min_width: int = MIN_WIDTH) -> str:
     """Rows aligned like docker's tabwriter: every column but the last padded to
-    max(10, widest cell + 3). Returns the text with a newline after each row."""
+    max(min_width, widest cell + 3). Returns the text with a newline after each row."""
     if not rows:
         return ""
     ncols = max(len(r) for r in rows)
-    widths = [MIN_WIDTH] * ncols
+    widths = [min_width] * ncols
     for row in rows:
         for i, cell in enumerate(row[:-1]):
             widths[i] = max(widths[i], len(cell) + PADDING)
@@ -205,14 +205,15 @@ def display_ports(ports: Iterable[Mapping[str, Any]] | None) -> str:
     return ", ".join(result + mappings)
 
 
-def container_names(names: Iterable[str] | None) -> str:
-    """The NAMES column: names without the leading "/", links (a/b) left out."""
-    out = []
-    for name in names or []:
-        bare = name.lstrip("/")
-        if "/" not in bare:
-            out.append(bare)
-    return ",".join(out)
+def container_names(names: Iterable[str] | None, trunc: bool = True) -> str:
+    """The NAMES column: names without the leading "/"; truncated, only the first name that
+    is not a link ("other/alias")."""
+    stripped = [n[1:] if n.startswith("/") else n for n in names or []]
+    if trunc:
+        for name in stripped:
+            if "/" not in name:
+                return name
+    return ",".join(stripped)
 
 
 def ps_table(containers: Sequence[Mapping[str, Any]], now: float, no_trunc: bool = False) -> str:
@@ -237,7 +238,7 @@ def ps_table(containers: Sequence[Mapping[str, Any]], now: float, no_trunc: bool
                 ago(float(c.get("Created") or 0), now),
                 str(c.get("Status", "")),
                 display_ports(c.get("Ports")),
-                container_names(c.get("Names")),
+                container_names(c.get("Names"), trunc=not no_trunc),
             ]
         )
     return table(rows)
@@ -290,7 +291,7 @@ def top_table(answer: Mapping[str, Any]) -> str:
     """``docker top`` output from {"Titles": [...], "Processes": [[...], ...]}."""
     rows = [list(answer.get("Titles") or [])]
     rows += [[str(x) for x in proc] for proc in answer.get("Processes") or []]
-    return table(rows)
+    return table(rows, min_width=20)  # docker top's tabwriter is wider than the lists'
 
 
 def history_table(entries: Sequence[Mapping[str, Any]], now: float) -> str:
@@ -468,7 +469,7 @@ def ps_fields(c: Mapping[str, Any], now: float, no_trunc: bool = False) -> dict[
         "Ports": display_ports(c.get("Ports")),
         "Status": str(c.get("Status", "")),
         "State": str(c.get("State", "")),
-        "Names": container_names(c.get("Names")),
+        "Names": container_names(c.get("Names"), trunc=not no_trunc),
         "Labels": _labels(c.get("Labels")),
         "Mounts": ",".join(mounts),
         "Networks": ",".join(sorted(networks)),

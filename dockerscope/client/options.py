@@ -223,7 +223,7 @@ def container_config(args: Any, attach: bool) -> dict[str, Any]:
         "AttachStdin": interactive and attach,
         "AttachStdout": attach,
         "AttachStderr": attach,
-        "ExposedPorts": exposed,
+        "ExposedPorts": exposed or None,
         "Tty": bool(args.tty),
         "OpenStdin": interactive,
         "StdinOnce": interactive and attach,

@@ -106,6 +106,7 @@ def test_run_d_creates_starts_and_prints_the_id(fake_docker: FakeDocker) -> None
     assert fake_docker.lines == [
         "HEAD /_ping",
         "POST /v1.41/containers/create?name=web",
+        f"POST /v1.41/containers/{NEW_ID}/wait?condition=next-exit",  # as the docker CLI does
         f"POST /v1.41/containers/{NEW_ID}/start",
     ]
     body = fake_docker.calls[1].body

@@ -1,0 +1,126 @@
+"""Side by side with the real docker CLI (when installed): the same fake daemon answers both, and
+the tables they print and the requests they send must match."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from dockerscope.client.commands import Console, main
+from tests.unit import test_client_fakeserver as fakemod
+from tests.unit.test_client_fakeserver import NOW, FakeDocker, serving
+
+DOCKER = shutil.which("docker")
+pytestmark = pytest.mark.skipif(DOCKER is None, reason="the docker CLI is not installed")
+
+fake_docker = pytest.fixture(serving)
+
+# Hour-old containers (the CREATED column cannot tick between the two runs) and IPv4 ports
+# only (docker 20.10 and newer CLIs print IPv6 addresses differently).
+CONTAINERS = [
+    {
+        **fakemod.CONTAINERS[0],
+        "Created": NOW - 5 * 3600,
+        "Status": "Up 5 hours",
+        "Ports": [
+            {"IP": "0.0.0.0", "PrivatePort": 8080, "PublicPort": 8080, "Type": "tcp"},
+            {"PrivatePort": 53, "Type": "udp"},
+            {"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 32768, "Type": "tcp"},
+        ],
+    },
+    {**fakemod.CONTAINERS[1], "Names": ["/quizzical_hopper", "/web/hopper"]},
+]
+
+
+def real_docker(fake: FakeDocker, tmp_path, *args: str) -> str:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DOCKER_HOST": "unix://" + fake.socket_path,
+        "DOCKER_CONFIG": str(tmp_path / "docker-config"),
+        "HOME": str(tmp_path),
+    }
+    out = subprocess.run(
+        [DOCKER or "docker", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+    return out.stdout
+
+
+def ours(fake: FakeDocker, *args: str) -> str:
+    out = io.BytesIO()
+    main(["-H", "unix://" + fake.socket_path, *args], Console(out, io.BytesIO(), 0))
+    return out.getvalue().decode()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ps", "-a"),
+        ("ps", "-a", "--no-trunc"),
+        ("ps", "-a", "-q"),
+        ("ps", "--format", "table {{.Names}}\\t{{.Ports}}\\t{{.Command}}"),
+        ("images",),
+        ("images", "-q"),
+        ("network", "ls"),
+        ("network", "ls", "--format", "{{.ID}} {{.Name}}"),
+        ("port", "web"),
+        ("top", "web"),
+        ("diff", "web"),
+    ],
+)
+def test_same_output_as_docker(fake_docker: FakeDocker, tmp_path, monkeypatch, args) -> None:
+    monkeypatch.setattr(fakemod, "CONTAINERS", CONTAINERS)
+    theirs = real_docker(fake_docker, tmp_path, *args)
+    assert theirs, "the docker CLI printed nothing"
+    assert ours(fake_docker, *args) == theirs
+
+
+def _sequence(fake: FakeDocker) -> list[str]:
+    return [line for line in fake.lines if line != "HEAD /_ping"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "--rm", "busybox", "echo", "hi"),
+        ("run", "--rm", "-i", "busybox", "cat"),
+        ("run", "-d", "--name", "web", "-p", "8080:8080", "busybox"),
+        ("rm", "-f", "web"),
+        ("network", "create", "course-net"),
+        ("network", "rm", "course-net"),
+        ("stop", "web"),
+    ],
+)
+def test_same_requests_as_docker(fake_docker: FakeDocker, tmp_path, args) -> None:
+    fake_docker.exited.set()
+    real_docker(fake_docker, tmp_path, *args)
+    theirs = _sequence(fake_docker)
+    bodies = [c.body for c in fake_docker.calls if c.line != "HEAD /_ping"]
+    fake_docker.calls.clear()
+    ours(fake_docker, *args)
+    assert _sequence(fake_docker) == theirs
+    mine = [c.body for c in fake_docker.calls if c.line != "HEAD /_ping"]
+    for a, b in zip(mine, bodies, strict=True):
+        if isinstance(a, dict) and isinstance(b, dict):
+            # every field we send, docker sends with the same value (it sends more defaults)
+            for key in (
+                "Cmd",
+                "Image",
+                "AttachStdin",
+                "AttachStdout",
+                "OpenStdin",
+                "StdinOnce",
+                "Tty",
+                "ExposedPorts",
+                "Name",
+                "Driver",
+                "CheckDuplicate",
+            ):
+                if key in b or key in a:
+                    assert a.get(key) == b.get(key), key
+            if "HostConfig" in b:
+                for key in ("AutoRemove", "PortBindings", "NetworkMode", "Binds"):
+                    assert a["HostConfig"].get(key) == b["HostConfig"].get(key), key
