@@ -433,7 +433,11 @@ def test_engine_container_objects_and_managed_hosts(nm: NetworkManager, tmp_path
     assert settings["Ports"]["80/tcp"][0] == {"HostIp": "0.0.0.0", "HostPort": "8070"}
     nm.release(db)
     assert hosts.read_text() == "127.0.0.1\tlocalhost\n"
-    nm.adopt([web])  # the engine restarts knowing only web: side's record goes
+    plain = obj("plain", "default")
+    nm.sandbox(plain)
+    first = nm.attach(plain, "bridge")
+    assert nm.attach(plain, "default") == first  # the CLI names the default bridge twice
+    nm.adopt([web])  # the engine restarts knowing only web: side's and plain's records go
     assert {sb.container_name for sb in nm.sandboxes()} == {"web"}
     nm.release(web)
 
