@@ -298,6 +298,9 @@ class _ProgressParser:
         self._report(TOTAL - PACK_SHARE * self.scale * (1.0 - min(fraction, 1.0)))
 
 
+_PRIVATE_MOUNTS = ("unshare", "--mount", "--propagation", "private")
+
+
 def debootstrap(
     target: Path,
     progress: Progress | None = None,
@@ -331,9 +334,11 @@ def debootstrap(
     try:
         with open(log_path, "wb") as log:
             try:
-                # debootstrap speaks its progress protocol on fd 3: put our pipe there.
+                # debootstrap speaks its progress protocol on fd 3: put our pipe there. Its own
+                # mount namespace makes its /proc and /sys mounts vanish with it, even if killed.
+                shell = f'exec 3>&{write_fd} {write_fd}>&-; exec "$@"'
                 proc = subprocess.Popen(
-                    ["bash", "-c", f'exec 3>&{write_fd} {write_fd}>&-; exec "$@"', "bash", *cmd],
+                    [*_PRIVATE_MOUNTS, "bash", "-c", shell, "bash", *cmd],
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
