@@ -460,17 +460,34 @@ class Observer:
                 st.flows = []  # no NAT/filter tables: conntrack is not hooked in here
 
     def _read_rules(self, st: _Ns) -> iptables.Ruleset:
-        """Both backends; iptables-save is skipped where nf_tables has no ip nat/filter table."""
+        """Both backends, as cheaply as the kernel allows.
+
+        iptables-save is skipped where nf_tables has no ip nat/filter table, and where the
+        ruleset generation id is the one the rules were read at (then only counters moved).
+        """
         path = None if st.ref.label == HOST else st.ref.path
         label = st.ref.label
-        want_nft = True
+        nft: iptables.Ruleset | None = None
         if st.nf_conn is not None:
-            st.genid = netlink.nft_genid(st.nf_conn)
-            tables = netlink.nft_tables(st.nf_conn)
-            want_nft = any(
-                fam == netlink.NFPROTO_IPV4 and name in iptables.TABLES for fam, name in tables
-            )
-        nft = iptables.read_nft(path, label) if want_nft else iptables.Ruleset()
+            gen = netlink.nft_genid(st.nf_conn)
+            if gen is not None and gen == st.genid:
+                mine = iptables.Ruleset(
+                    tuple(c for c in st.ruleset.chains if c.backend == "nf_tables"),
+                    tuple(r for r in st.ruleset.rules if r.backend == "nf_tables"),
+                )
+                if mine.rules:
+                    nft = iptables.apply_counters(mine, netlink.nft_rule_counters(st.nf_conn))
+                else:
+                    nft = mine
+            if nft is None:
+                st.genid = gen
+                tables = netlink.nft_tables(st.nf_conn)
+                if not any(
+                    fam == netlink.NFPROTO_IPV4 and name in iptables.TABLES for fam, name in tables
+                ):
+                    nft = iptables.Ruleset()
+        if nft is None:
+            nft = iptables.read_nft(path, label)
         st.has_legacy = iptables.legacy_has_rules(path)
         legacy = iptables.read_legacy(path, label) if st.has_legacy else iptables.Ruleset()
         return iptables.Ruleset(nft.chains + legacy.chains, nft.rules + legacy.rules)

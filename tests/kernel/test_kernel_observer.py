@@ -365,3 +365,52 @@ def test_netns_scope_and_host_scope(lab):
     labels = {ns.label for ns in host.netns}
     assert "host" in labels and lab.name in labels
     assert any(lk.netns == "host" and lk.kind == "loopback" for lk in host.links)
+
+
+async def test_frames_show_counters_ticking_and_new_flow(lab):
+    obs = Observer(_scope(lab))
+    stop = asyncio.Event()
+    frames = obs.frames(stop)
+    try:
+        first = await anext(frames)
+        before = next(r for r in first.snapshot.rules if "DNAT" in r.spec)
+        loop = asyncio.get_running_loop()
+        server = _serve_once(lab.web_ns)
+        assert await loop.run_in_executor(None, _connect, f"/run/netns/{lab.name}") == b"hello\n"
+        server.join(5)
+        seen_counter = seen_flow = False
+
+        def done(f):
+            nonlocal seen_counter, seen_flow
+            for c in f.diff.of("rules", "changed"):
+                if c.key == before.key and c.after.packets > before.packets:
+                    seen_counter = True
+            for c in f.diff.of("flows", "added"):
+                if c.after.proto == "tcp" and c.after.dnat and c.after.reply_src == "172.17.0.2":
+                    seen_flow = True
+            return seen_counter and seen_flow
+
+        assert await _next_matching(frames, done) is not None
+    finally:
+        stop.set()
+        await frames.aclose()
+        obs.close()
+
+
+def test_netlink_counters_match_iptables_save(lab):
+    from dockerscope.kernel import netlink
+    from dockerscope.kernel.setns import netlink_socket
+
+    path = f"/run/netns/{lab.name}"
+    saved = iptables.read_nft(path, lab.name)
+    conn = netlink.Conn(netlink_socket(path, 12))
+    try:
+        counters = netlink.nft_rule_counters(conn)
+        tables = netlink.nft_tables(conn)
+        assert netlink.nft_genid(conn) is not None
+    finally:
+        conn.close()
+    assert (netlink.NFPROTO_IPV4, "nat") in tables
+    fresh = iptables.apply_counters(saved, counters)
+    assert fresh is not None and fresh.rules == saved.rules
+    assert any(r.packets > 0 for r in fresh.rules)
