@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
 
-from dockerscope.engine.runtime import Bind, ContainerSpec, LaunchError, launch
+from dockerscope.engine.runtime import Bind, ContainerSpec, LaunchError, exec_in, launch
 from dockerscope.engine.runtime.cgroups import CgroupLayout
-from dockerscope.engine.runtime.launcher import _cgroup_mounts, _cgroup_paths, _first_missing
+from dockerscope.engine.runtime.launcher import (
+    _cgroup_mounts,
+    _cgroup_paths,
+    _first_missing,
+    cgroup_procs_of,
+)
 
 
 def _spec(tmp_path: Path) -> ContainerSpec:
@@ -91,3 +97,12 @@ def test_first_missing_climbs_one_level_at_most(tmp_path: Path) -> None:
     assert _first_missing(str(tmp_path / "c1/rootfs")) == str(tmp_path / "c1/rootfs")
     assert _first_missing(str(tmp_path / "c2/rootfs")) == str(tmp_path / "c2")
     assert _first_missing(str(tmp_path / "a/b/rootfs")) == str(tmp_path / "a/b")
+
+
+def test_a_process_in_our_own_cgroups_has_none_to_join() -> None:
+    assert cgroup_procs_of(os.getpid()) == ()
+
+
+def test_exec_in_a_missing_process_is_a_launch_error() -> None:
+    with pytest.raises(LaunchError, match="is not running"):
+        exec_in(2**22 + 12345, ("true",), (), "/", "", False, 0, 1, 2)
