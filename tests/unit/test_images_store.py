@@ -301,3 +301,38 @@ def test_prune_deletes_dangling_images_only(store: ImageStore, tmp_path: Path) -
     assert dangling.diff_ids[0] in deleted  # its layer went too
     remaining = {i.id for i in store.list()}
     assert remaining == {kept.id, used.id, parent.id, child.id}
+
+
+def test_load_reads_gzipped_layers_behind_symlinks(store: ImageStore, tmp_path: Path) -> None:
+    """Newer Docker writes blobs/sha256/<digest> with symlinks; layers may be gzip-compressed."""
+    img = store.import_tar(io.BytesIO(ROOTFS), "hello")
+    config = (store.images_dir / img.id.removeprefix("sha256:") / "config.json").read_bytes()
+    blob = gzip.compress(ROOTFS)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tf:
+
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+
+        add("blobs/sha256/layerblob", blob)
+        link = tarfile.TarInfo("abc/layer.tar")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "../blobs/sha256/layerblob"
+        tf.addfile(link)
+        add("blobs/sha256/config", config)
+        manifest = [
+            {
+                "Config": "blobs/sha256/config",
+                "RepoTags": ["re:loaded"],
+                "Layers": ["abc/layer.tar"],
+            }
+        ]
+        add("manifest.json", json.dumps(manifest).encode())
+    other = ImageStore(tmp_path / "other")
+    assert other.load(io.BytesIO(archive.getvalue())) == ["re:loaded"]
+    assert other.get("re:loaded").id == img.id
+    # The stored layer gives back the uncompressed tar its DiffID names.
+    (layer,) = other.layers.all()
+    assert b"".join(other.layers.tar_stream(layer)) == ROOTFS
