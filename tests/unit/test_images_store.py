@@ -336,3 +336,17 @@ def test_load_reads_gzipped_layers_behind_symlinks(store: ImageStore, tmp_path: 
     # The stored layer gives back the uncompressed tar its DiffID names.
     (layer,) = other.layers.all()
     assert b"".join(other.layers.tar_stream(layer)) == ROOTFS
+
+
+def test_concurrent_builds_and_imports_store_one_layer(store: ImageStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        built = list(pool.map(lambda _: store.ensure_builtin("busybox").id, range(4)))
+        imported = list(
+            pool.map(lambda i: store.import_tar(io.BytesIO(ROOTFS), f"t{i}").diff_ids, range(4))
+        )
+    assert len(set(built)) == 1
+    assert len({d for ids in imported for d in ids}) == 1
+    assert len(store.layers.all()) == 2
+    assert os.listdir(store.layers.tmp_dir) == []
