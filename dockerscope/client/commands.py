@@ -1196,7 +1196,7 @@ def cmd_network_inspect(client: DockerClient, args: argparse.Namespace, console:
         except APIError as exc:
             if exc.status != 404:
                 raise
-            errors.append(f"Error: No such network: {name}")
+            errors.append(f"Error response from daemon: {exc.message}")
     if args.format:
         for obj in found:
             console.out(fmt.render_template(args.format, obj) + "\n")
@@ -1209,8 +1209,10 @@ def cmd_network_inspect(client: DockerClient, args: argparse.Namespace, console:
 
 def cmd_network_rm(client: DockerClient, args: argparse.Namespace, console: Console) -> int:
     def remove(name: str) -> None:
-        # the CLI looks the network up first, then deletes it by the name given
-        client.inspect_network(name)
+        # the CLI looks the network up first (to warn about ingress networks), then deletes it
+        # by the name given; the DELETE's answer is the one reported
+        with contextlib.suppress(APIError):
+            client.inspect_network(name)
         client.remove_network(name)
 
     return _each(args.networks, console, remove)

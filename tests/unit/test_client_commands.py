@@ -261,7 +261,17 @@ def test_network_ls_and_inspect(fake_docker: FakeDocker) -> None:
     r = Run(fake_docker, "network", "ls")
     assert r.out.splitlines()[1].split() == ["c04a2366faa4", "bridge", "bridge", "local"]
     r = Run(fake_docker, "network", "inspect", "nosuchnet")
-    assert (r.code, r.out, r.err) == (1, "[]\n", "Error: No such network: nosuchnet\n")
+    assert (r.code, r.out, r.err) == (
+        1,
+        "[]\n",
+        "Error response from daemon: No such network: nosuchnet\n",
+    )
+    r = Run(fake_docker, "network", "rm", "nosuchnet")
+    assert (r.code, r.err) == (1, "Error response from daemon: network nosuchnet not found\n")
+    assert fake_docker.lines[-2:] == [
+        "GET /v1.41/networks/nosuchnet",
+        "DELETE /v1.41/networks/nosuchnet",
+    ]
 
 
 def test_network_connect_body(fake_docker: FakeDocker) -> None:
