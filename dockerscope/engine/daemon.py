@@ -214,6 +214,10 @@ class Daemon:
         for s in self.servers:
             s.close()
         await self.containers.shutdown()
+        close = getattr(self.networks, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
         self.events.close()
         self.tap.close()
         await self.http.close_connections()

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dockerscope.engine.api.errors import BadParameter, Conflict, NotFound, NotSupported
+from dockerscope.engine.api.errors import BadParameter, NotFound, NotSupported
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.router import Router
 
@@ -99,6 +99,11 @@ class ImageRoutes:
     def _users(self, image_id: str) -> list[Any]:
         return [c for c in self.d.containers.containers.values() if c.image_id == image_id]
 
+    def _in_use(self, image_id: str) -> str | None:
+        """The container (short id) using an image, for rmi's 409."""
+        users = self._users(image_id)
+        return users[0].id[:12] if users else None
+
     async def list_images(self, req: Request) -> Response:
         imgs = self.store.list()
         flt = req.json_q("filters") or {}
@@ -158,15 +163,19 @@ class ImageRoutes:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
-        def progress(*args: Any, **kw: Any) -> None:
-            msg = kw or (args[0] if len(args) == 1 else {"status": " ".join(map(str, args))})
-            if not isinstance(msg, dict):
-                msg = {"status": str(msg)}
+        short = name.rsplit("/", 1)[-1]
+
+        def progress(current: int, total: int, text: str) -> None:
+            # The builder's steps reported as a registry pull reports a layer.
+            msg = {
+                "status": text,
+                "progressDetail": {"current": current, "total": total},
+                "id": short,
+            }
             loop.call_soon_threadsafe(queue.put_nowait, _line(msg))
 
         # First check the name: an unknown image is a normal 404 before the stream starts.
-        builtin = getattr(self.store, "is_builtin", None)
-        if builtin is not None and not builtin(ref):
+        if not self.store.is_builtin(ref):
             raise NotFound(
                 f"pull access denied for {name}: dockerscope is offline and only builds its "
                 "built-in images (busybox, debian)"
@@ -215,9 +224,7 @@ class ImageRoutes:
     def _import_sync(self, data: bytes, ref: str, changes: list[str], message: str) -> Any:
         import io
 
-        return self.store.import_tar(
-            io.BytesIO(data), ref or None, changes=changes, message=message
-        )
+        return self.store.import_tar(io.BytesIO(data), ref, changes=changes, message=message)
 
     async def load(self, req: Request) -> StreamResponse:
         import io
@@ -279,37 +286,16 @@ class ImageRoutes:
         return Response.empty(201)
 
     async def remove(self, req: Request, name: str) -> Response:
-        img = self.store.get(name)
-        force = req.flag("force")
-        users = self._users(img.id)
-        if users and not force:
-            running = any(c.state.running for c in users)
-            short = img.id.removeprefix("sha256:")[:12]
-            raise Conflict(
-                f"conflict: unable to delete {short} (must be forced) - image is being used by "
-                f"{'running' if running else 'stopped'} container {users[0].id[:12]}"
-            )
-        result = self.store.remove(name, force=force)
-        out = []
-        for item in result or []:
-            if isinstance(item, dict):
-                out.append(item)
-            else:
-                kind, value = item
-                out.append({kind: value})
+        self.store.get(name)  # 404 first
+        out = self.store.remove(name, force=req.flag("force"), in_use=self._in_use)
         for item in out:
             for kind, value in item.items():
-                self.d.events.emit(
-                    "image", "untag" if kind == "Untagged" else "delete", value, {"name": value}
-                )
+                action = "untag" if kind == "Untagged" else "delete"
+                self.d.events.emit("image", action, value, {"name": value})
         return Response.json(out)
 
     async def prune(self, req: Request) -> Response:
-        deleted = []
-        for img in self.store.list():
-            if not img.repo_tags and not self._users(img.id):
-                for item in self.store.remove(img.id) or []:
-                    deleted.append(item if isinstance(item, dict) else {item[0]: item[1]})
+        deleted = self.store.prune(in_use=self._in_use)
         return Response.json({"ImagesDeleted": deleted or None, "SpaceReclaimed": 0})
 
     async def commit(self, req: Request) -> Response:
@@ -319,18 +305,20 @@ class ImageRoutes:
         c = self.d.containers.get(ref)
         body = await req.json() or {}
         repo, tag = req.q("repo") or "", req.q("tag") or ""
-        name = f"{repo}:{tag or 'latest'}" if repo else None
+        name = f"{repo}:{tag or 'latest'}" if repo else ""
         upper = str(self.d.containers.store.dir(c.id) / "upper")
+        # No pause (dockerscope does not freeze containers): the upper dir is copied live.
         img = await asyncio.to_thread(
             self.store.commit,
-            c.image_id,
             upper,
+            c.image_id,
             name,
-            author=req.q("author") or "",
-            comment=req.q("comment") or "",
-            changes=req.query.get("changes", []),
+            req.query.get("changes", []),
+            req.q("comment") or "",
+            req.q("author") or "",
+            config=body if isinstance(body, dict) and body else c.config.to_docker(),
+            created_by=" ".join(c.config.argv),
             container=c.id,
-            config=body if isinstance(body, dict) else None,
         )
         self.d.events.emit("container", "commit", c.id, {"name": c.name, "image": name or img.id})
         return Response.json({"Id": img.id}, 201)

@@ -312,14 +312,15 @@ class ContainerManager:
         d = self.store.dir(c.id)
         for sub in ("upper", "work", "rootfs"):
             (d / sub).mkdir(exist_ok=True)
-        setup: NetSetup = self.net.setup(c)
         stdio: Stdio | None = None
         spec = None
         try:
+            setup: NetSetup = self.net.setup(c)
             c = replace(
                 c, sandbox_key=setup.netns_path, endpoints=setup.endpoints, ports=setup.ports
             )
             etc = etcfiles.write(d, c, setup.endpoints)
+            self.net.keep_hosts(c, d / "hosts", etcfiles.hosts_text(c, setup.endpoints))
             spec = self._spec(c, setup.netns_path, etc)
             stdio = Stdio.make(c.config.tty, c.config.open_stdin, c.host.console_size)
             launched = self.runtime.launch(spec, *stdio.child)

@@ -88,32 +88,44 @@ class ContainerNetworking:
         assert net is not None
         netns = str(net.sandbox(c))
         try:
-            names = [c.host.network_mode if c.host.network_mode != "default" else "bridge"]
-            names += [n for n, _ in c.host.endpoints if n not in names]
-            aliases = dict(c.host.endpoints)
+            mode = c.host.network_mode
+            if mode in ("host", "none"):
+                return NetSetup(netns)
+            names = ["bridge" if mode in ("default", "bridge") else mode]
+            aliases: dict[str, tuple[str, ...]] = {}
+            for n, a in c.host.endpoints:
+                n = "bridge" if n == "default" else n  # clients name the default bridge so
+                aliases[n] = a
+                if n not in names:
+                    names.append(n)
             endpoints = []
-            ports: list[tuple[str, str, str]] = []
-            first = None
             for name in names:
                 ep = net.attach(c, name, aliases=tuple(aliases.get(name, ())))
-                first = first or ep
                 endpoints.append(_endpoint(name, ep))
-            if first is not None and (c.host.port_bindings or c.host.publish_all_ports):
-                for m in net.publish(c, first, _bindings(c)):
-                    ports.append(_mapping(m))
+            ports: list[tuple[str, str, str]] = []
+            wanted = _bindings(c)
+            if wanted:
+                ports = [_mapping(m) for m in net.publish(c, None, wanted)]
             return NetSetup(netns, tuple(endpoints), tuple(ports))
         except BaseException:
             self.release(c)
             raise
 
+    def keep_hosts(self, c: Container, path: Path, base: str) -> None:
+        """Let the network module keep ``path`` as ``base`` plus the peers on user networks."""
+        manage = getattr(self.networks, "manage_hosts", None)
+        if manage is not None and c.host.network_mode not in ("host", "none"):
+            manage(c, path, base)
+
     def release(self, c: Container) -> None:
         """Undo ``setup`` (idempotent: also used to clean after a daemon crash)."""
-        if self.networks is not None and c.host.network_mode not in ("host", "none"):
+        if self.networks is not None:
             try:
                 self.networks.release(c)
             except Exception as exc:  # cleanup goes on; say what failed
                 log.warning("releasing the network of %s failed: %s", c.name, exc)
-        remove_netns(self.netns_file(c))
+        else:
+            remove_netns(self.netns_file(c))
 
 
 def _bindings(c: Container) -> list[tuple[str, str, str]]:
