@@ -91,9 +91,11 @@ def parse_compare(spec: Any) -> tuple[str, float]:
 
 
 def compare(value: float | int | None, spec: Any) -> bool:
-    """Does ``value`` satisfy ``spec`` (see ``parse_compare``)? None never does."""
+    """Does ``value`` satisfy ``spec`` (``parse_compare``; a list: all of them)? None never does."""
     if value is None:
         return False
+    if isinstance(spec, list):
+        return all(compare(value, s) for s in spec)
     op, n = parse_compare(spec)
     return {
         "==": value == n,
@@ -213,6 +215,10 @@ def _int(key: str, value: Any) -> None:
 
 
 def _cmp(key: str, value: Any) -> None:
+    if isinstance(value, list) and value:
+        for v in value:
+            _cmp(key, v)
+        return
     try:
         parse_compare(value)
     except ValueError as e:

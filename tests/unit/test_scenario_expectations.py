@@ -91,6 +91,7 @@ def test_compare_forms() -> None:
     assert parse_compare("=64m") == ("==", 64 * 1024 * 1024)
     assert compare(137, 137) and compare(1, ">0") and not compare(0, ">0")
     assert compare(5, "!=0") and not compare(None, ">0")
+    assert compare(19, [">=18", "<=20"]) and not compare(21, [">=18", "<=20"])
     with pytest.raises(ValueError):
         parse_compare("lots")
 
