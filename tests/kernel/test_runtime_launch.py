@@ -147,6 +147,7 @@ def rig(tmp_path: Path, lab_name: str) -> Iterator[Rig]:
         try:
             r.close()
         finally:
+            set_subreaper(False)  # the rest of the test session should not adopt orphans
             subprocess.run(["ip", "netns", "delete", lab_name], check=False)
 
 

@@ -38,11 +38,12 @@ class LaunchError(RuntimeError):
         self.exit_code = exit_code
 
 
-def set_subreaper() -> None:
+def set_subreaper(enabled: bool = True) -> None:
     """Make this process adopt orphaned descendants, so container PID 1s (whose launching
-    helper exits at once) become its children and can be reaped with ``waitpid``."""
+    helper exits at once) become its children and can be reaped with ``waitpid``.
+    ``enabled=False`` turns that off again (tests share their process with other tests)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, int(enabled), 0, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
 
