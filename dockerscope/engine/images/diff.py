@@ -1,24 +1,32 @@
 """What a container changed: ``docker diff`` from its overlay upper dir, and copying that dir
-into a new layer for ``commit``."""
+into a new layer for ``commit``.
+
+The upper dir belongs to a container that may still be running (dockerscope does not freeze it
+for a commit), so it is walked through directory file descriptors: every directory is opened
+with ``O_NOFOLLOW`` relative to its parent's descriptor, every file too. A container that swaps a
+directory for a symlink to ``/`` halfway through gets an error, never a copy of the host.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dockerscope.engine.images.errors import BadImage
 from dockerscope.engine.images.tarsafe import keep_xattr
 from dockerscope.engine.images.whiteouts import (
+    OPAQUE_XATTR,
     is_opaque,
     is_whiteout_stat,
-    make_whiteout,
-    set_opaque,
 )
 
 ADDED, CHANGED, DELETED = "A", "C", "D"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHUNK = 1 << 20
 
 
 def _lstat(path: str) -> os.stat_result | None:
@@ -48,6 +56,28 @@ def _in_lowers(lowerdirs: list[str], rel: str) -> bool:
     return False
 
 
+@contextmanager
+def _open_dir(name: str | Path, dir_fd: int | None, where: str) -> Iterator[int]:
+    """Open a directory without following a symlink; a changed entry is a clear error."""
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+            raise BadImage(f"{where} changed while it was being read: try again") from exc
+        raise
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _fd_opaque(fd: int) -> bool:
+    try:
+        return os.getxattr(fd, OPAQUE_XATTR) == b"y"
+    except OSError:
+        return False
+
+
 def diff_changes(
     lowerdirs: Iterable[str | Path], upperdir: str | Path, ignore: Iterable[str] = ()
 ) -> list[tuple[str, str]]:
@@ -59,32 +89,66 @@ def diff_changes(
     is under them), such as mount points the runtime made.
     """
     lowers = [str(p) for p in lowerdirs]
-    upper = str(upperdir)
     skip = {p.rstrip("/") for p in ignore}
     changes: list[tuple[str, str]] = []
 
     def ignored(path: str) -> bool:
         return any(path == s or path.startswith(s + "/") for s in skip)
 
-    def walk(rel: str, compare: bool) -> None:
-        base = os.path.join(upper, rel) if rel else upper
-        for name in sorted(os.listdir(base)):
+    def walk(dir_fd: int, rel: str, compare: bool) -> None:
+        for name in sorted(os.listdir(dir_fd)):
             child = f"{rel}/{name}" if rel else name
             path = "/" + child
             if ignored(path):
                 continue
-            st = os.lstat(os.path.join(base, name))
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed meanwhile by the running container
             if is_whiteout_stat(st):
                 changes.append((DELETED, path))
                 continue
             existed = compare and _in_lowers(lowers, child)
             changes.append((CHANGED if existed else ADDED, path))
             if stat.S_ISDIR(st.st_mode):
-                walk(child, existed and not is_opaque(os.path.join(base, name)))
+                with _open_dir(name, dir_fd, path) as fd:
+                    walk(fd, child, existed and not _fd_opaque(fd))
 
-    walk("", True)
+    with _open_dir(upperdir, None, str(upperdir)) as root:
+        walk(root, "", True)
     changes.sort(key=lambda c: c[1])
     return changes
+
+
+def _copy_xattrs(src_fd: int, dst_fd: int) -> None:
+    try:
+        names = os.listxattr(src_fd)
+    except OSError:
+        return
+    for name in names:
+        if keep_xattr(name):
+            os.setxattr(dst_fd, name, os.getxattr(src_fd, name))
+
+
+def _set_attrs(fd: int, st: os.stat_result, as_root: bool) -> None:
+    if as_root:
+        os.fchown(fd, st.st_uid, st.st_gid)
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _copy_data(src_fd: int, dst_fd: int) -> None:
+    while True:
+        try:
+            n = os.copy_file_range(src_fd, dst_fd, _CHUNK)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            break
+        if n == 0:
+            return
+    while chunk := os.read(src_fd, _CHUNK):  # file systems without copy_file_range
+        os.write(dst_fd, chunk)
 
 
 def copy_upper(upperdir: str | Path, dest: str | Path) -> None:
@@ -96,55 +160,63 @@ def copy_upper(upperdir: str | Path, dest: str | Path) -> None:
     """
     as_root = os.geteuid() == 0
     links: dict[tuple[int, int], str] = {}
-    dirs: list[tuple[str, os.stat_result]] = []
 
-    def attrs(path: str, st: os.stat_result) -> None:
-        if as_root:
-            os.lchown(path, st.st_uid, st.st_gid)
-        if not stat.S_ISLNK(st.st_mode):
-            os.chmod(path, stat.S_IMODE(st.st_mode))
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
-
-    def xattrs(src: str, dst: str) -> None:
-        try:
-            names = os.listxattr(src, follow_symlinks=False)
-        except OSError:
-            return
-        for name in names:
-            if keep_xattr(name):
-                os.setxattr(
-                    dst, name, os.getxattr(src, name, follow_symlinks=False), follow_symlinks=False
-                )
-
-    def walk(src_dir: str, dst_dir: str, rel: str) -> None:
-        for name in sorted(os.listdir(src_dir)):
-            src = os.path.join(src_dir, name)
-            dst = os.path.join(dst_dir, name)
+    def walk(src: int, dst: int, dst_root: int, rel: str) -> None:
+        for name in sorted(os.listdir(src)):
             where = f"/{rel}{name}"
-            st = os.lstat(src)
+            try:
+                st = os.stat(name, dir_fd=src, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed meanwhile by the running container
             mode = st.st_mode
             if stat.S_ISDIR(mode):
-                os.mkdir(dst, 0o700)
-                xattrs(src, dst)
-                if is_opaque(src):
-                    set_opaque(dst)
-                walk(src, dst, f"{rel}{name}/")
-                dirs.append((dst, st))
+                os.mkdir(name, 0o700, dir_fd=dst)
+                with _open_dir(name, src, where) as sfd, _open_dir(name, dst, where) as dfd:
+                    _copy_xattrs(sfd, dfd)
+                    if _fd_opaque(sfd):
+                        os.setxattr(dfd, OPAQUE_XATTR, b"y")
+                    walk(sfd, dfd, dst_root, f"{rel}{name}/")
+                    _set_attrs(dfd, st, as_root)  # last: children changed its mtime
             elif is_whiteout_stat(st):
-                make_whiteout(dst)
+                os.mknod(name, stat.S_IFCHR, os.makedev(0, 0), dir_fd=dst)
             elif stat.S_ISREG(mode):
                 key = (st.st_dev, st.st_ino)
                 if st.st_nlink > 1 and key in links:
-                    os.link(links[key], dst, follow_symlinks=False)
+                    os.link(
+                        links[key],
+                        f"{rel}{name}",
+                        src_dir_fd=dst_root,
+                        dst_dir_fd=dst_root,
+                        follow_symlinks=False,
+                    )
                     continue
-                shutil.copyfile(src, dst, follow_symlinks=False)
-                xattrs(src, dst)
-                attrs(dst, st)
+                try:
+                    sfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+                except OSError as exc:
+                    raise BadImage(f"{where} changed while it was being read: try again") from exc
+                try:
+                    if not stat.S_ISREG(os.fstat(sfd).st_mode):
+                        raise BadImage(f"{where} changed while it was being read: try again")
+                    dfd = os.open(
+                        name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=dst
+                    )
+                    try:
+                        _copy_data(sfd, dfd)
+                        _copy_xattrs(sfd, dfd)
+                        _set_attrs(dfd, st, as_root)
+                    finally:
+                        os.close(dfd)
+                finally:
+                    os.close(sfd)
                 if st.st_nlink > 1:
-                    links[key] = dst
+                    links[key] = f"{rel}{name}"
             elif stat.S_ISLNK(mode):
-                os.symlink(os.readlink(src), dst)
-                attrs(dst, st)
+                os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+                if as_root:
+                    os.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
+                os.utime(
+                    name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst, follow_symlinks=False
+                )
             elif stat.S_ISSOCK(mode):
                 continue
             elif stat.S_ISFIFO(mode):
@@ -152,6 +224,8 @@ def copy_upper(upperdir: str | Path, dest: str | Path) -> None:
             else:
                 raise BadImage(f"cannot commit {where}: device nodes are not stored in layers")
 
-    walk(str(upperdir), str(dest), "")
-    for path, st in dirs:  # children were appended before their parents
-        attrs(path, st)
+    with (
+        _open_dir(upperdir, None, str(upperdir)) as src_root,
+        _open_dir(dest, None, str(dest)) as dst_root,
+    ):
+        walk(src_root, dst_root, dst_root, "")
