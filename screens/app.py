@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dockerscope.screens.commandbar import Client
+from dockerscope.screens.commandbar import Client, CommandBar
 from dockerscope.screens.dashboard import PANEL_TYPES, DashboardScreen
+from dockerscope.screens.sessions import PtyProcess, TerminalArgv, dockerscope_argv
 from dockerscope.screens.state import DashState
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -55,6 +57,7 @@ class DockerscopeApp(App[None]):
     CSS_PATH = ["dockerscope.tcss"]
     TITLE = "dockerscope"
     BINDINGS = [
+        Binding("s", "lab_shell", "Lab shell"),
         Binding("question_mark", "help", "Help"),
         Binding("d", "toggle_theme", "Theme"),
         Binding("q", "quit", "Quit"),
@@ -69,6 +72,8 @@ class DockerscopeApp(App[None]):
         clock: Callable[[], float] = time.monotonic,
         live: bool | None = None,
         extra_screens: Sequence[Screen[Any] | ScreenFactory] = (),
+        terminal_argv: TerminalArgv | None = None,
+        lab_shell: Sequence[str] | None = None,
     ) -> None:
         """
         Args:
@@ -79,6 +84,9 @@ class DockerscopeApp(App[None]):
             live: whether panels may run their shell commands for real (default: the
                 source's ``live`` attribute).
             extra_screens: screens pushed over the dashboard at start (e.g. a course menu).
+            terminal_argv: how to run an interactive docker command (``run -ti``) on a pty;
+                without it such commands are refused with an explanation.
+            lab_shell: argv of the lab's shell (``dockerscope ssh``), opened with ``s``.
         """
         super().__init__()
         self.source = source
@@ -88,6 +96,9 @@ class DockerscopeApp(App[None]):
         self.extra_screens = list(extra_screens)
         self.title = title
         self.sub_title = source.scope
+        self.terminal_argv = terminal_argv
+        self.lab_shell = list(lab_shell) if lab_shell else None
+        self.sessions: list[PtyProcess] = []  #: processes started in terminal panes
         self._pending: deque[Frame] = deque()
         self.frames_applied = 0  #: frames rendered so far (tests wait on it)
 
@@ -145,6 +156,11 @@ class DockerscopeApp(App[None]):
         await self.source.stop()
         self.exit()
 
+    def on_unmount(self) -> None:
+        # Detached sessions that still run are hung up with the app, as a terminal would.
+        for session in self.sessions:
+            session.end()
+
     # -- small actions ----------------------------------------------------------------------
 
     def action_toggle_theme(self) -> None:
@@ -172,6 +188,35 @@ class DockerscopeApp(App[None]):
         yield SystemCommand("Help", "keys, panels, colours (?)", self.action_help)
 
     # -- terminals (issue 6) ----------------------------------------------------------------
+
+    @on(CommandBar.Interactive)
+    def _interactive(self, message: CommandBar.Interactive) -> None:
+        bar = self.dashboard.query_one(CommandBar)
+        argv = self.terminal_argv(message.command) if self.terminal_argv else None
+        if argv is None:
+            bar.say("this command needs a terminal, and there is no lab to open one on: "
+                    "run it in a shell with DOCKER_HOST set (eval $(dockerscope env))",
+                    "yellow")
+            return
+        try:
+            self.start_session(argv, title=message.command, docker=True)
+        except OSError as exc:
+            bar.say(f"cannot start {argv[0]}: {exc.strerror}", "red1")
+            return
+        bar.say("opened in a terminal pane (ctrl+] detaches)", "grey50")
+
+    def start_session(self, argv: Sequence[str], *, title: str, docker: bool) -> Any:
+        """Run ``argv`` on a new pty and show it in a terminal pane."""
+        session = PtyProcess(argv, docker=docker)
+        self.sessions.append(session)
+        return self.open_terminal(session, title=title, on_detach=session.detach)
+
+    def action_lab_shell(self) -> None:
+        """Open the lab's shell (``dockerscope ssh``) in a terminal pane."""
+        if not self.lab_shell:
+            self.notify("no lab shell here (replay, or not a lab)", severity="warning")
+            return
+        self.start_session(self.lab_shell, title="lab shell", docker=False)
 
     def open_terminal(self, conn: Any, *, title: str = "terminal",
                       on_detach: Callable[[], None] | None = None) -> Any:
@@ -203,7 +248,16 @@ def build_app(source: Source, **kwargs: Any) -> DockerscopeApp:
 
 def run_scope(source: Source, *, client: Client | None = None, title: str = "dockerscope") -> None:
     """``dockerscope scope``: the dashboard on a live source (show-command runs for real)."""
-    build_app(source, client=client, title=title, live=True).run()
+    build_app(source, client=client, title=title, live=True, **lab_sessions(source.scope)).run()
+
+
+def lab_sessions(scope: str) -> dict[str, Any]:
+    """Terminal sessions for a lab scope: ``-ti`` commands and the lab shell, via the CLI."""
+    kind, _, name = scope.partition(":")
+    if kind != "lab" or not name:
+        return {}
+    return {"terminal_argv": dockerscope_argv(lab=name),
+            "lab_shell": [sys.executable, "-m", "dockerscope", "--lab", name, "ssh"]}
 
 
 def _optional(module: str) -> Any | None:
@@ -231,7 +285,7 @@ def run_course(lab: Any, *, source: Source | None = None, client: Client | None 
         source = NoFrames(f"lab:{getattr(lab, 'name', lab)}",
                           "the live observer is not available: panels stay empty")
     build_app(source, client=client, title="dockerscope course", extra_screens=extra,
-              live=live).run()
+              live=live, **lab_sessions(f"lab:{getattr(lab, 'name', lab)}")).run()
 
 
 def run_replay(path: str | None, reason: str | None = None) -> None:

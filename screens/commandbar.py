@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dockerscope.screens.sessions import interactive
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,6 +19,12 @@ Client = Callable[[str], str]
 
 class CommandBar(Vertical):
     """An input for docker commands and a log of their output."""
+
+    @dataclass
+    class Interactive(Message):
+        """A command that needs a terminal (``run -ti``): the app opens a pane for it."""
+
+        command: str
 
     @dataclass
     class Done(Message):
@@ -51,6 +58,9 @@ class CommandBar(Vertical):
         self.history.append(command)
         log = self.query_one(RichLog)
         log.write(Text(f"$ {command}", style="bold"))
+        if interactive(command):
+            self.post_message(self.Interactive(command))
+            return
         if self.client is None:
             log.write(Text("no lab to talk to: open the dashboard on a lab "
                            "(dockerscope scope --lab NAME) to run commands", style="yellow"))
@@ -66,6 +76,10 @@ class CommandBar(Vertical):
         except Exception as exc:  # noqa: BLE001 - any client error is shown to the user
             output, failed = f"{type(exc).__name__}: {exc}", True
         self.post_message(self.Done(command, output, failed))
+
+    def say(self, text: str, style: str = "") -> None:
+        """Write a line of our own (not command output) into the log."""
+        self.query_one(RichLog).write(Text(text, style=style))
 
     @on(Done)
     def _done(self, message: Done) -> None:
