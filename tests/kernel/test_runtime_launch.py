@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -355,6 +356,24 @@ def test_exec_in_a_dead_container_is_a_launch_error(rig: Rig) -> None:
     rig.pids.remove(launched.pid)
     with pytest.raises(LaunchError, match="is not running"):
         exec_in(launched.pid, ("true",), (), "/", "", False, 0, 1, 2)
+
+
+def test_launches_from_many_threads_at_once(rig: Rig) -> None:
+    """The daemon launches from worker threads: ten at a time, each gets its own output."""
+    specs = [rig.spec("sh", "-c", f"echo {i} $$ $(hostname)", hostname=f"t{i}") for i in range(10)]
+
+    def one(spec: ContainerSpec) -> str:
+        launched, out_r, err_r = rig.start(spec)
+        out = read_all(out_r)
+        read_all(err_r)
+        os.waitpid(launched.pid, 0)
+        teardown(spec)
+        return out
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outs = list(pool.map(one, specs))
+    rig.pids.clear()
+    assert outs == [f"{i} 1 t{i}\n" for i in range(10)]
 
 
 def test_tty_gives_a_controlling_terminal(rig: Rig) -> None:
