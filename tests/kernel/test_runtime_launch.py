@@ -348,6 +348,41 @@ def test_exec_in_joins_the_running_container(rig: Rig) -> None:
         os.close(out_r), os.close(err_r)
 
 
+def read_terminal(master: int) -> str:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO once the other side closed the terminal
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    return data.decode()
+
+
+def test_exec_in_with_a_tty(rig: Rig) -> None:
+    spec = rig.spec("sleep", "30")
+    launched, out_r, err_r = rig.start(spec)
+    master, slave = os.openpty()
+    try:
+        pid = exec_in(
+            launched.pid,
+            ("sh", "-c", "[ -t 0 ] && echo is-a-tty; cut -d' ' -f7 /proc/self/stat"),
+            ("PATH=/bin",), "/", "", True, slave, slave, slave,
+        )  # fmt: skip
+        os.close(slave)
+        text = read_terminal(master)
+        assert exit_code(os.waitpid(pid, 0)[1]) == 0
+        lines = text.split()
+        assert lines[0] == "is-a-tty" and int(lines[1]) != 0  # a controlling terminal
+    finally:
+        kill_and_reap(launched.pid)
+        rig.pids.remove(launched.pid)
+        os.close(out_r), os.close(err_r)
+
+
 def test_exec_in_a_dead_container_is_a_launch_error(rig: Rig) -> None:
     spec = rig.spec("true")
     launched, out_r, err_r = rig.start(spec)
@@ -384,19 +419,9 @@ def test_tty_gives_a_controlling_terminal(rig: Rig) -> None:
     finally:
         os.close(slave)
     rig.pids.append(launched.pid)
-    data = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO once the container closed the terminal
-            break
-        if not chunk:
-            break
-        data += chunk
-    os.close(master)
+    text = read_terminal(master)
     os.waitpid(launched.pid, 0)
     rig.pids.remove(launched.pid)
-    text = data.decode()
     assert "is-a-tty" in text
     stat = text.split("is-a-tty")[1].split(")")[-1].split()
     assert int(stat[4]) != 0  # tty_nr: a controlling terminal is set
