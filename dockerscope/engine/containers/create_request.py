@@ -150,7 +150,9 @@ def _empty(value: Any) -> bool:
     if isinstance(value, list):
         return all(_empty(v) for v in value)
     if isinstance(value, dict):
-        return all(_empty(v) for v in value.values())
+        # A struct of zero fields ({"Type": "", "Config": {}}) is empty; a map whose keys are
+        # data ({"/data": {}} for Volumes, {"/run": ""} for Tmpfs) is not.
+        return all(k[:1].isupper() and _empty(v) for k, v in value.items())
     return False
 
 
