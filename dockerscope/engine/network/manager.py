@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
@@ -84,6 +85,7 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _ID_FILE = re.compile(r"^[0-9a-f]{64}\.json$")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+LINK_UP_TIMEOUT = 1.0
 
 
 ContainerRef = Any  # a container id (str) or an object with .id and .name (the engine's Container)
@@ -198,8 +200,7 @@ class NetworkManager:
                     self._start_proxies(sb, sb.ports, strict=False)
 
     def _drop_dead_sandbox(self, sb: Sandbox) -> None:
-        ep_by_net = {e.network_id: e for e in sb.endpoints}
-        rules = [r for m in sb.ports for r in self._port_rules(sb, m, ep_by_net)]
+        rules = [r for m in sb.ports for r in self._port_rules(sb, m)]
         if rules:
             self.iptables.delete(rules)
         for m in sb.ports:
@@ -509,6 +510,16 @@ class NetworkManager:
                     ct.set_up(idx)
                     if default_route:
                         ct.add_default_route(gw, idx)
+                    # Carrier reaches operstate (and the bridge port) through the kernel's
+                    # linkwatch, a moment later: wait for it so the container's first packets
+                    # are not dropped (usually well under a millisecond).
+                    deadline = time.monotonic() + LINK_UP_TIMEOUT
+                    while not (ct.is_oper_up(ifname) and lab_nl.is_oper_up(veth)):
+                        if time.monotonic() > deadline:
+                            log.warning("%s of %s not up after %.1f s", ifname,
+                                        sb.container_name, LINK_UP_TIMEOUT)
+                            break
+                        time.sleep(0.0005)
             except BaseException:
                 lab_nl.delete(veth)
                 raise
@@ -615,9 +626,8 @@ class NetworkManager:
             return list(self._sandboxes.values())
 
     # -- published ports -------------------------------------------------------------------
-    def _port_rules(
-        self, sb: Sandbox, m: PortMapping, ep_by_net: dict[str, Endpoint] | None = None
-    ) -> builtins.list[iptables.Rule]:
+    def _port_rules(self, sb: Sandbox, m: PortMapping) -> builtins.list[iptables.Rule]:
+        """The three rules of one mapping (none for the [::] twin), on the first endpoint."""
         if m.host_ip == "::" or not sb.endpoints:
             return []
         ep = sb.endpoints[0]

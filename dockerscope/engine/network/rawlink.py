@@ -24,7 +24,8 @@ RTM_NEWADDR, RTM_NEWROUTE = 20, 24
 NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MASTER, IFLA_TXQLEN = 1, 3, 10, 13
-IFLA_LINKINFO, IFLA_NET_NS_FD = 18, 28
+IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_NET_NS_FD = 16, 18, 28
+IF_OPER_UP = 6
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
 RTA_OIF, RTA_GATEWAY = 4, 5
@@ -106,6 +107,25 @@ class RawRtnl:
                 return None
             raise
         return int(_IFINFOMSG.unpack_from(reply)[2])
+
+    def is_oper_up(self, ifname: str) -> bool:
+        """Whether the kernel reports ``ifname`` operationally up (carrier seen by linkwatch)."""
+        try:
+            reply = self._request(RTM_GETLINK, 0, _ifinfo() + _attr(IFLA_IFNAME, _name(ifname)),
+                                  f"get {ifname}")
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
+                return False
+            raise
+        offset = _IFINFOMSG.size
+        while offset + 4 <= len(reply):
+            length, kind = struct.unpack_from("=HH", reply, offset)
+            if length < 4:
+                break
+            if kind == IFLA_OPERSTATE:
+                return reply[offset + 4] == IF_OPER_UP
+            offset += (length + 3) & ~3
+        return False
 
     def add_veth(
         self, name: str, master: int, peer: str, peer_mac: str, peer_netns_fd: int,
