@@ -313,7 +313,7 @@ lab=$1; netns_dir=$2; shift 2
 umount -l /sys 2>/dev/null || true
 mount -t sysfs sysfs /sys
 mkdir -p /run/netns
-if [ -d "$netns_dir" ]; then mount --bind "$netns_dir" /run/netns; fi
+if [ -d "$netns_dir" ]; then mount --rbind "$netns_dir" /run/netns; fi
 hostname "$lab" 2>/dev/null || true
 exec "$@"
 """

@@ -19,16 +19,31 @@ def _ip(*args: str) -> None:
 
 @pytest.fixture
 def lab_like(lab_name: str, tmp_path: Path):
-    """A lab-shaped set-up built by hand: the lab netns with a bridge, and a containers'
-    netns dir holding one entry named like a container."""
+    """A lab-shaped set-up built by hand: the lab netns with a bridge, and a containers' netns
+    dir where a real network namespace is pinned under a container's name, as the engine does."""
     run_root = tmp_path / "run"
     (run_root / "netns").mkdir(parents=True)
-    (run_root / "netns" / "web").touch()
+    pin = run_root / "netns" / "web"
+    pin.touch()
+    container_ns = lab_name + "c"
     _ip("netns", "add", lab_name)
+    _ip("netns", "add", container_ns)
+    mounted = False
     try:
+        subprocess.run(
+            ["mount", "--bind", f"/run/netns/{container_ns}", str(pin)],
+            check=True,
+            capture_output=True,
+            timeout=20,
+        )
+        mounted = True
         _ip("-n", lab_name, "link", "add", "dsxbr0", "type", "bridge")
+        _ip("-n", container_ns, "link", "add", "dsxweb0", "type", "bridge")
         yield lab_name, run_root
     finally:
+        if mounted:
+            subprocess.run(["umount", str(pin)], capture_output=True, timeout=20)
+        subprocess.run(["ip", "netns", "del", container_ns], capture_output=True, timeout=20)
         subprocess.run(["ip", "netns", "del", lab_name], capture_output=True, timeout=20)
 
 
@@ -58,13 +73,16 @@ def _ssh(lab: str, run_root: Path, script: str) -> subprocess.CompletedProcess[s
 def test_ssh_runs_in_the_lab_netns_with_containers_as_ip_netns(lab_like) -> None:
     lab, run_root = lab_like
     out = _ssh(
-        lab, run_root, "echo NETNS; ls /run/netns; echo SYS; ls /sys/class/net; echo HOST; hostname"
+        lab,
+        run_root,
+        "echo NETNS; ip netns list; echo SYS; ls /sys/class/net; echo HOST; hostname; "
+        "echo INWEB; ip netns exec web ls /sys/class/net",
     )
     assert out.returncode == 0, out.stderr
     sections: dict[str, list[str]] = {}
     current = ""
     for line in out.stdout.splitlines():
-        if line in ("NETNS", "SYS", "HOST"):
+        if line in ("NETNS", "SYS", "HOST", "INWEB"):
             current = line
             sections[current] = []
         else:
@@ -73,6 +91,9 @@ def test_ssh_runs_in_the_lab_netns_with_containers_as_ip_netns(lab_like) -> None
     # /sys was remounted inside the lab: its links, not the machine's
     assert sorted(sections["SYS"]) == ["dsxbr0", "lo"]
     assert sections["HOST"] == [lab]
+    # `ip netns exec web` enters the container's own namespace
+    assert sorted(sections["INWEB"]) == ["dsxweb0", "lo"]
+    assert "Peer netns reference is invalid" not in out.stderr
     # nothing leaked out of the private mount namespace
     assert (Path("/run/netns") / lab).exists()
     assert "web" not in {p.name for p in Path("/run/netns").iterdir()}
