@@ -53,12 +53,17 @@ def run_one(path: Path, out_file: Path | None, lab: str | None, out: TextIO) -> 
     With ``out_file`` the run is recorded; the file is only written if every expectation held,
     so a shipped recording always shows a run that proved itself.
     """
+    from dockerscope.scenario.lab import LabError
     from dockerscope.scenario.recording import record_run, write_atomically
 
     scenario = load(path)
     out.write(f"== {scenario.section}. {scenario.title} ({scenario.id})\n")
     with _session(lab, None) as session:
-        session.up(scenario.needs.images)
+        try:
+            session.up(scenario.needs.images)
+        except LabError as e:
+            out.write(f"lab not ready: {e}\n")
+            return False
         runner = session.runner(scenario)
         if out_file is None:
             result = runner.run_all()
@@ -202,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.fn(args))
+    except BrokenPipeError:  # output piped into head and closed: not an error
+        return 0
     except (ScenarioError, FileNotFoundError) as e:
         print(e, file=sys.stderr)
         return 1

@@ -419,6 +419,16 @@ def moments(rec: Recording) -> list[Moment]:
         ):
             if kind == "step":
                 step = int(e["step"])
+            if (
+                kind in ("verdict", "predict", "step_end")
+                and out
+                and out[-1].step == e.get("step")
+                and not pending_events
+            ):
+                # A step's verdicts describe its last snapshot: keep them with it.
+                last = out[-1]
+                out[-1] = dataclasses.replace(last, events=last.events + (e,))
+                continue
             pending_events.append(e)
             continue
         if kind == "traffic":
