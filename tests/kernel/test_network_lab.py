@@ -340,6 +340,13 @@ def test_removing_everything_leaves_a_fresh_lab(
     nm.create("one")
     nm.create("two", internal=True)
     ids = [container(nm, "a", "one"), container(nm, "b", "two"), container(nm, "c")]
+    second = nm.attach(ids[0], "bridge")  # network connect: eth1, no second default route
+    netns_a = nm.sandbox(ids[0], "a")
+    assert second.ifname == "eth1" and second.ip == "172.17.0.3"  # c has .2
+    routes = in_ns(netns_a, "busybox", "ip", "route").stdout
+    assert routes.count("default") == 1 and "default via 172.18.0.1 dev eth0" in routes
+    nm.detach(ids[0], "bridge")
+    assert "eth1" not in in_ns(netns_a, "busybox", "ip", "link").stdout
     nm.attach(ids[0], "bridge")
     nm.publish(ids[2], None, parse_publish("8080:80") + parse_publish("53/udp"))
     for cid in ids:
