@@ -563,7 +563,8 @@ def cmd_start(client: DockerClient, args: argparse.Namespace, console: Console) 
     try:
         client.start(ident)
         resize = (lambda h, w: client.resize(ident, h, w)) if tty else None
-        stream_session(console, conn, tty, bool(args.interactive), resize)
+        with contextlib.nullcontext() if tty else proxy_signals(client, ident):
+            stream_session(console, conn, tty, bool(args.interactive), resize)
     finally:
         conn.close()
     return waiter.status()

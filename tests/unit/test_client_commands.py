@@ -483,3 +483,16 @@ def test_daemon_dying_mid_answer_is_a_clean_error(fake_docker: FakeDocker) -> No
     r = Run(fake_docker, "top", "crash")
     assert r.code == 1
     assert r.err.startswith("error during connect: ")
+
+
+def test_start_a_attaches_waits_then_starts(fake_docker: FakeDocker) -> None:
+    fake_docker.behaviour = Behaviour(stdout=b"again\n", exit_code=2)
+    r = Run(fake_docker, "start", "-a", "web")
+    assert (r.code, r.out) == (2, "again\n")
+    assert [line.split("?")[0] for line in fake_docker.lines] == [
+        "HEAD /_ping",
+        "GET /v1.41/containers/web/json",
+        "POST /v1.41/containers/web/attach",
+        "POST /v1.41/containers/web/wait",
+        "POST /v1.41/containers/web/start",
+    ]
