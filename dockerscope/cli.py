@@ -40,6 +40,12 @@ def version() -> str:
         return "0.1.0"
 
 
+def is_root() -> bool:
+    """True for uid 0 (False where there are no uids, e.g. Windows: replay still works)."""
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid is not None and geteuid() == 0
+
+
 def unavailable(what: str, module: str) -> CliError:
     return CliError(f"{what} is not available yet in this build (no {module})")
 
@@ -189,7 +195,7 @@ def cmd_daemon(argv: list[str], lab: str | None) -> int:
 
 def cmd_ssh(args: argparse.Namespace) -> int:
     lab = lab_from(args)
-    if os.geteuid() != 0:
+    if not is_root():
         raise CliError("dockerscope ssh needs root (it enters the lab's namespaces)")
     if not lab.netns_path.exists():
         raise CliError(
@@ -212,7 +218,7 @@ def cmd_lab_ls(args: argparse.Namespace) -> int:
 
 def cmd_lab_down(args: argparse.Namespace) -> int:
     lab = lab_from(args, args.name)
-    if os.geteuid() != 0:
+    if not is_root():
         raise CliError("dockerscope lab down needs root (it removes kernel objects)")
     problems = lab_down(lab, keep_log=args.keep_log, say=lambda m: print(m, file=sys.stderr))
     if problems:
@@ -284,7 +290,7 @@ def lab_source(lab: Lab) -> Any:
 def cmd_course(args: argparse.Namespace) -> int:
     """The live course: ensure the lab's daemon answers, then open the course menu."""
     lab = lab_from(args)
-    if os.geteuid() != 0 and not lab_answers(lab):
+    if not is_root() and not lab_answers(lab):
         raise CliError(
             f"lab {lab.name} is not running and starting it needs root "
             "(or use 'dockerscope replay' for the recorded lessons)"
@@ -300,7 +306,7 @@ def default_action(args: argparse.Namespace) -> int:
     """No command: the live course as root on Linux, else the replay menu with the reason."""
     if not sys.platform.startswith("linux"):
         return cmd_replay(None, NOT_LINUX_REASON)
-    if os.geteuid() != 0:
+    if not is_root():
         return cmd_replay(None, NOT_ROOT_REASON)
     return cmd_course(args)
 
