@@ -45,7 +45,7 @@ class StepView:
             index=index,
             id=step.id,
             title=step.title,
-            narration=step.narration,
+            narration=reflow(step.narration),
             commands=tuple(cmds),
             focus=step.focus,
             expect=tuple(e.describe() for e in step.expect),
@@ -87,11 +87,30 @@ class StepOutcome:
     error: str = ""  # the step could not run at all
 
 
+_SINGULAR = {
+    "links": "link",
+    "routes": "route",
+    "netns": "netns",
+    "processes": "process",
+    "chains": "chain",
+    "rules": "rule",
+    "cgroups": "cgroup",
+    "mounts": "mount",
+    "flows": "flow",
+}
+
+
+def reflow(text: str) -> str:
+    """Paragraphs as single lines (files wrap narration at 100 columns; screens wrap again)."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
 def describe_change(c: Change) -> str:
     """``+ link br-12eeb8c4266b (bridge)``, ``- rule nat/DOCKER -i br-... -j RETURN``..."""
     sign = {"added": "+", "removed": "-", "changed": "~"}.get(c.action, "?")
     obj = c.after if c.after is not None else c.before
-    what = c.collection.rstrip("s") if c.collection != "netns" else "netns"
+    what = _SINGULAR.get(c.collection, c.collection)
     label = c.key
     if c.collection == "rules":
         label = f"{obj.table}/{obj.chain} {obj.spec}"
@@ -224,7 +243,7 @@ class RecordedPlayer:
         """The step outline with its narration and commands filled from the events."""
         v = self.steps[index]
         events = self._events(index)
-        narration = next((e["text"] for e in events if e["type"] == "narration"), "")
+        narration = reflow(next((e["text"] for e in events if e["type"] == "narration"), ""))
         commands = tuple(e["command"] for e in events if e["type"] == "command")
         return StepView(**{**v.__dict__, "narration": narration, "commands": commands})
 

@@ -66,6 +66,16 @@ def test_describe_change_lines() -> None:
     br = Link("lab", 5, "br-1", "bridge", "m", "UP", 1500)
     rule = Rule("lab", "nf_tables", "nat", "DOCKER", 1, "-i br-1 -j RETURN")
     assert describe_change(Change("links", "added", br.key, None, br)) == "+ link br-1 (bridge)"
+    from dockerscope.kernel.model import ProcessNs
+
+    proc = ProcessNs(7, "nc", ())
+    assert describe_change(Change("processes", "added", "7", None, proc)) == "+ process nc[7]"
     assert describe_change(Change("rules", "removed", rule.key, rule, None)) == (
         "- rule nat/DOCKER -i br-1 -j RETURN"
     )
+
+
+def test_reflow_keeps_paragraphs() -> None:
+    from dockerscope.scenario.player import reflow
+
+    assert reflow("one\ntwo\n\nthree\n four") == "one two\n\nthree four"
