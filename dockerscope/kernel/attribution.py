@@ -137,6 +137,21 @@ class _Index:
     netns: dict[str, Owner] = field(default_factory=dict)  # netns label -> owner
     lab: Owner | None = None
 
+    def fingerprint(self) -> int:
+        """Equal for two indexes that attribute every object the same way."""
+        return hash(
+            (
+                frozenset(self.containers.items()),
+                tuple(self.ids),
+                frozenset(self.ip_owner.items()),
+                frozenset(self.bridges.items()),
+                tuple(self.subnets),
+                frozenset(self.ports.items()),
+                frozenset(self.netns.items()),
+                self.lab,
+            )
+        )
+
 
 def _index(snap: Snapshot, hints: Hints) -> _Index:
     ix = _Index()
@@ -327,24 +342,27 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
     """
     hints = hints or Hints()
     ix = _index(snap, hints)
-    done: dict[Any, Any] = {}
+    done: dict[Any, Any] | None = None
     if memo is not None:
-        memo.start(hash((hints, snap.links, snap.netns, snap.processes)))
+        memo.start(ix.fingerprint())
         done = memo.done
 
-    def with_owner(items: Iterable[Any], fn: Any) -> tuple[Any, ...]:
+    def with_owner(items: Iterable[Any], fn: Any, memoize: bool = False) -> tuple[Any, ...]:
+        """Objects with their owner. ``memoize`` only where ``fn`` looks at the object and the
+        index alone (links, rules, flows, cgroups), never at other objects of the snapshot."""
+        cache = done if memoize else None
         out = []
         for obj in items:
-            got = done.get(obj) if memo is not None else None
+            got = cache.get(obj) if cache is not None else None
             if got is None:
                 o = fn(obj)
                 got = obj if o == obj.owner else replace(obj, owner=o)
-                if memo is not None:
-                    done[obj] = got
+                if cache is not None:
+                    cache[obj] = got
             out.append(got)
         return tuple(out)
 
-    links = with_owner(snap.links, lambda link: _link_owner(ix, link))
+    links = with_owner(snap.links, lambda link: _link_owner(ix, link), memoize=True)
     link_owner = {(lk.netns, lk.name): lk.owner for lk in links}
 
     def route_owner(r: Any) -> Owner | None:
@@ -399,8 +417,8 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
         routes=with_owner(snap.routes, route_owner),
         netns=with_owner(snap.netns, ns_owner),
         processes=with_owner(snap.processes, proc_owner),
-        rules=with_owner(snap.rules, lambda r: rule_owner(ix, r)),
-        cgroups=with_owner(snap.cgroups, lambda c: path_owner(c.path)),
+        rules=with_owner(snap.rules, lambda r: rule_owner(ix, r), memoize=True),
+        cgroups=with_owner(snap.cgroups, lambda c: path_owner(c.path), memoize=True),
         mounts=with_owner(snap.mounts, mount_owner),
-        flows=with_owner(snap.flows, flow_owner),
+        flows=with_owner(snap.flows, flow_owner, memoize=True),
     )

@@ -2,15 +2,19 @@
 
 Each entry has an original tuple (as the first packet looked) and a reply tuple (what the answer
 will look like). NAT shows as a reply tuple that is not the mirror image of the original one.
-The entries are read by running ``conntrack -L -o extended`` inside the namespace and parsing
-its text; events (new and destroyed entries) come from a netlink socket in observer.py.
+The observer reads them over ctnetlink (``read_netlink``); ``read`` runs ``conntrack -L -o
+extended`` inside the namespace and parses its text, the fallback and what tests compare with.
+Events (new and destroyed entries) come from a netlink socket in observer.py.
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 import subprocess
 
 from dockerscope.kernel.model import Flow
+from dockerscope.kernel.netlink import Conn, index_attributes
 
 _KNOWN_PROTOS = {"tcp", "udp", "icmp", "udplite", "sctp", "dccp", "gre", "icmpv6", "unknown"}
 
@@ -98,3 +102,114 @@ def read(ns_path: str | None, netns: str, timeout: float = 10) -> list[Flow]:
     if proc.returncode != 0:
         raise OSError(f"conntrack -L failed: {proc.stderr.strip()}")
     return parse(proc.stdout, netns)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same entries over ctnetlink: no process to start, which matters when a busy lab makes
+# conntrack events many times a second.
+
+_CT_PROTOS = {
+    1: "icmp",
+    6: "tcp",
+    17: "udp",
+    33: "dccp",
+    47: "gre",
+    58: "icmpv6",
+    132: "sctp",
+    136: "udplite",
+}
+_TCP_STATES = (
+    "NONE",
+    "SYN_SENT",
+    "SYN_RECV",
+    "ESTABLISHED",
+    "FIN_WAIT",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "TIME_WAIT",
+    "CLOSE",
+    "SYN_SENT2",
+)
+IPCTNL_MSG_CT_NEW, IPCTNL_MSG_CT_GET = 0, 1
+NFNL_SUBSYS_CTNETLINK = 1
+
+
+def _tuple(d: bytes, start: int, end: int) -> tuple[str, str, int, int, int]:
+    """(src, dst, sport, dport, proto number) of a CTA_TUPLE_* attribute."""
+    src = dst = ""
+    sport = dport = proto = 0
+    at = index_attributes(d, start, end)
+    if 1 in at:  # CTA_TUPLE_IP
+        ip = index_attributes(d, *at[1])
+        for t_src, t_dst, fam in ((1, 2, socket.AF_INET), (3, 4, socket.AF_INET6)):
+            if t_src in ip:
+                src = socket.inet_ntop(fam, d[ip[t_src][0] : ip[t_src][1]])
+            if t_dst in ip:
+                dst = socket.inet_ntop(fam, d[ip[t_dst][0] : ip[t_dst][1]])
+    if 2 in at:  # CTA_TUPLE_PROTO
+        pr = index_attributes(d, *at[2])
+        if 1 in pr:
+            proto = d[pr[1][0]]
+        if 2 in pr:
+            sport = int.from_bytes(d[pr[2][0] : pr[2][0] + 2], "big")
+        if 3 in pr:
+            dport = int.from_bytes(d[pr[3][0] : pr[3][0] + 2], "big")
+        if 4 in pr:  # icmp id: stands in for both ports, as in conntrack -L's reading
+            sport = dport = int.from_bytes(d[pr[4][0] : pr[4][0] + 2], "big")
+    return src, dst, sport, dport, proto
+
+
+def _counters(d: bytes, start: int, end: int) -> tuple[int, int]:
+    at = index_attributes(d, start, end)
+    packets = int.from_bytes(d[at[1][0] : at[1][0] + 8], "big") if 1 in at else 0
+    nbytes = int.from_bytes(d[at[2][0] : at[2][0] + 8], "big") if 2 in at else 0
+    return packets, nbytes
+
+
+def decode_entry(d: bytes, off: int, netns: str) -> Flow | None:
+    """One IPCTNL_MSG_CT_NEW message at ``off`` as a Flow (None without both tuples)."""
+    length = struct.unpack_from("=I", d, off)[0]
+    at = index_attributes(d, off + 16 + 4, off + length)
+    if 1 not in at or 2 not in at:
+        return None
+    osrc, odst, osport, odport, proto = _tuple(d, *at[1])
+    rsrc, rdst, rsport, rdport, _ = _tuple(d, *at[2])
+    state = ""
+    if 4 in at:  # CTA_PROTOINFO -> CTA_PROTOINFO_TCP -> CTA_PROTOINFO_TCP_STATE
+        info = index_attributes(d, *at[4])
+        if 1 in info:
+            tcp = index_attributes(d, *info[1])
+            if 1 in tcp and d[tcp[1][0]] < len(_TCP_STATES):
+                state = _TCP_STATES[d[tcp[1][0]]]
+    packets = nbytes = 0
+    for t in (9, 10):  # CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY
+        if t in at:
+            p, b = _counters(d, *at[t])
+            packets, nbytes = packets + p, nbytes + b
+    return Flow(
+        netns=netns,
+        proto=_CT_PROTOS.get(proto, "unknown"),
+        state=state,
+        orig_src=osrc,
+        orig_dst=odst,
+        orig_sport=osport,
+        orig_dport=odport,
+        reply_src=rsrc,
+        reply_dst=rdst,
+        reply_sport=rsport,
+        reply_dport=rdport,
+        packets=packets,
+        bytes=nbytes,
+    )
+
+
+def read_netlink(conn: Conn, netns: str) -> list[Flow]:
+    """Every entry of the socket's namespace, IPv4 and IPv6, over ctnetlink."""
+    mtype = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET
+    out = []
+    for t, _f, d, o in conn.dump(mtype, struct.pack("=BBH", socket.AF_UNSPEC, 0, 0)):
+        if t == (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW:
+            flow = decode_entry(d, o, netns)
+            if flow is not None:
+                out.append(flow)
+    return out

@@ -133,17 +133,18 @@ def save_text(ns_path: str | None, backend: str = "nf_tables", timeout: float = 
     return proc.stdout
 
 
+def legacy_tables_here() -> list[str]:
+    """Tables the legacy backend holds in the calling thread's netns."""
+    try:
+        with open("/proc/thread-self/net/ip_tables_names") as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
 def legacy_tables(ns_path: str | None) -> list[str]:
     """Tables the legacy x_tables backend holds in that netns (empty: legacy unused)."""
-
-    def read() -> list[str]:
-        try:
-            with open("/proc/thread-self/net/ip_tables_names") as f:
-                return f.read().split()
-        except OSError:
-            return []
-
-    return read() if ns_path is None else in_netns(ns_path, read)
+    return legacy_tables_here() if ns_path is None else in_netns(ns_path, legacy_tables_here)
 
 
 def legacy_has_rules(ns_path: str | None) -> bool:

@@ -38,9 +38,12 @@ class RawLink:
 class RtnlReader:
     """Route-netlink dumps (links, addresses, routes) of one namespace."""
 
-    def __init__(self, ref: NsRef):
+    def __init__(self, ref: NsRef, sock: socket.socket | None = None):
+        """``sock``: a route-netlink socket already opened in that netns (else one is opened)."""
         self.ref = ref
-        self.conn = Conn(netlink_socket(None if ref.label == "host" else ref.path, NETLINK_ROUTE))
+        if sock is None:
+            sock = netlink_socket(None if ref.label == "host" else ref.path, NETLINK_ROUTE)
+        self.conn = Conn(sock)
         self._nsids: dict[int, int] = {}  # netns inode -> nsid as seen from here
 
     def close(self) -> None:
@@ -154,6 +157,7 @@ def resolve_peers(
     raw: dict[str, list[RawLink]],
     refs: dict[str, NsRef],
     readers: dict[str, RtnlReader] | None = None,
+    memo: dict[tuple[Link, str | None], Link] | None = None,
 ) -> dict[str, list[Link]]:
     """Fill ``peer_netns`` of veths whose peer is in another namespace.
 
@@ -161,10 +165,12 @@ def resolve_peers(
     index is my index, itself pointing to another netns); when that is ambiguous, by asking
     the kernel which netns id this namespace gives each candidate (RTM_GETNSID).
     """
-    by_index: dict[int, list[tuple[str, Link, int | None]]] = {}
+    # (index, peer index) -> namespaces holding such a veth that points to another netns.
+    by_pair: dict[tuple[int, int], list[str]] = {}
     for label, items in raw.items():
         for r in items:
-            by_index.setdefault(r.link.index, []).append((label, r.link, r.peer_nsid))
+            if r.link.kind == "veth" and r.peer_nsid is not None and r.link.peer_index:
+                by_pair.setdefault((r.link.index, r.link.peer_index), []).append(label)
     out: dict[str, list[Link]] = {}
     for label, items in raw.items():
         links = []
@@ -172,20 +178,30 @@ def resolve_peers(
             link = r.link
             if r.peer_nsid is not None and link.peer_index:
                 cands = [
-                    lab
-                    for lab, other, nsid in by_index.get(link.peer_index, [])
-                    if lab != label
-                    and other.kind == "veth"
-                    and other.peer_index == link.index
-                    and nsid is not None
+                    lab for lab in by_pair.get((link.peer_index, link.index), []) if lab != label
                 ]
                 peer = cands[0] if len(cands) == 1 else None
                 if peer is None and readers and label in readers:
                     peer = _ask_kernel(readers[label], r.peer_nsid, cands or list(refs), refs)
-                link = replace(link, peer_netns=peer)
+                link = _with_peer(link, peer, memo)
             links.append(link)
         out[label] = links
     return out
+
+
+def _with_peer(
+    link: Link, peer: str | None, memo: dict[tuple[Link, str | None], Link] | None
+) -> Link:
+    """``link`` with ``peer_netns`` set; with a memo, the object made last time is reused."""
+    if memo is None:
+        return replace(link, peer_netns=peer)
+    key = (link, peer)
+    got = memo.get(key)
+    if got is None:
+        if len(memo) > 50_000:
+            memo.clear()
+        got = memo[key] = replace(link, peer_netns=peer)
+    return got
 
 
 def _ask_kernel(

@@ -56,7 +56,7 @@ from dockerscope.kernel.model import (
 from dockerscope.kernel.netlink import Conn
 from dockerscope.kernel.netns import HOST, NsRef
 from dockerscope.kernel.routes import read_routes
-from dockerscope.kernel.setns import netlink_socket
+from dockerscope.kernel.setns import in_each_netns, open_netlink
 
 T = TypeVar("T")
 
@@ -139,6 +139,8 @@ class _Ns:
     nf_conn: Conn | None = None  # nf_tables dumps: tables, generation id, rule counters
     genid: int | None = None  # ruleset generation when the rules were last read
     has_legacy: bool = False
+    link_packets: int | None = None  # rx+tx over all links at the last counters read
+    polls: int = 0
 
     def close(self) -> None:
         for s in (self.rtnl_sock, self.nf_sock):
@@ -183,6 +185,7 @@ class Observer:
         self._ns_changed = False
         self._last: Snapshot | None = None
         self._memo = Memo()
+        self._peered: dict[Any, Any] = {}
 
     # -- public ---------------------------------------------------------------------------
 
@@ -338,6 +341,7 @@ class Observer:
                 queue.put_nowait(("mounts", ""))
             if n % (self.slow_poll_every * 5) == 0:
                 queue.put_nowait(("hints", ""))
+                queue.put_nowait(("legacy", ""))  # x_tables send no events
 
     # -- kernel reads (worker thread) -------------------------------------------------------
 
@@ -407,42 +411,46 @@ class Observer:
             if r is None or r.inode != self._ns[label].ref.inode:
                 self._ns.pop(label).close()
                 self._ns_changed = True
-        for label, r in refs.items():
-            if label in self._ns:
+        fresh = [(label, r) for label, r in refs.items() if label not in self._ns]
+        # One thread hops through the new namespaces and opens their sockets there.
+        opened = in_each_netns(
+            [(None if label == HOST else r.path, _open_ns_sockets) for label, r in fresh]
+        )
+        for (label, r), socks in zip(fresh, opened, strict=True):
+            if isinstance(socks, BaseException):
+                self._errors[f"netns {label}"] = f"netns {label}: {socks}"
                 continue
-            st = _Ns(r)
-            path = None if label == HOST else r.path
-            try:
-                st.reader = RtnlReader(r)
-                st.rtnl_sock = netlink_socket(
-                    path, 0, (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
-                )
-            except OSError as exc:
-                self._errors[f"netns {label}"] = f"netns {label}: {exc}"
-                st.close()
-                continue
-            try:
-                st.nf_sock = netlink_socket(
-                    path,
-                    NETLINK_NETFILTER,
-                    (NFNLGRP_NFTABLES, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY),
-                )
-            except OSError:
-                st.nf_sock = None  # no events: counters polling still catches rule changes
-            try:
-                st.nf_conn = Conn(netlink_socket(path, NETLINK_NETFILTER))
-            except OSError:
-                st.nf_conn = None  # iptables-save alone then
+            self._errors.pop(f"netns {label}", None)
+            rtnl_dump, rtnl_events, nf_events, nf_dump = socks
+            st = _Ns(r, reader=RtnlReader(r, rtnl_dump), rtnl_sock=rtnl_events, nf_sock=nf_events)
+            st.nf_conn = Conn(nf_dump) if nf_dump is not None else None
             self._ns[label] = st
             self._ns_changed = True
             new.append(label)
+        if new:
+            self._check_legacy(new)
         return new
 
-    def _read_ns(self, label: str, what: str) -> None:
+    def _check_legacy(self, labels: list[str]) -> None:
+        """Which namespaces hold legacy (x_tables) tables, read in one hop through them all."""
+        sts = [self._ns[lb] for lb in labels if lb in self._ns]
+        found = in_each_netns(
+            [
+                (None if st.ref.label == HOST else st.ref.path, iptables.legacy_tables_here)
+                for st in sts
+            ]
+        )
+        for st, tables in zip(sts, found, strict=True):
+            if not isinstance(tables, BaseException):
+                was = st.has_legacy
+                st.has_legacy = any(t in iptables.TABLES for t in tables)
+                if st.has_legacy != was:
+                    st.genid = None  # make the next rules read a full one
+
+    def _read_ns(self, label: str, what: str, check_legacy: bool = True) -> None:
         st = self._ns.get(label)
         if st is None:
             return
-        path = None if label == HOST else st.ref.path
         if what == "links" and st.reader is not None:
             st.raw_links = self._try(f"links {label}", st.reader.links, st.raw_links)
         elif what == "routes" and st.reader is not None:
@@ -450,16 +458,24 @@ class Observer:
             reader = st.reader
             st.routes = self._try(f"routes {label}", lambda: read_routes(reader, names), st.routes)
         elif what == "rules":
-            st.ruleset = self._try(f"iptables {label}", lambda: self._read_rules(st), st.ruleset)
+            st.ruleset = self._try(
+                f"iptables {label}", lambda: self._read_rules(st, check_legacy), st.ruleset
+            )
         elif what == "flows":
             if st.ruleset.rules or st.ruleset.chains:
-                st.flows = self._try(
-                    f"conntrack {label}", lambda: conntrack.read(path, label), st.flows
-                )
+                st.flows = self._try(f"conntrack {label}", lambda: self._read_flows(st), st.flows)
             else:
                 st.flows = []  # no NAT/filter tables: conntrack is not hooked in here
 
-    def _read_rules(self, st: _Ns) -> iptables.Ruleset:
+    def _read_flows(self, st: _Ns) -> list[Flow]:
+        if st.nf_conn is not None:
+            try:
+                return conntrack.read_netlink(st.nf_conn, st.ref.label)
+            except OSError:
+                pass  # ctnetlink refused (module missing?): the CLI may still work
+        return conntrack.read(None if st.ref.label == HOST else st.ref.path, st.ref.label)
+
+    def _read_rules(self, st: _Ns, check_legacy: bool = True) -> iptables.Ruleset:
         """Both backends, as cheaply as the kernel allows.
 
         iptables-save is skipped where nf_tables has no ip nat/filter table, and where the
@@ -488,7 +504,8 @@ class Observer:
                     nft = iptables.Ruleset()
         if nft is None:
             nft = iptables.read_nft(path, label)
-        st.has_legacy = iptables.legacy_has_rules(path)
+        if check_legacy:
+            st.has_legacy = iptables.legacy_has_rules(path)
         legacy = iptables.read_legacy(path, label) if st.has_legacy else iptables.Ruleset()
         return iptables.Ruleset(nft.chains + legacy.chains, nft.rules + legacy.rules)
 
@@ -504,10 +521,17 @@ class Observer:
         def poll() -> iptables.Ruleset:
             assert st.nf_conn is not None
             if netlink.nft_genid(st.nf_conn) != st.genid:
-                return self._read_rules(st)
+                return self._read_rules(st, check_legacy=False)
+            # Nothing crossed the links: no counter can have moved (see link_packets), so skip
+            # the rule dump, but still count in full now and then.
+            packets = netlink.link_packets(st.reader.conn) if st.reader is not None else None
+            st.polls += 1
+            if packets is not None and packets == st.link_packets and st.polls % 10:
+                return st.ruleset
+            st.link_packets = packets
             counters = netlink.nft_rule_counters(st.nf_conn)
             fresh = iptables.apply_counters(st.ruleset, counters)
-            return fresh if fresh is not None else self._read_rules(st)
+            return fresh if fresh is not None else self._read_rules(st, check_legacy=False)
 
         st.ruleset = self._try(f"iptables {label}", poll, st.ruleset)
 
@@ -607,9 +631,10 @@ class Observer:
 
     def _full(self) -> Snapshot:
         self._sync_namespaces()
+        self._check_legacy(list(self._ns))
         for label in self._ns:
             for what in PER_NS:
-                self._read_ns(label, what)
+                self._read_ns(label, what, check_legacy=False)
         self._read_processes()
         self._read_cgroups()
         self._read_mounts()
@@ -654,6 +679,8 @@ class Observer:
             for w, label in sorted(todo):
                 if w == what and label:
                     self._read_ns(label, what)
+        if ("legacy", "") in todo:
+            self._check_legacy(list(self._ns))
         if ("processes", "") in todo:
             self._read_processes()
         if ("cgroups", "") in todo or ("cgroup_figures", "") in todo:
@@ -668,7 +695,7 @@ class Observer:
         raw = {label: st.raw_links for label, st in self._ns.items()}
         refs = {label: st.ref for label, st in self._ns.items()}
         readers = {label: st.reader for label, st in self._ns.items() if st.reader is not None}
-        links = resolve_peers(raw, refs, readers)
+        links = resolve_peers(raw, refs, readers, self._peered)
         netns = []
         for m in netns_mod.to_model(refs.values(), self._netns_by_inode):
             label = next(r.label for r in refs.values() if r.inode == m.inode)
@@ -700,6 +727,26 @@ class Observer:
         snap = attribute(snap, hints, self._memo)
         self._last = snap
         return snap
+
+
+def _open_ns_sockets() -> tuple[
+    socket.socket, socket.socket, socket.socket | None, socket.socket | None
+]:
+    """In the current thread's netns: rtnetlink dump and event sockets, nf_tables/conntrack
+    event and dump sockets (None when netfilter netlink is not available)."""
+    rtnl_dump = open_netlink(0)
+    rtnl_events = open_netlink(0, (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE))
+    nf_events = nf_dump = None
+    # Without netfilter netlink: no rule events (polling still sees changes), and
+    # iptables-save / conntrack -L alone.
+    with contextlib.suppress(OSError):
+        nf_events = open_netlink(
+            NETLINK_NETFILTER,
+            (NFNLGRP_NFTABLES, NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY),
+        )
+    with contextlib.suppress(OSError):
+        nf_dump = open_netlink(NETLINK_NETFILTER)
+    return rtnl_dump, rtnl_events, nf_events, nf_dump
 
 
 def _procs_under(path: Path) -> list[str]:

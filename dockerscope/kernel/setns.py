@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -57,6 +57,59 @@ def in_netns(path: str, fn: Callable[[], T]) -> T:
     return result[0]
 
 
+def in_each_netns(jobs: list[tuple[str | None, Callable[[], Any]]]) -> list[Any]:
+    """Run each ``(path, fn)`` inside its netns (None: ours) on one thread, hopping between them.
+
+    One thread for many namespaces: cheaper than a thread each when the observer opens sockets
+    in, or reads /proc/thread-self/net of, a hundred namespaces. A job's exception is returned
+    in its place instead of raised.
+    """
+    results: list[Any] = []
+
+    def run() -> None:
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            for path, fn in jobs:
+                try:
+                    target = home
+                    if path is not None:
+                        try:
+                            target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                        except FileNotFoundError as exc:
+                            raise NamespaceGone(exc.errno, f"netns {path} is gone") from None
+                    try:
+                        if _libc.setns(target, CLONE_NEWNET) != 0:
+                            err = ctypes.get_errno()
+                            raise OSError(err, f"setns({path}): {os.strerror(err)}")
+                    finally:
+                        if target != home:
+                            os.close(target)
+                    results.append(fn())
+                except Exception as exc:  # noqa: BLE001 - handed back in the job's place
+                    results.append(exc)
+        finally:
+            os.close(home)
+
+    t = threading.Thread(target=run, name="dockerscope-setns", daemon=True)
+    t.start()
+    t.join()
+    return results
+
+
+def open_netlink(protocol: int, groups: tuple[int, ...] = ()) -> socket.socket:
+    """A netlink socket in the calling thread's netns, subscribed to ``groups``."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, protocol)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.bind((0, 0))
+        for g in groups:
+            s.setsockopt(270, 1, g)  # SOL_NETLINK, NETLINK_ADD_MEMBERSHIP
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
 def netlink_socket(path: str | None, protocol: int, groups: tuple[int, ...] = ()) -> socket.socket:
     """A non-blocking netlink socket bound in the netns at ``path`` (None: our own netns).
 
@@ -65,16 +118,7 @@ def netlink_socket(path: str | None, protocol: int, groups: tuple[int, ...] = ()
     """
 
     def make() -> socket.socket:
-        s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, protocol)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-            s.bind((0, 0))
-            for g in groups:
-                s.setsockopt(270, 1, g)  # SOL_NETLINK, NETLINK_ADD_MEMBERSHIP
-        except OSError:
-            s.close()
-            raise
-        return s
+        return open_netlink(protocol, groups)
 
     return make() if path is None else in_netns(path, make)
 

@@ -414,3 +414,25 @@ def test_netlink_counters_match_iptables_save(lab):
     fresh = iptables.apply_counters(saved, counters)
     assert fresh is not None and fresh.rules == saved.rules
     assert any(r.packets > 0 for r in fresh.rules)
+
+
+def test_ctnetlink_reads_what_conntrack_lists(lab):
+    from dockerscope.kernel import conntrack, netlink
+    from dockerscope.kernel.setns import netlink_socket
+
+    path = f"/run/netns/{lab.name}"
+    conn = netlink.Conn(netlink_socket(path, 12))
+    try:
+        ours = conntrack.read_netlink(conn, lab.name)
+    finally:
+        conn.close()
+    listed = conntrack.read(path, lab.name)
+
+    def shape(flows):
+        return {
+            (f.proto, f.orig_src, f.orig_dst, f.orig_dport, f.reply_src, f.reply_dst) for f in flows
+        }
+
+    assert shape(listed) <= shape(ours) | shape(conntrack.read(path, lab.name))
+    tcp = next(f for f in ours if f.proto == "tcp" and f.orig_dport == 8080)
+    assert tcp.dnat and tcp.reply_src == "172.17.0.2" and tcp.state in ("TIME_WAIT", "CLOSE")
