@@ -456,3 +456,24 @@ async def test_calls_from_an_event_loop_thread(nm: NetworkManager) -> None:
     assert nm.publish(web, None, parse_publish("8071:80"))[0].host_port == 8071
     nm.release(web)
     assert nm.prune() == ["loopnet"]
+
+
+def test_lab_down_and_up_again_recreates_networks(lab: Lab) -> None:
+    first = NetworkManager(lab)
+    try:
+        first.create("older")
+        first.create("newer")
+    finally:
+        first.close()
+    rules = normalise_save(lab_sh(lab, "iptables-save"))
+    bridges = sorted(n.bridge or "" for n in first.list())
+    LabHost(lab).down()
+    assert not lab.netns_path.exists()
+    LabHost(lab).up()
+    again = NetworkManager(lab)
+    try:
+        assert normalise_save(lab_sh(lab, "iptables-save")) == rules
+        assert sorted(n.bridge or "" for n in again.list()) == bridges
+        assert all(b in lab_sh(lab, "ip -o link") for b in bridges if b)
+    finally:
+        again.close()

@@ -127,10 +127,18 @@ class NetworkManager:
         self._sandbox_dir.mkdir(parents=True, exist_ok=True)
         for path in self.lab.networks_dir.glob("*.json"):
             if _ID_FILE.match(path.name):
-                net = Network.from_json(json.loads(path.read_text()))
+                try:
+                    net = Network.from_json(json.loads(path.read_text()))
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    log.warning("ignoring unreadable network record %s: %s", path, exc)
+                    continue
                 self._networks[net.id] = net
         for path in self._sandbox_dir.glob("*.json"):
-            sb = Sandbox.from_json(json.loads(path.read_text()))
+            try:
+                sb = Sandbox.from_json(json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring unreadable sandbox record %s: %s", path, exc)
+                continue
             self._sandboxes[sb.container_id] = sb
             for m in sb.ports:
                 if m.host_ip != "::":
@@ -183,13 +191,16 @@ class NetworkManager:
         containers still running."""
         keep = None if containers is None else {_cid(c) for c in containers}
         with self._lock:
+            # Oldest first, so that (inserted at the top) the newest network's rules end up
+            # first, as if they had been created in order.
+            networks = sorted(self._user_networks(), key=lambda n: n.created)
             with rtnl.session(self.lab.netns_path) as ipr:
-                for net in self._user_networks():
+                for net in networks:
                     assert net.bridge and net.mac and net.gateway
                     if rtnl.index_of(ipr, net.bridge) is None:
                         create_bridge(ipr, net.bridge, net.mac, net.gateway,
                                       net.ipv4_subnet.prefixlen)
-            steps = [s for net in self._user_networks()
+            steps = [s for net in networks
                      for s in iptables.bridge_steps(str(net.bridge), net.ipv4_subnet, net.internal)]
             self.iptables.add_missing(steps)
             for sb in list(self._sandboxes.values()):
