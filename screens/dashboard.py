@@ -109,7 +109,8 @@ class DashboardScreen(Screen[None]):
             focused = focused.parent if isinstance(focused.parent, Widget) else None
         return focused if isinstance(focused, Panel) else self.panel(self.active)
 
-    def visible(self, panel: Panel) -> bool:
+    def panel_shown(self, panel: Panel) -> bool:
+        """True when ``panel`` is on screen (all in the grid, the active one in tabs)."""
         return self.grid or self.active == panel.PANEL_ID
 
     def refresh_panels(self) -> None:
@@ -118,7 +119,7 @@ class DashboardScreen(Screen[None]):
         if self.paused:
             return
         for panel in self.panels:
-            if self.visible(panel):
+            if self.panel_shown(panel):
                 panel.show(self.state)
             else:
                 panel.dirty = True
@@ -166,7 +167,7 @@ class DashboardScreen(Screen[None]):
         box.set_class(not grid, "-tabs")
         self.query_one(Tabs).display = not grid
         for panel in self.panels:
-            if panel.dirty and self.visible(panel):
+            if panel.dirty and self.panel_shown(panel):
                 panel.show(self.state)
 
     # -- actions ----------------------------------------------------------------------------

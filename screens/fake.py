@@ -24,6 +24,7 @@ from dockerscope.kernel.model import (
     ApiCall,
     Cgroup,
     Chain,
+    Diff,
     Flow,
     Link,
     NetNs,
@@ -362,9 +363,9 @@ def lab_frames() -> list[Frame]:
     prev: Snapshot | None = None
     for step in range(4):
         snap = lab_snapshot(step)
-        d = diff(prev, snap) if prev is not None else None
-        frames.append(Frame(at=T0 + step, snapshot=snap, traffic=lab_traffic(step),
-                            note=_NOTES[step], **({"diff": d} if d is not None else {})))
+        frames.append(Frame(at=T0 + step, snapshot=snap,
+                            diff=diff(prev, snap) if prev is not None else Diff(),
+                            traffic=lab_traffic(step), note=_NOTES[step]))
         prev = snap
     return frames
 

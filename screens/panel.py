@@ -32,7 +32,7 @@ def to_lines(content: RenderableType | list[Text]) -> list[Text]:
     if isinstance(content, Text):
         return as_lines(content)
     rendered = _CONSOLE.render_lines(content, _CONSOLE.options, pad=False)
-    return [Text.assemble(*((seg.text, seg.style) for seg in line if seg.text))
+    return [Text.assemble(*((seg.text, seg.style or "") for seg in line if seg.text))
             for line in rendered]
 
 
