@@ -107,3 +107,14 @@ def test_busybox_tar_is_deterministic() -> None:
     first, second = busybox_tar(), busybox_tar()
     assert first.data == second.data
     assert first.version.count(".") >= 1
+
+
+def test_progress_reports_only_changes() -> None:
+    seen: list[tuple[int, int, str]] = []
+    parser = _ProgressParser(lambda d, t, s: seen.append((d, t, s)))
+    for line in ["P: 0 100 DOWNPKGS", "P: 0 100", "P: 0 100", "P: 1 100000 DOWNPKGS"]:
+        parser.line(line)
+    for _ in range(1000):
+        parser.packing(0.0001)
+    assert len(seen) == len(set(seen))
+    assert len(seen) <= 3

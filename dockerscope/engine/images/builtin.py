@@ -262,6 +262,7 @@ class _ProgressParser:
         self.text = "Starting debootstrap"
         self.info_fmt = ""
         self.info_args: list[str] = []
+        self.last: tuple[int, str] = (-1, "")
 
     def line(self, line: str) -> None:
         tag, _, rest = line.partition(": ")
@@ -290,7 +291,9 @@ class _ProgressParser:
 
     def _report(self, done: float) -> None:
         self.done = max(self.done, int(done))
-        if self.progress is not None:
+        # Only what changed: the API streams each call as a JSON line to the client.
+        if self.progress is not None and (self.done, self.text) != self.last:
+            self.last = (self.done, self.text)
             self.progress(self.done, TOTAL, self.text)
 
     def packing(self, fraction: float) -> None:
