@@ -176,3 +176,16 @@ def test_dest_must_not_exist(area: Path) -> None:
 )
 def test_symlink_escape_rule(link: str, target: str, escapes: bool) -> None:
     assert symlink_escapes(link.split("/"), target) is escapes
+
+
+def test_dot_slash_names_and_root_entry(area: Path) -> None:
+    """What ``tar -C rootfs -c .`` makes: a ``./`` root entry and ``./``-prefixed names."""
+    dest = area / "layer"
+    extract(make_tar(dirm("./", 0o750), dirm("./bin"), reg("./bin/sh", b"s")), dest)
+    assert (dest / "bin" / "sh").read_bytes() == b"s"
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o750
+
+
+def test_device_refusal_says_what_to_do(area: Path) -> None:
+    with pytest.raises(UnsafeTar, match=r"exclude='\./dev/\*'"):
+        extract(make_tar(("dev/null", tarfile.CHRTYPE, {"devmajor": 1, "devminor": 3})), area / "l")

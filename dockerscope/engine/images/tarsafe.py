@@ -167,7 +167,11 @@ class _Extractor:
         if info.issparse():
             raise UnsafeTar(name, "sparse files are not supported")
         if info.ischr() or info.isblk():
-            raise UnsafeTar(name, "device nodes are not allowed in a layer")
+            raise UnsafeTar(
+                name,
+                "device nodes are not allowed in a layer (containers get their own /dev: "
+                "leave it out of the tar, e.g. tar --exclude='./dev/*')",
+            )
         if info.isfifo():
             raise UnsafeTar(name, "fifos are not allowed in a layer")
         if info.type in _FILE_TYPES:
