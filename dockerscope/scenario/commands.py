@@ -38,20 +38,25 @@ def print_step(result: Any, out: TextIO) -> None:
     out.flush()
 
 
-def _session(lab: str | None, keep_base: str | None) -> Any:
+def _session(lab: Any, keep_base: str | None) -> Any:
     from dockerscope.scenario.lab import LabSession
 
-    if lab:  # an existing (or default-located) lab
+    if isinstance(lab, str) and lab:  # an existing (or default-located) lab, by name
         return LabSession(lab)
+    if lab is not None:  # an engine Lab: its own locations
+        return LabSession(
+            lab.name, run_base=Path(lab.run_root).parent, data_base=Path(lab.data_root).parent
+        )
     base = keep_base or tempfile.mkdtemp(prefix="dockerscope-rec-")
     return LabSession(_lab_name(), run_base=f"{base}/run", data_base=f"{base}/data")
 
 
-def run_one(path: Path, out_file: Path | None, lab: str | None, out: TextIO) -> bool:
+def run_one(path: Path, out_file: Path | None, lab: Any, out: TextIO, result: bool = False) -> Any:
     """Autoplay one scenario on a lab (new and temporary unless ``lab`` is given).
 
     With ``out_file`` the run is recorded; the file is only written if every expectation held,
-    so a shipped recording always shows a run that proved itself.
+    so a shipped recording always shows a run that proved itself. Returns whether it passed,
+    or (``result=True``) the ``ScenarioResult`` (None when the lab could not be prepared).
     """
     from dockerscope.scenario.lab import LabError
     from dockerscope.scenario.recording import record_run, write_atomically
@@ -63,35 +68,36 @@ def run_one(path: Path, out_file: Path | None, lab: str | None, out: TextIO) -> 
             session.up(scenario.needs.images)
         except LabError as e:
             out.write(f"lab not ready: {e}\n")
-            return False
+            return None if result else False
         runner = session.runner(scenario)
         if out_file is None:
-            result = runner.run_all()
-            for step in result.steps:
+            res = runner.run_all()
+            for step in res.steps:
                 print_step(step, out)
-            return bool(result.ok)
+            return res if result else bool(res.ok)
 
         def write(fp: Any) -> Any:
             res = record_run(runner, fp, lab=session.name)
             for step in res.steps:
                 print_step(step, out)
             if not res.ok:
-                raise _NotRecorded(res.failures())
+                raise _NotRecorded(res)
             return res
 
         try:
-            write_atomically(out_file, write)
+            res = write_atomically(out_file, write)
         except _NotRecorded as e:
             out.write(f"not recorded: {len(e.failures)} expectation(s) unmet\n")
-            return False
+            return e.result if result else False
         out.write(f"recorded {out_file}\n")
-        return True
+        return res if result else True
 
 
 class _NotRecorded(Exception):
-    def __init__(self, failures: list[str]) -> None:
-        super().__init__("; ".join(failures))
-        self.failures = failures
+    def __init__(self, res: Any) -> None:
+        self.failures = res.failures()
+        super().__init__("; ".join(self.failures))
+        self.result = res
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -255,6 +255,7 @@ class LabSession:
         self.startup_timeout = startup_timeout
         self.log_path = Path(log) if log else None
         self._daemon: subprocess.Popen[bytes] | None = None
+        self._fresh = False  # this session created the lab, so it removes it again
         self._log: BinaryIO | None = None
         self.executor: LabExecutor | None = None
         self._observer: Any = None
@@ -267,6 +268,8 @@ class LabSession:
         if os.geteuid() != 0:
             raise LabError("a live lab needs root (replay a recording instead)")
         if not _ping(self.socket):
+            # A lab that has state already is only started and stopped again, never removed.
+            self._fresh = not self.data_root.exists()
             self._start_daemon()
         self.executor = LabExecutor(self.name, self.socket)
         for image in images:
@@ -338,7 +341,8 @@ class LabSession:
                 daemon.wait(30)
             except subprocess.TimeoutExpired:
                 _kill_group(daemon, 1)
-            lab_down(self.name, self.data_root, self.run_root)
+            if self._fresh:
+                lab_down(self.name, self.data_root, self.run_root)
         if self._log is not None:
             self._log.close()
             self._log = None
