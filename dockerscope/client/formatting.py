@@ -152,8 +152,8 @@ def ago(created: float, now: float) -> str:
 
 
 def _join_host_port(ip: str, port: str) -> str:
-    if ":" in ip:
-        return f"[{ip}]:{port}"
+    # Docker 20.10's CLI (the fidelity reference) joins without brackets: ":::8080";
+    # CLIs from 23 on print "[::]:8080".
     return f"{ip}:{port}"
 
 
@@ -167,7 +167,7 @@ def _port_key(p: Mapping[str, Any]) -> tuple[int, str, int, str]:
 
 
 def display_ports(ports: Iterable[Mapping[str, Any]] | None) -> str:
-    """The PORTS column: "0.0.0.0:8080->8080/tcp, [::]:8080->8080/tcp", consecutive ports
+    """The PORTS column: "0.0.0.0:8080->8080/tcp, :::8080->8080/tcp", consecutive ports
     grouped into ranges ("80-81/tcp"), unpublished ports as "80/tcp"."""
     groups: dict[tuple[str, str], list[int]] = {}
     order: list[tuple[str, str]] = []

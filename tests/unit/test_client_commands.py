@@ -311,7 +311,7 @@ def test_exec_runs_and_returns_the_exit_code(fake_docker: FakeDocker) -> None:
 
 def test_port_top_diff_wait(fake_docker: FakeDocker) -> None:
     assert Run(fake_docker, "port", "web").out == (
-        "8080/tcp -> 0.0.0.0:8080\n8080/tcp -> [::]:8080\n"
+        "8080/tcp -> 0.0.0.0:8080\n8080/tcp -> :::8080\n"
     )
     assert Run(fake_docker, "top", "web").out.splitlines()[1].split() == [
         "root",
