@@ -119,7 +119,7 @@ def test_the_container_sees_its_own_cgroups_read_only(rig: Rig) -> None:
 
 def test_a_pids_limit_of_one_still_starts(rig: Rig) -> None:
     # The helper must not sit in a group with room for one process next to its child.
-    code, out, err = rig.run("sh", "-c", "echo alone; read m < /sys/fs/cgroup/pids/pids.max; echo $m; ls /; echo end",
-                             resources=Resources(pids_limit=1))  # fmt: skip
+    script = "echo alone; read m < /sys/fs/cgroup/pids/pids.max; echo $m; ls /; echo end"
+    code, out, err = rig.run("sh", "-c", script, resources=Resources(pids_limit=1))
     assert out.splitlines()[:2] == ["alone", "1"]
     assert "can't fork" in err or "Resource temporarily unavailable" in err  # ls needs a fork
