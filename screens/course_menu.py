@@ -44,13 +44,16 @@ class _SessionPlayer(LivePlayer):
 
 
 def lab_player(lab: Any) -> PlayerFactory:
-    """Players on a live lab (its name, or an object with ``name``)."""
+    """Players on a live lab: its name, or an engine ``Lab`` (whose locations are used)."""
     from dockerscope.scenario.lab import LabSession
 
     name = str(getattr(lab, "name", lab))
+    roots: dict[str, Any] = {}
+    if hasattr(lab, "run_root") and hasattr(lab, "data_root"):  # an engine Lab: its locations
+        roots = {"run_base": Path(lab.run_root).parent, "data_base": Path(lab.data_root).parent}
 
     def make(scenario: Scenario) -> Player:
-        session = LabSession(name)
+        session = LabSession(name, **roots)
         try:
             session.up(scenario.needs.images)
             return _SessionPlayer(session.runner(scenario), session)
