@@ -61,7 +61,9 @@ class NamespacesPanel(Panel):
         colours = {key: styles.SHARED[i % len(styles.SHARED)] for i, key in enumerate(shared)}
         names = {ns.inode: ns.name for ns in snap.netns if ns.name}
         rows: list[list[Text | str]] = []
-        procs = sorted(snap.processes, key=lambda p: (owner_name(p), p.pid))
+        # Owned processes (containers) first, then the rest by pid.
+        procs = sorted(snap.processes, key=lambda p: (
+            p.owner is None, p.owner.label() if p.owner else "", p.pid))
         for proc in procs:
             owner = owner_name(proc)
             if not self.matches(str(proc.pid), proc.comm, owner):
