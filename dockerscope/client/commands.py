@@ -150,8 +150,12 @@ def execute(args: argparse.Namespace, client: DockerClient, console: Console) ->
             console.err(str(exc) + "\n")
         return exc.code
     except UsageError as exc:
+        if getattr(args, "docker_run", False):
+            name = getattr(args, "command_name", None) or getattr(args, "subcommand", "run")
+            console.err(f"{exc}\nSee 'docker {name} --help'.\n")
+            return 125
         console.err(f"{exc}\n")
-        return 125 if getattr(args, "docker_run", False) else 1
+        return 1
     except APIError as exc:
         console.err(f"Error response from daemon: {exc.message}\n")
         return 1

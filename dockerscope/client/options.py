@@ -190,7 +190,10 @@ def container_config(args: Any, attach: bool) -> dict[str, Any]:
         try:
             nano_cpus = round(float(args.cpus) * 1e9)
         except ValueError:
-            raise UsageError(f'invalid argument "{args.cpus}" for "--cpus" flag') from None
+            raise UsageError(
+                f'invalid argument "{args.cpus}" for "--cpus" flag: '
+                f"failed to parse {args.cpus} as a rational number"
+            ) from None
         if nano_cpus <= 0:
             raise UsageError("range of CPUs is from 0.01 to the number of CPUs")
     entrypoint: list[str] | None = None
