@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerscope.engine.images import ImageStore
+from dockerscope.engine.images import BadImage, ImageStore
 from dockerscope.engine.images.whiteouts import (
     OPAQUE_XATTR,
     is_opaque,
@@ -150,3 +150,15 @@ def test_layers_mount_as_overlay_lower_dirs(store: ImageStore, tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     assert "from the new layer" in proc.stdout
     assert "group" in proc.stdout and "passwd" not in proc.stdout
+
+
+def test_commit_refuses_overlay_redirects(store: ImageStore, tmp_path: Path) -> None:
+    """A renamed dir under redirect_dir=on holds no data of its own: refuse, don't lose it."""
+    base = store.ensure_builtin("busybox")
+    upper = tmp_path / "upper"
+    (upper / "moved").mkdir(parents=True)
+    os.setxattr(upper / "moved", "trusted.overlay.redirect", b"/etc")
+    with pytest.raises(BadImage, match="redirect_dir=off"):
+        store.commit(upper, base, "bad")
+    assert [i.id for i in store.list()] == [base.id]
+    assert os.listdir(store.layers.tmp_dir) == []

@@ -71,6 +71,24 @@ def _open_dir(name: str | Path, dir_fd: int | None, where: str) -> Iterator[int]
         os.close(fd)
 
 
+def _refuse_indirection(fd: int, where: str) -> None:
+    """An upper dir entry that only points into a lower layer cannot become a layer by itself.
+
+    overlayfs writes ``redirect`` on renamed directories (redirect_dir=on) and ``metacopy`` on
+    files whose data stayed below (metacopy=on); both are off by default, and the runtime should
+    mount with them off, as a layer must hold its own data.
+    """
+    for name in ("trusted.overlay.redirect", "trusted.overlay.metacopy"):
+        try:
+            os.getxattr(fd, name)
+        except OSError:
+            continue
+        raise BadImage(
+            f"cannot commit {where}: overlayfs stored it as a reference into a lower layer "
+            f"({name}); mount containers with redirect_dir=off,metacopy=off"
+        )
+
+
 def _fd_opaque(fd: int) -> bool:
     try:
         return os.getxattr(fd, OPAQUE_XATTR) == b"y"
@@ -172,6 +190,7 @@ def copy_upper(upperdir: str | Path, dest: str | Path) -> None:
             if stat.S_ISDIR(mode):
                 os.mkdir(name, 0o700, dir_fd=dst)
                 with _open_dir(name, src, where) as sfd, _open_dir(name, dst, where) as dfd:
+                    _refuse_indirection(sfd, where)
                     _copy_xattrs(sfd, dfd)
                     if _fd_opaque(sfd):
                         os.setxattr(dfd, OPAQUE_XATTR, b"y")
@@ -197,6 +216,7 @@ def copy_upper(upperdir: str | Path, dest: str | Path) -> None:
                 try:
                     if not stat.S_ISREG(os.fstat(sfd).st_mode):
                         raise BadImage(f"{where} changed while it was being read: try again")
+                    _refuse_indirection(sfd, where)
                     dfd = os.open(
                         name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=dst
                     )
