@@ -70,8 +70,18 @@ def hundred(nm: NetworkManager, count: int) -> str:
     def ping(i: int) -> bool:
         netns = nm.sandbox(ids[i], f"h{i}")
         proc = subprocess.run(
-            ["nsenter", f"--net={netns}", "busybox", "ping", "-c", "1", "-W", "2",
-             ips[(i + 1) % count]], capture_output=True,
+            [
+                "nsenter",
+                f"--net={netns}",
+                "busybox",
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+                ips[(i + 1) % count],
+            ],
+            capture_output=True,
         )
         return proc.returncode == 0
 
@@ -83,8 +93,10 @@ def hundred(nm: NetworkManager, count: int) -> str:
     for c in ids:
         nm.release(c)
     gone = time.perf_counter() - start
-    return (f"{count} containers on docker0: set up in {made:.2f} s, {answered}/{count} pings "
-            f"to the neighbour answered in {pinged:.2f} s, released in {gone:.2f} s")
+    return (
+        f"{count} containers on docker0: set up in {made:.2f} s, {answered}/{count} pings "
+        f"to the neighbour answered in {pinged:.2f} s, released in {gone:.2f} s"
+    )
 
 
 def main() -> int:
@@ -93,8 +105,9 @@ def main() -> int:
     parser.add_argument("--containers", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nbench") as tmp:
-        lab = Lab.named("b" + uuid.uuid4().hex[:8], data_root=Path(tmp, "data"),
-                        run_root=Path(tmp, "run"))
+        lab = Lab.named(
+            "b" + uuid.uuid4().hex[:8], data_root=Path(tmp, "data"), run_root=Path(tmp, "run")
+        )
         host = LabHost(lab)
         up_ms = timed(host.up)
         nm = NetworkManager(lab)

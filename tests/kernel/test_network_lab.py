@@ -43,8 +43,9 @@ while True:
 
 
 def run(cmd: str | list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True, text=True,
-                          timeout=30, check=check)
+    return subprocess.run(
+        cmd, shell=isinstance(cmd, str), capture_output=True, text=True, timeout=30, check=check
+    )
 
 
 def in_ns(path: str | Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -64,7 +65,8 @@ class Responders:
     def start(self, netns: str, port: int, text: str) -> None:
         proc = subprocess.Popen(
             ["nsenter", f"--net={netns}", sys.executable, "-c", RESPONDER, str(port), text],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.procs.append(proc)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
@@ -87,8 +89,11 @@ def _nothing_of_this_lab_left(lab_name: str, tmp_path: Path) -> Iterator[None]:
     if f"dockerscope:{lab_name}" in run("iptables-save", check=False).stdout:
         leftovers.append("host MASQUERADE rule")
     mounts = Path("/proc/self/mountinfo").read_text()
-    leftovers += [line.split()[4] for line in mounts.splitlines()
-                  if str(tmp_path) in line or f"/run/netns/{lab_name} " in line]
+    leftovers += [
+        line.split()[4]
+        for line in mounts.splitlines()
+        if str(tmp_path) in line or f"/run/netns/{lab_name} " in line
+    ]
     assert not leftovers, leftovers
 
 
@@ -121,8 +126,9 @@ def responders() -> Iterator[Responders]:
         r.stop()
 
 
-def container(nm: NetworkManager, name: str, network: str | None = "bridge",
-              etc_dir: Path | None = None) -> str:
+def container(
+    nm: NetworkManager, name: str, network: str | None = "bridge", etc_dir: Path | None = None
+) -> str:
     """A stand-in container: a sandbox netns attached to ``network``; returns its id."""
     cid = (name.encode().hex() * 64)[:64]
     nm.sandbox(cid, name, etc_dir=etc_dir)
@@ -156,6 +162,7 @@ def ping(netns: str, ip: str) -> bool:
 
 # -- fidelity --------------------------------------------------------------------------------
 
+
 @needs_ref
 def test_fresh_lab_matches_reference(lab: Lab) -> None:
     assert_matches_reference(lab, "01-fresh")
@@ -173,11 +180,13 @@ def test_network_create_matches_reference(lab: Lab, nm: NetworkManager) -> None:
     assert_matches_reference(lab, "02-netcreate")
     # A container on it sees what 06-usernet.txt shows.
     user = container(nm, "user", "my-new-network")
-    got = "".join(in_ns(nm.sandbox(user, "user"), "busybox", "ip", what).stdout
-                  for what in ("addr", "route"))
+    got = "".join(
+        in_ns(nm.sandbox(user, "user"), "busybox", "ip", what).stdout for what in ("addr", "route")
+    )
     ref = (REF / "06-usernet.txt").read_text()
     assert re.sub(r"\d+: eth0@if\d+", "N: eth0@ifM", got) == re.sub(
-        r"\d+: eth0@if\d+", "N: eth0@ifM", ref)
+        r"\d+: eth0@if\d+", "N: eth0@ifM", ref
+    )
 
 
 @needs_ref
@@ -210,8 +219,9 @@ def test_host_loopback_reaches_published_port(
     nm.publish(web, None, parse_publish(f"{port}:8080"))
     assert fetch("127.0.0.1", port).strip() == b"via-loopback"
     counters = lab_sh(lab, "iptables -t nat -L DOCKER -n -v -x")
-    assert re.search(rf"^\s+[1-9]\d*\s+\d+\s+DNAT .*dpt:{port} to:172\.17\.0\.2:8080", counters,
-                     re.M), counters  # it went through the uplink and the DNAT rule
+    assert re.search(
+        rf"^\s+[1-9]\d*\s+\d+\s+DNAT .*dpt:{port} to:172\.17\.0\.2:8080", counters, re.M
+    ), counters  # it went through the uplink and the DNAT rule
     nm.unpublish(web)
     with pytest.raises(OSError):
         fetch("127.0.0.1", port)
@@ -232,13 +242,18 @@ def test_udp_publish_through_proxy(lab: Lab, nm: NetworkManager) -> None:
         "\nprint('ready',flush=True)\nwhile True:\n d,a=s.recvfrom(100);s.sendto(b'pong:'+d,a)"
     )
     dns = container(nm, "dns")
-    proc = subprocess.Popen(["nsenter", f"--net={nm.sandbox(dns, 'dns')}", sys.executable, "-c",
-                             echo], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        ["nsenter", f"--net={nm.sandbox(dns, 'dns')}", sys.executable, "-c", echo],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         nm.publish(dns, None, parse_publish("5300:5353/udp"))
-        client = ("import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(3)"
-                  ";s.sendto(b'ping',('127.0.0.1',5300));print(s.recv(100).decode())")
+        client = (
+            "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(3)"
+            ";s.sendto(b'ping',('127.0.0.1',5300));print(s.recv(100).decode())"
+        )
         out = run(["ip", "netns", "exec", lab.netns, sys.executable, "-c", client])
         assert out.stdout.strip() == "pong:ping"
     finally:
@@ -247,6 +262,7 @@ def test_udp_publish_through_proxy(lab: Lab, nm: NetworkManager) -> None:
 
 
 # -- traffic between containers --------------------------------------------------------------
+
 
 def test_same_bridge_works_across_networks_isolated(nm: NetworkManager, tmp_path: Path) -> None:
     nm.create("front")
@@ -275,8 +291,9 @@ def test_net_host_none_and_container_modes(lab: Lab, nm: NetworkManager) -> None
     links = in_ns(host_ns, "busybox", "ip", "link").stdout
     assert "docker0" in links and re.search(r"br-[0-9a-f]{12}", links)
     none_ns = nm.sandbox("n" * 64, "nothing", mode="none")
-    assert re.findall(r"^\d+: (\S+?):", in_ns(none_ns, "busybox", "ip", "link").stdout,
-                      re.M) == ["lo"]
+    assert re.findall(r"^\d+: (\S+?):", in_ns(none_ns, "busybox", "ip", "link").stdout, re.M) == [
+        "lo"
+    ]
     web = container(nm, "web")
     shared = nm.sandbox("s" * 64, "sidecar", mode="container:web")
     assert shared == nm.sandbox(web, "web")
@@ -288,6 +305,7 @@ def test_net_host_none_and_container_modes(lab: Lab, nm: NetworkManager) -> None
 
 
 # -- errors leave nothing half done ----------------------------------------------------------
+
 
 def test_port_already_allocated_leaves_no_rule(lab: Lab, nm: NetworkManager) -> None:
     a = container(nm, "a")
@@ -306,14 +324,18 @@ def test_port_already_allocated_leaves_no_rule(lab: Lab, nm: NetworkManager) -> 
 
 
 def test_overlapping_subnet_refused(lab: Lab, nm: NetworkManager) -> None:
-    before = lab_sh(lab, "iptables-save"), lab_sh(lab, "ip -o link")
+    def state() -> tuple[str, str]:
+        return normalise_save(lab_sh(lab, "iptables-save")), lab_sh(lab, "ip -o link")
+
+    before = state()
     with pytest.raises(SubnetOverlap) as err:
         nm.create("clash", subnet="172.17.5.0/24")
     assert str(err.value) == "Pool overlaps with other one on this address space"
-    assert (lab_sh(lab, "iptables-save"), lab_sh(lab, "ip -o link")) == before
+    assert state() == before
     net = nm.create("custom", subnet="10.123.0.0/24", gateway="10.123.0.254")
     assert nm.inspect("custom")["IPAM"]["Config"] == [
-        {"Subnet": "10.123.0.0/24", "Gateway": "10.123.0.254"}]
+        {"Subnet": "10.123.0.0/24", "Gateway": "10.123.0.254"}
+    ]
     assert net.subnet == "10.123.0.0/24"
 
 
@@ -323,8 +345,9 @@ def test_network_rm_refused_while_attached(lab: Lab, nm: NetworkManager) -> None
     with pytest.raises(NetworkInUse) as err:
         nm.remove("busy")
     assert err.value.status == 409
-    assert str(err.value) == (f"error while removing network: network busy id {net.id} has "
-                              "active endpoints")
+    assert str(err.value) == (
+        f"error while removing network: network busy id {net.id} has active endpoints"
+    )
     assert nm.inspect("busy")["Containers"][cid]["IPv4Address"] == "172.18.0.2/16"
     nm.release(cid)
     nm.remove(net.id[:12])
@@ -332,6 +355,7 @@ def test_network_rm_refused_while_attached(lab: Lab, nm: NetworkManager) -> None
 
 
 # -- cleanup, restart, host ------------------------------------------------------------------
+
 
 @needs_ref
 def test_removing_everything_leaves_a_fresh_lab(
@@ -418,9 +442,12 @@ def test_engine_container_objects_and_managed_hosts(nm: NetworkManager, tmp_path
     from types import SimpleNamespace
 
     def obj(name: str, mode: str) -> SimpleNamespace:
-        return SimpleNamespace(id=(name.encode().hex() * 64)[:64], name=name,
-                               host=SimpleNamespace(network_mode=mode),
-                               config=SimpleNamespace(hostname=name + "-host"))
+        return SimpleNamespace(
+            id=(name.encode().hex() * 64)[:64],
+            name=name,
+            host=SimpleNamespace(network_mode=mode),
+            config=SimpleNamespace(hostname=name + "-host"),
+        )
 
     nm.create("app")
     web, db, side = obj("web", "app"), obj("db", "app"), obj("side", "container:web")
@@ -430,11 +457,13 @@ def test_engine_container_objects_and_managed_hosts(nm: NetworkManager, tmp_path
     assert nm.sandbox(side) == nm.sandbox(web)
     hosts = tmp_path / "hosts"
     nm.manage_hosts(web, hosts, "127.0.0.1\tlocalhost\n")
-    assert hosts.read_text() == ("127.0.0.1\tlocalhost\n172.18.0.3\tdb\n"
-                                 "172.18.0.3\tdb-alias\n")
+    assert hosts.read_text() == ("127.0.0.1\tlocalhost\n172.18.0.3\tdb\n172.18.0.3\tdb-alias\n")
     maps = nm.publish(web, None, [("80/tcp", "", "8070"), ("53/udp", "127.0.0.1", "")])
     assert [(m.key, m.host_ip, m.host_port) for m in maps] == [
-        ("80/tcp", "0.0.0.0", 8070), ("80/tcp", "::", 8070), ("53/udp", "127.0.0.1", 49153)]
+        ("80/tcp", "0.0.0.0", 8070),
+        ("80/tcp", "::", 8070),
+        ("53/udp", "127.0.0.1", 49153),
+    ]
     settings = nm.network_settings(web, ["80/tcp"])
     assert settings["Networks"]["app"]["IPAddress"] == "172.18.0.2"
     assert settings["Ports"]["80/tcp"][0] == {"HostIp": "0.0.0.0", "HostPort": "8070"}

@@ -27,8 +27,9 @@ def test_hosts_matches_reference_container() -> None:
 
 
 def test_hosts_lists_peers_sorted_once() -> None:
-    text = hosts_file_content("abc", "172.18.0.2", [("172.18.0.10", "db"), ("172.18.0.3", "web"),
-                                                     ("172.18.0.3", "web")])
+    text = hosts_file_content(
+        "abc", "172.18.0.2", [("172.18.0.10", "db"), ("172.18.0.3", "web"), ("172.18.0.3", "web")]
+    )
     assert text.endswith("172.18.0.2\tabc\n172.18.0.3\tweb\n172.18.0.10\tdb\n")
     assert "\tabc" not in hosts_file_content("abc")
 
@@ -55,17 +56,43 @@ def test_network_inspect_shape_matches_reference() -> None:
     import json
 
     ref = json.loads((REF / "07-inspect-networks.json").read_text())[1]
-    net = Network(id=ref["Id"], name="my-new-network", driver="bridge", created=ref["Created"],
-                  subnet="172.18.0.0/16", gateway="172.18.0.1", bridge="br-12eeb8c4266b",
-                  ipam_options={})
+    net = Network(
+        id=ref["Id"],
+        name="my-new-network",
+        driver="bridge",
+        created=ref["Created"],
+        subnet="172.18.0.0/16",
+        gateway="172.18.0.1",
+        bridge="br-12eeb8c4266b",
+        ipam_options={},
+    )
     assert net.inspect([]) == ref
     bridge_ref = json.loads((REF / "07-inspect-networks.json").read_text())[0]
-    (cid, c), = bridge_ref["Containers"].items()
-    ep = Endpoint(cid, c["Name"], bridge_ref["Id"], "bridge", c["EndpointID"], "eth0", "veth1",
-                  "172.17.0.2", 16, "172.17.0.1", c["MacAddress"])
-    got = Network(id=bridge_ref["Id"], name="bridge", driver="bridge",
-                  created=bridge_ref["Created"], subnet="172.17.0.0/16", gateway="172.17.0.1",
-                  bridge="docker0", options=bridge_ref["Options"], ipam_options=None).inspect([ep])
+    ((cid, c),) = bridge_ref["Containers"].items()
+    ep = Endpoint(
+        cid,
+        c["Name"],
+        bridge_ref["Id"],
+        "bridge",
+        c["EndpointID"],
+        "eth0",
+        "veth1",
+        "172.17.0.2",
+        16,
+        "172.17.0.1",
+        c["MacAddress"],
+    )
+    got = Network(
+        id=bridge_ref["Id"],
+        name="bridge",
+        driver="bridge",
+        created=bridge_ref["Created"],
+        subnet="172.17.0.0/16",
+        gateway="172.17.0.1",
+        bridge="docker0",
+        options=bridge_ref["Options"],
+        ipam_options=None,
+    ).inspect([ep])
     assert got == bridge_ref
     assert Network.from_json(net.to_json()) == net
 

@@ -38,8 +38,20 @@ def test_parse_publish(spec: str, want: list[PortBinding]) -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["", "abc", "8080:abc", "0", "70000", "1:2:3:4", "8080:80/sctpx", "999.1.1.1:80:80",
-     "8000-8002:80-81", "::1:80:80", "8080:", "81-80"],
+    [
+        "",
+        "abc",
+        "8080:abc",
+        "0",
+        "70000",
+        "1:2:3:4",
+        "8080:80/sctpx",
+        "999.1.1.1:80:80",
+        "8000-8002:80-81",
+        "::1:80:80",
+        "8080:",
+        "81-80",
+    ],
 )
 def test_parse_publish_rejects(spec: str) -> None:
     with pytest.raises(InvalidNetworkConfig):
@@ -69,7 +81,8 @@ def test_ports_json_shape() -> None:
     maps = [PortMapping(8080, "tcp", "0.0.0.0", 8080), PortMapping(8080, "tcp", "::", 8080)]
     assert ports_json(maps, ["8080/tcp", "22/tcp"]) == {
         "8080/tcp": [
-            {"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}
+            {"HostIp": "0.0.0.0", "HostPort": "8080"},
+            {"HostIp": "::", "HostPort": "8080"},
         ],
         "22/tcp": None,
     }

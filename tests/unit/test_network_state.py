@@ -32,12 +32,18 @@ def test_predefined_networks_exist_and_persist(nm: NetworkManager, tmp_path: Pat
     names = [n.name for n in nm.list()]
     assert names == ["bridge", "host", "none"]
     bridge = nm.get("bridge")
-    assert (bridge.subnet, bridge.gateway, bridge.bridge) == ("172.17.0.0/16", "172.17.0.1",
-                                                              "docker0")
+    assert (bridge.subnet, bridge.gateway, bridge.bridge) == (
+        "172.17.0.0/16",
+        "172.17.0.1",
+        "docker0",
+    )
     assert nm.get("default") == bridge
     none = nm.inspect("none")
-    assert none["Driver"] == "null" and none["IPAM"] == {"Driver": "default", "Options": None,
-                                                         "Config": []}
+    assert none["Driver"] == "null" and none["IPAM"] == {
+        "Driver": "default",
+        "Options": None,
+        "Config": [],
+    }
     again = NetworkManager(nm.lab)
     assert {n.id for n in again.list()} == {n.id for n in nm.list()}
 
@@ -75,13 +81,46 @@ def test_binding_from_engine_tuple() -> None:
 
 
 def test_records_round_trip() -> None:
-    ep = Endpoint("c" * 64, "web", "n" * 64, "bridge", "e" * 64, "eth0", "veth1234567",
-                  "172.17.0.2", 16, "172.17.0.1", "02:42:ac:11:00:02", ("w",))
-    sb = Sandbox("c" * 64, "web", "bridge", "/run/x/web", True, "s" * 64, "host", "/etc-dir",
-                 "/h", "base\n", (ep,), (PortMapping(80, "tcp", "0.0.0.0", 8080, "172.17.0.2"),))
+    ep = Endpoint(
+        "c" * 64,
+        "web",
+        "n" * 64,
+        "bridge",
+        "e" * 64,
+        "eth0",
+        "veth1234567",
+        "172.17.0.2",
+        16,
+        "172.17.0.1",
+        "02:42:ac:11:00:02",
+        ("w",),
+    )
+    sb = Sandbox(
+        "c" * 64,
+        "web",
+        "bridge",
+        "/run/x/web",
+        True,
+        "s" * 64,
+        "host",
+        "/etc-dir",
+        "/h",
+        "base\n",
+        (ep,),
+        (PortMapping(80, "tcp", "0.0.0.0", 8080, "172.17.0.2"),),
+    )
     assert Sandbox.from_json(json.loads(json.dumps(sb.to_json()))) == sb
-    net = Network("n" * 64, "x", "bridge", "2026-01-01T00:00:00Z", "172.18.0.0/16",
-                  "172.18.0.1", "br-nnnnnnnnnnnn", "02:42:00:00:00:01", labels={"a": "b"})
+    net = Network(
+        "n" * 64,
+        "x",
+        "bridge",
+        "2026-01-01T00:00:00Z",
+        "172.18.0.0/16",
+        "172.18.0.1",
+        "br-nnnnnnnnnnnn",
+        "02:42:00:00:00:01",
+        labels={"a": "b"},
+    )
     assert Network.from_json(json.loads(json.dumps(net.to_json()))) == net
     assert ep.settings()["Aliases"] == ["w"] and ep.settings()["IPPrefixLen"] == 16
 

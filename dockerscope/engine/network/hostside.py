@@ -89,13 +89,25 @@ class HostState:
 
 
 def masquerade_spec(uplink: IPv4Network, host_ifname: str, lab_name: str) -> list[str]:
-    return ["-s", str(uplink), "!", "-o", host_ifname,
-            "-m", "comment", "--comment", comment_for(lab_name), "-j", "MASQUERADE"]
+    return [
+        "-s",
+        str(uplink),
+        "!",
+        "-o",
+        host_ifname,
+        "-m",
+        "comment",
+        "--comment",
+        comment_for(lab_name),
+        "-j",
+        "MASQUERADE",
+    ]
 
 
 def host_nat_lines() -> list[str]:
     return [
-        line for line in _run("iptables-save", "-t", "nat", check=False).stdout.splitlines()
+        line
+        for line in _run("iptables-save", "-t", "nat", check=False).stdout.splitlines()
         if line.startswith("-A ")
     ]
 
@@ -109,8 +121,11 @@ def host_has_nat_table() -> bool:
 def lab_rules_on_host(lab_name: str) -> list[str]:
     """The host nat lines tagged for ``lab_name``."""
     tag = comment_for(lab_name)
-    return [line for line in host_nat_lines() if f"--comment {tag} " in line + " "
-            or f'--comment "{tag}"' in line]
+    return [
+        line
+        for line in host_nat_lines()
+        if f"--comment {tag} " in line + " " or f'--comment "{tag}"' in line
+    ]
 
 
 def enable(lab_name: str, uplink: IPv4Network, host_ifname: str, state: HostState) -> None:
@@ -126,8 +141,14 @@ def enable(lab_name: str, uplink: IPv4Network, host_ifname: str, state: HostStat
         if not lab_rules_on_host(lab_name):
             if nf_tables_backend() and not host_has_nat_table():
                 data["nat_table_created"] = True
-            _run("iptables", "-t", "nat", "-A", "POSTROUTING",
-                 *masquerade_spec(uplink, host_ifname, lab_name))
+            _run(
+                "iptables",
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                *masquerade_spec(uplink, host_ifname, lab_name),
+            )
 
 
 def disable(lab_name: str, state: HostState) -> None:
@@ -139,8 +160,7 @@ def disable(lab_name: str, state: HostState) -> None:
             _run("iptables", "-t", "nat", "-D", *args, check=False)
         # Labs whose netns is gone (a crash) no longer need the host's forwarding.
         data["labs"] = [
-            name for name in data["labs"]
-            if name != lab_name and Path("/run/netns", name).exists()
+            name for name in data["labs"] if name != lab_name and Path("/run/netns", name).exists()
         ]
         if data["labs"]:
             return

@@ -87,7 +87,8 @@ def choose_gateway(subnet: IPv4Network, requested: str | None) -> IPv4Address:
         raise InvalidNetworkConfig(f"invalid gateway address {requested}") from None
     if gw not in subnet or gw in (subnet.network_address, subnet.broadcast_address):
         raise InvalidNetworkConfig(
-            f"no matching subnet for gateway {requested}" if gw not in subnet
+            f"no matching subnet for gateway {requested}"
+            if gw not in subnet
             else f"invalid gateway address {requested}"
         )
     return gw

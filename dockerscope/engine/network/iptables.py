@@ -90,8 +90,11 @@ def bridge_steps(bridge: str, subnet: IPv4Network, internal: bool = False) -> li
         nat: list[Rule] = []
     else:
         forward = [
-            Rule(FILTER, "FORWARD",
-                 f"-o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+            Rule(
+                FILTER,
+                "FORWARD",
+                f"-o {bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            ),
             Rule(FILTER, "FORWARD", f"-o {bridge} -j DOCKER"),
             Rule(FILTER, "FORWARD", f"-i {bridge} ! -o {bridge} -j ACCEPT"),
             Rule(FILTER, "FORWARD", f"-i {bridge} -o {bridge} -j ACCEPT"),
@@ -114,22 +117,35 @@ def bridge_rules(bridge: str, subnet: IPv4Network, internal: bool = False) -> li
 
 
 def publish_rules(
-    bridge: str, container_ip: IPv4Address | str, host_ip: str, host_port: int,
-    container_port: int, proto: str,
+    bridge: str,
+    container_ip: IPv4Address | str,
+    host_ip: str,
+    host_port: int,
+    container_port: int,
+    proto: str,
 ) -> list[Rule]:
     """One published port: DNAT in nat DOCKER, hairpin MASQUERADE, filter DOCKER ACCEPT."""
     match = f"-p {proto} -m {proto}"
     dest = "" if host_ip in ("", "0.0.0.0") else f"-d {host_ip}/32 "
     return [
-        Rule(NAT, "POSTROUTING",
-             f"-s {container_ip}/32 -d {container_ip}/32 {match} --dport {container_port} "
-             "-j MASQUERADE"),
-        Rule(NAT, "DOCKER",
-             f"{dest}! -i {bridge} {match} --dport {host_port} -j DNAT --to-destination "
-             f"{container_ip}:{container_port}"),
-        Rule(FILTER, "DOCKER",
-             f"-d {container_ip}/32 ! -i {bridge} -o {bridge} {match} --dport {container_port} "
-             "-j ACCEPT"),
+        Rule(
+            NAT,
+            "POSTROUTING",
+            f"-s {container_ip}/32 -d {container_ip}/32 {match} --dport {container_port} "
+            "-j MASQUERADE",
+        ),
+        Rule(
+            NAT,
+            "DOCKER",
+            f"{dest}! -i {bridge} {match} --dport {host_port} -j DNAT --to-destination "
+            f"{container_ip}:{container_port}",
+        ),
+        Rule(
+            FILTER,
+            "DOCKER",
+            f"-d {container_ip}/32 ! -i {bridge} -o {bridge} {match} --dport {container_port} "
+            "-j ACCEPT",
+        ),
     ]
 
 
@@ -188,9 +204,7 @@ def rule_lines(text: str, table: str) -> list[str]:
 
 def chains(text: str, table: str) -> list[str]:
     """Chain names declared in one table of ``iptables-save`` text."""
-    return [
-        line[1:].split()[0] for line in parse_save(text).get(table, []) if line.startswith(":")
-    ]
+    return [line[1:].split()[0] for line in parse_save(text).get(table, []) if line.startswith(":")]
 
 
 class LabIptables:

@@ -82,8 +82,13 @@ def create_bridge(ipr: IPRoute, name: str, mac: str, gateway: str, prefixlen: in
     ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, address=mac, mtu=1500)
     idx = rtnl.index_of(ipr, name)
     assert idx is not None
-    ipr.addr("add", index=idx, address=gateway, prefixlen=prefixlen,
-             broadcast=str(network.broadcast_address))
+    ipr.addr(
+        "add",
+        index=idx,
+        address=gateway,
+        prefixlen=prefixlen,
+        broadcast=str(network.broadcast_address),
+    )
     ipr.link("set", index=idx, state="up")
     return idx
 
@@ -161,8 +166,12 @@ class LabHost:
                 uplink = Uplink(subnet, host_if)
                 fd = os.open(self.lab.netns_path, os.O_RDONLY)
                 try:
-                    host.link("add", ifname=host_if, kind="veth",
-                              peer={"ifname": LAB_UPLINK, "net_ns_fd": fd})
+                    host.link(
+                        "add",
+                        ifname=host_if,
+                        kind="veth",
+                        peer={"ifname": LAB_UPLINK, "net_ns_fd": fd},
+                    )
                 finally:
                     os.close(fd)
                 idx = rtnl.index_of(host, host_if)
@@ -177,8 +186,9 @@ class LabHost:
     def _ensure_docker0(self, mac: str) -> None:
         with rtnl.session(self.lab.netns_path) as ipr:
             if rtnl.index_of(ipr, DOCKER0) is None:
-                create_bridge(ipr, DOCKER0, mac, str(DEFAULT_BRIDGE_GATEWAY),
-                              DEFAULT_BRIDGE_SUBNET.prefixlen)
+                create_bridge(
+                    ipr, DOCKER0, mac, str(DEFAULT_BRIDGE_GATEWAY), DEFAULT_BRIDGE_SUBNET.prefixlen
+                )
 
     def _ensure_rules(self) -> None:
         if "DOCKER" not in iptables.chains(self.iptables.save(iptables.NAT), iptables.NAT):

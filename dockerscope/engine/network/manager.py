@@ -153,17 +153,32 @@ class NetworkManager:
                 mac = json.loads((self.lab.networks_dir / STATE_FILE).read_text())["docker0_mac"]
             except (OSError, ValueError, KeyError):
                 mac = None
-            self._save_network(Network(
-                id=new_id(), name="bridge", driver=BRIDGE_DRIVER, created=now,
-                subnet=str(DEFAULT_BRIDGE_SUBNET), gateway=str(DEFAULT_BRIDGE_GATEWAY),
-                bridge=DOCKER0, mac=mac, options=dict(DEFAULT_BRIDGE_OPTIONS), ipam_options=None,
-            ))
+            self._save_network(
+                Network(
+                    id=new_id(),
+                    name="bridge",
+                    driver=BRIDGE_DRIVER,
+                    created=now,
+                    subnet=str(DEFAULT_BRIDGE_SUBNET),
+                    gateway=str(DEFAULT_BRIDGE_GATEWAY),
+                    bridge=DOCKER0,
+                    mac=mac,
+                    options=dict(DEFAULT_BRIDGE_OPTIONS),
+                    ipam_options=None,
+                )
+            )
         if "host" not in names:
-            self._save_network(Network(id=new_id(), name="host", driver=HOST_DRIVER,
-                                       created=now, ipam_options=None))
+            self._save_network(
+                Network(
+                    id=new_id(), name="host", driver=HOST_DRIVER, created=now, ipam_options=None
+                )
+            )
         if "none" not in names:
-            self._save_network(Network(id=new_id(), name="none", driver=NULL_DRIVER,
-                                       created=now, ipam_options=None))
+            self._save_network(
+                Network(
+                    id=new_id(), name="none", driver=NULL_DRIVER, created=now, ipam_options=None
+                )
+            )
 
     def _save_json(self, path: Path, data: dict[str, Any]) -> None:
         tmp = path.with_suffix(".tmp")
@@ -198,10 +213,14 @@ class NetworkManager:
                 for net in networks:
                     assert net.bridge and net.mac and net.gateway
                     if rtnl.index_of(ipr, net.bridge) is None:
-                        create_bridge(ipr, net.bridge, net.mac, net.gateway,
-                                      net.ipv4_subnet.prefixlen)
-            steps = [s for net in networks
-                     for s in iptables.bridge_steps(str(net.bridge), net.ipv4_subnet, net.internal)]
+                        create_bridge(
+                            ipr, net.bridge, net.mac, net.gateway, net.ipv4_subnet.prefixlen
+                        )
+            steps = [
+                s
+                for net in networks
+                for s in iptables.bridge_steps(str(net.bridge), net.ipv4_subnet, net.internal)
+            ]
             self.iptables.add_missing(steps)
             for sb in list(self._sandboxes.values()):
                 alive = is_netns(Path(sb.netns))
@@ -224,8 +243,9 @@ class NetworkManager:
 
     # -- networks --------------------------------------------------------------------------
     def _user_networks(self) -> builtins.list[Network]:
-        return [n for n in self._networks.values()
-                if n.driver == BRIDGE_DRIVER and n.bridge != DOCKER0]
+        return [
+            n for n in self._networks.values() if n.driver == BRIDGE_DRIVER and n.bridge != DOCKER0
+        ]
 
     def get(self, ref: str) -> Network:
         """A network by full id, name, or unique id prefix (NetworkNotFound otherwise);
@@ -252,8 +272,9 @@ class NetworkManager:
         """Endpoints attached to a network."""
         with self._lock:
             net = self.get(network_ref)
-            return [e for sb in self._sandboxes.values() for e in sb.endpoints
-                    if e.network_id == net.id]
+            return [
+                e for sb in self._sandboxes.values() for e in sb.endpoints if e.network_id == net.id
+            ]
 
     def inspect(self, network_ref: str) -> dict[str, Any]:
         """Docker's ``network inspect`` JSON for one network."""
@@ -271,9 +292,14 @@ class NetworkManager:
 
     @rtnl.off_loop
     def create(
-        self, name: str, subnet: str | None = None, gateway: str | None = None,
-        internal: bool = False, labels: dict[str, str] | None = None,
-        options: dict[str, str] | None = None, attachable: bool = False,
+        self,
+        name: str,
+        subnet: str | None = None,
+        gateway: str | None = None,
+        internal: bool = False,
+        labels: dict[str, str] | None = None,
+        options: dict[str, str] | None = None,
+        attachable: bool = False,
         driver: str = BRIDGE_DRIVER,
     ) -> Network:
         """``docker network create``: a bridge ``br-<id12>`` on the next free subnet."""
@@ -297,10 +323,19 @@ class NetworkManager:
             if len(bridge) > 15:
                 raise InvalidNetworkConfig(f"bridge name {bridge} is longer than 15 characters")
             net = Network(
-                id=net_id, name=name, driver=BRIDGE_DRIVER, created=docker_time(),
-                subnet=str(net_subnet), gateway=str(gw), bridge=bridge, mac=random_mac(),
-                internal=internal, attachable=attachable, labels=dict(labels or {}),
-                options=opts, ipam_options={},
+                id=net_id,
+                name=name,
+                driver=BRIDGE_DRIVER,
+                created=docker_time(),
+                subnet=str(net_subnet),
+                gateway=str(gw),
+                bridge=bridge,
+                mac=random_mac(),
+                internal=internal,
+                attachable=attachable,
+                labels=dict(labels or {}),
+                options=opts,
+                ipam_options={},
             )
             with rtnl.session(self.lab.netns_path) as ipr:
                 if rtnl.index_of(ipr, bridge) is not None:
@@ -370,8 +405,12 @@ class NetworkManager:
 
     @rtnl.off_loop
     def sandbox(
-        self, container: ContainerRef, container_name: str | None = None, mode: str | None = None,
-        hostname: str = "", etc_dir: str | Path | None = None,
+        self,
+        container: ContainerRef,
+        container_name: str | None = None,
+        mode: str | None = None,
+        hostname: str = "",
+        etc_dir: str | Path | None = None,
     ) -> str:
         """The netns a container joins, made if needed; returns its path.
 
@@ -406,8 +445,7 @@ class NetworkManager:
                 netns, owns = other.netns, False
             else:
                 path = self.netns_path(container_name)
-                if any(sb.netns == str(path) and sb.owns_netns
-                       for sb in self._sandboxes.values()):
+                if any(sb.netns == str(path) and sb.owns_netns for sb in self._sandboxes.values()):
                     raise AlreadyAttached(f"a network namespace named {container_name} is in use")
                 if path.exists():
                     remove_netns(path)  # stale pin of a container that did not clean up
@@ -415,9 +453,14 @@ class NetworkManager:
                 netns = str(path)
                 mode = "none" if mode == "none" else "bridge"
             sb = Sandbox(
-                container_id=container_id, container_name=container_name, mode=mode,
-                netns=netns, owns_netns=owns, sandbox_id=new_id(),
-                hostname=hostname or container_id[:12], etc_dir=str(etc_dir or ""),
+                container_id=container_id,
+                container_name=container_name,
+                mode=mode,
+                netns=netns,
+                owns_netns=owns,
+                sandbox_id=new_id(),
+                hostname=hostname or container_id[:12],
+                etc_dir=str(etc_dir or ""),
             )
             try:
                 self._save_sandbox(sb)
@@ -436,8 +479,9 @@ class NetworkManager:
             sb = self._sandbox(container_id)
             if not sb.etc_dir:
                 return {}
-            return {f"/etc/{n}": str(Path(sb.etc_dir) / n)
-                    for n in ("hosts", "hostname", "resolv.conf")}
+            return {
+                f"/etc/{n}": str(Path(sb.etc_dir) / n) for n in ("hosts", "hostname", "resolv.conf")
+            }
 
     def _peers(self, sb: Sandbox) -> builtins.list[tuple[str, str]]:
         """(ip, name) of the containers sharing a user network with ``sb``."""
@@ -491,8 +535,15 @@ class NetworkManager:
 
     # -- endpoints -------------------------------------------------------------------------
     def _plumb(
-        self, sb: Sandbox, bridge: str, ifname: str, mac: str, addr: IPv4Address,
-        subnet: IPv4Network, gw: IPv4Address, default_route: bool,
+        self,
+        sb: Sandbox,
+        bridge: str,
+        ifname: str,
+        mac: str,
+        addr: IPv4Address,
+        subnet: IPv4Network,
+        gw: IPv4Address,
+        default_route: bool,
     ) -> str:
         """The kernel side of attach: veth into the bridge, eth<N> configured in the sandbox.
         Returns the lab-side veth name; on failure the veth is gone again."""
@@ -527,8 +578,12 @@ class NetworkManager:
                     deadline = time.monotonic() + LINK_UP_TIMEOUT
                     while not (ct.is_oper_up(ifname) and lab_nl.is_oper_up(veth)):
                         if time.monotonic() > deadline:
-                            log.warning("%s of %s not up after %.1f s", ifname,
-                                        sb.container_name, LINK_UP_TIMEOUT)
+                            log.warning(
+                                "%s of %s not up after %.1f s",
+                                ifname,
+                                sb.container_name,
+                                LINK_UP_TIMEOUT,
+                            )
                             break
                         time.sleep(0.0005)
             except BaseException:
@@ -538,7 +593,10 @@ class NetworkManager:
 
     @rtnl.off_loop
     def attach(
-        self, container: ContainerRef, network_ref: str, ip: str | None = None,
+        self,
+        container: ContainerRef,
+        network_ref: str,
+        ip: str | None = None,
         aliases: Iterable[str] = (),
     ) -> Endpoint:
         """Join a container's sandbox to a bridge network: veth, eth<N>, address, route."""
@@ -578,12 +636,21 @@ class NetworkManager:
             ifname = next(f"eth{i}" for i in range(len(taken_if) + 1) if f"eth{i}" not in taken_if)
             mac = mac_for_ip(addr)
             assert net.bridge
-            veth = self._plumb(sb, net.bridge, ifname, mac, addr, subnet, gw,
-                               default_route=not sb.endpoints)
+            veth = self._plumb(
+                sb, net.bridge, ifname, mac, addr, subnet, gw, default_route=not sb.endpoints
+            )
             ep = Endpoint(
-                container_id=container_id, container_name=sb.container_name,
-                network_id=net.id, network_name=net.name, endpoint_id=new_id(), ifname=ifname,
-                veth=veth, ip=str(addr), prefixlen=subnet.prefixlen, gateway=str(gw), mac=mac,
+                container_id=container_id,
+                container_name=sb.container_name,
+                network_id=net.id,
+                network_name=net.name,
+                endpoint_id=new_id(),
+                ifname=ifname,
+                veth=veth,
+                ip=str(addr),
+                prefixlen=subnet.prefixlen,
+                gateway=str(gw),
+                mac=mac,
                 aliases=tuple(aliases),
             )
             sb = sb.with_endpoints(sb.endpoints + (ep,))
@@ -645,8 +712,9 @@ class NetworkManager:
         net = self._networks.get(ep.network_id)
         if net is None or not net.bridge:
             return []
-        return iptables.publish_rules(net.bridge, m.container_ip, m.host_ip, m.host_port,
-                                      m.container_port, m.proto)
+        return iptables.publish_rules(
+            net.bridge, m.container_ip, m.host_ip, m.host_port, m.container_port, m.proto
+        )
 
     def _uplink_lab_ip(self) -> str | None:
         try:
@@ -690,8 +758,9 @@ class NetworkManager:
                 try:
                     host_sock = listen_socket(HOST_NETNS, m.proto, "127.0.0.1", m.host_port)
                 except OSError as exc:
-                    log.warning("host loopback forward for port %s not started: %s",
-                                m.host_port, exc)
+                    log.warning(
+                        "host loopback forward for port %s not started: %s", m.host_port, exc
+                    )
                     continue
                 proxies.append(PortProxy(m.proto, host_sock, fwd_target, connect_netns=fwd_ns))
         except BaseException:

@@ -72,10 +72,19 @@ class Network:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "driver": self.driver, "created": self.created,
-            "subnet": self.subnet, "gateway": self.gateway, "bridge": self.bridge,
-            "mac": self.mac, "internal": self.internal, "attachable": self.attachable,
-            "labels": self.labels, "options": self.options, "ipam_options": self.ipam_options,
+            "id": self.id,
+            "name": self.name,
+            "driver": self.driver,
+            "created": self.created,
+            "subnet": self.subnet,
+            "gateway": self.gateway,
+            "bridge": self.bridge,
+            "mac": self.mac,
+            "internal": self.internal,
+            "attachable": self.attachable,
+            "labels": self.labels,
+            "options": self.options,
+            "ipam_options": self.ipam_options,
         }
 
     @classmethod
@@ -122,8 +131,8 @@ class Endpoint:
     network_id: str
     network_name: str
     endpoint_id: str
-    ifname: str = ""            # inside the container: eth0, eth1...
-    veth: str = ""              # lab side, enslaved to the bridge
+    ifname: str = ""  # inside the container: eth0, eth1...
+    veth: str = ""  # lab side, enslaved to the bridge
     ip: str = ""
     prefixlen: int = 0
     gateway: str = ""
@@ -166,13 +175,13 @@ class Sandbox:
 
     container_id: str
     container_name: str
-    mode: str                   # "bridge" (own netns), "none", "host", "container:<id>"
-    netns: str                  # path of the netns the container joins
-    owns_netns: bool            # False for host and container:<id> modes
+    mode: str  # "bridge" (own netns), "none", "host", "container:<id>"
+    netns: str  # path of the netns the container joins
+    owns_netns: bool  # False for host and container:<id> modes
     sandbox_id: str = ""
     hostname: str = ""
-    etc_dir: str = ""           # where hosts/hostname/resolv.conf are kept, "" if not managed
-    hosts_path: str = ""        # a caller's hosts file kept current: hosts_base + peer lines
+    etc_dir: str = ""  # where hosts/hostname/resolv.conf are kept, "" if not managed
+    hosts_path: str = ""  # a caller's hosts file kept current: hosts_base + peer lines
     hosts_base: str = ""
     endpoints: tuple[Endpoint, ...] = ()
     ports: tuple[PortMapping, ...] = ()
@@ -185,10 +194,16 @@ class Sandbox:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "container_id": self.container_id, "container_name": self.container_name,
-            "mode": self.mode, "netns": self.netns, "owns_netns": self.owns_netns,
-            "sandbox_id": self.sandbox_id, "hostname": self.hostname, "etc_dir": self.etc_dir,
-            "hosts_path": self.hosts_path, "hosts_base": self.hosts_base,
+            "container_id": self.container_id,
+            "container_name": self.container_name,
+            "mode": self.mode,
+            "netns": self.netns,
+            "owns_netns": self.owns_netns,
+            "sandbox_id": self.sandbox_id,
+            "hostname": self.hostname,
+            "etc_dir": self.etc_dir,
+            "hosts_path": self.hosts_path,
+            "hosts_base": self.hosts_base,
             "endpoints": [e.to_json() for e in self.endpoints],
             "ports": [p.to_json() for p in self.ports],
         }
@@ -196,10 +211,15 @@ class Sandbox:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Sandbox:
         return cls(
-            container_id=data["container_id"], container_name=data["container_name"],
-            mode=data["mode"], netns=data["netns"], owns_netns=bool(data["owns_netns"]),
-            sandbox_id=data.get("sandbox_id", ""), hostname=data.get("hostname", ""),
-            etc_dir=data.get("etc_dir", ""), hosts_path=data.get("hosts_path", ""),
+            container_id=data["container_id"],
+            container_name=data["container_name"],
+            mode=data["mode"],
+            netns=data["netns"],
+            owns_netns=bool(data["owns_netns"]),
+            sandbox_id=data.get("sandbox_id", ""),
+            hostname=data.get("hostname", ""),
+            etc_dir=data.get("etc_dir", ""),
+            hosts_path=data.get("hosts_path", ""),
             hosts_base=data.get("hosts_base", ""),
             endpoints=tuple(Endpoint.from_json(e) for e in data.get("endpoints", [])),
             ports=tuple(PortMapping.from_json(p) for p in data.get("ports", [])),

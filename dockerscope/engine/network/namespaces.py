@@ -85,7 +85,8 @@ def create_netns(path: Path, setup: Callable[[], T] | None = None) -> T | None:
         _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
         _check(
             _libc.mount(b"/proc/thread-self/ns/net", os.fsencode(path), b"none", MS_BIND, None),
-            "bind-mount netns", path,
+            "bind-mount netns",
+            path,
         )
         return setup() if setup else None
 

@@ -48,16 +48,21 @@ class PortMapping:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "container_port": self.container_port, "proto": self.proto,
-            "host_ip": self.host_ip, "host_port": self.host_port,
+            "container_port": self.container_port,
+            "proto": self.proto,
+            "host_ip": self.host_ip,
+            "host_port": self.host_port,
             "container_ip": self.container_ip,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PortMapping:
         return cls(
-            int(data["container_port"]), str(data["proto"]), str(data["host_ip"]),
-            int(data["host_port"]), str(data.get("container_ip", "")),
+            int(data["container_port"]),
+            str(data["proto"]),
+            str(data["host_ip"]),
+            int(data["host_port"]),
+            str(data.get("container_ip", "")),
         )
 
 
@@ -109,7 +114,7 @@ def parse_publish(spec: str) -> list[PortBinding]:
         if close < 0:
             raise InvalidNetworkConfig(f"invalid port specification: {spec}")
         host_ip = _host_ip(text[: close + 1])
-        rest = text[close + 2:].split(":")
+        rest = text[close + 2 :].split(":")
         if len(rest) != 2:
             raise InvalidNetworkConfig(f"invalid port specification: {spec}")
         host_part, container_part = rest
@@ -164,7 +169,8 @@ def bindings_from_json(port_bindings: Mapping[str, Any] | None) -> list[PortBind
             host_port_text = str((entry or {}).get("HostPort") or "")
             out.append(
                 PortBinding(
-                    container_port=container_port, proto=proto,
+                    container_port=container_port,
+                    proto=proto,
                     host_ip=_host_ip(host_ip) if host_ip else "",
                     host_port=_port(host_port_text, "hostPort") if host_port_text else 0,
                 )

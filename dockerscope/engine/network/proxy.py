@@ -63,7 +63,10 @@ class PortProxy:
     """Forwards what arrives on ``listen`` to ``target``, connecting from ``connect_netns``."""
 
     def __init__(
-        self, proto: str, listen: socket.socket, target: tuple[str, int],
+        self,
+        proto: str,
+        listen: socket.socket,
+        target: tuple[str, int],
         connect_netns: Path | None = None,
     ) -> None:
         self.proto = proto

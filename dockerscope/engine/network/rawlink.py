@@ -52,8 +52,7 @@ def _mac(text: str) -> bytes:
 
 
 def _ifinfo(index: int = 0, up: bool = False) -> bytes:
-    return _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0,
-                           IFF_UP if up else 0)
+    return _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP if up else 0)
 
 
 class RawRtnl:
@@ -76,15 +75,16 @@ class RawRtnl:
     def _request(self, kind: int, flags: int, body: bytes, what: str) -> bytes:
         """Send one request; return the first reply payload (or b"" for a bare ack)."""
         self.seq += 1
-        header = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | flags,
-                                self.seq, 0)
+        header = _NLMSGHDR.pack(
+            _NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | flags, self.seq, 0
+        )
         self.sock.send(header + body)
         while True:
             data = self.sock.recv(65536)
             offset = 0
             while offset + _NLMSGHDR.size <= len(data):
                 length, mtype, _, seq, _ = _NLMSGHDR.unpack_from(data, offset)
-                payload = data[offset + _NLMSGHDR.size: offset + length]
+                payload = data[offset + _NLMSGHDR.size : offset + length]
                 offset += (length + 3) & ~3
                 if seq != self.seq:
                     continue
@@ -100,8 +100,9 @@ class RawRtnl:
     def index(self, ifname: str) -> int | None:
         """Interface index by name, None if absent."""
         try:
-            reply = self._request(RTM_GETLINK, 0, _ifinfo() + _attr(IFLA_IFNAME, _name(ifname)),
-                                  f"get {ifname}")
+            reply = self._request(
+                RTM_GETLINK, 0, _ifinfo() + _attr(IFLA_IFNAME, _name(ifname)), f"get {ifname}"
+            )
         except OSError as exc:
             if exc.errno == errno.ENODEV:
                 return None
@@ -111,8 +112,9 @@ class RawRtnl:
     def is_oper_up(self, ifname: str) -> bool:
         """Whether the kernel reports ``ifname`` operationally up (carrier seen by linkwatch)."""
         try:
-            reply = self._request(RTM_GETLINK, 0, _ifinfo() + _attr(IFLA_IFNAME, _name(ifname)),
-                                  f"get {ifname}")
+            reply = self._request(
+                RTM_GETLINK, 0, _ifinfo() + _attr(IFLA_IFNAME, _name(ifname)), f"get {ifname}"
+            )
         except OSError as exc:
             if exc.errno == errno.ENODEV:
                 return False
@@ -128,23 +130,35 @@ class RawRtnl:
         return False
 
     def add_veth(
-        self, name: str, master: int, peer: str, peer_mac: str, peer_netns_fd: int,
+        self,
+        name: str,
+        master: int,
+        peer: str,
+        peer_mac: str,
+        peer_netns_fd: int,
     ) -> None:
         """A veth pair with txqueuelen 0 (as Docker makes them): ``name`` up and enslaved to
         ``master`` here, ``peer`` (down) created straight inside the netns of ``peer_netns_fd``."""
         # The peer cannot be created up: it would open before its partner exists (ENOTCONN).
-        peer_body = _ifinfo() + b"".join((
-            _attr(IFLA_IFNAME, _name(peer)), _attr(IFLA_ADDRESS, _mac(peer_mac)),
-            _attr(IFLA_TXQLEN, struct.pack("=I", 0)),
-            _attr(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd)),
-        ))
+        peer_body = _ifinfo() + b"".join(
+            (
+                _attr(IFLA_IFNAME, _name(peer)),
+                _attr(IFLA_ADDRESS, _mac(peer_mac)),
+                _attr(IFLA_TXQLEN, struct.pack("=I", 0)),
+                _attr(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd)),
+            )
+        )
         linkinfo = _attr(IFLA_INFO_KIND, b"veth") + _attr(
             IFLA_INFO_DATA, _attr(VETH_INFO_PEER, peer_body)
         )
-        body = _ifinfo(up=True) + b"".join((
-            _attr(IFLA_IFNAME, _name(name)), _attr(IFLA_TXQLEN, struct.pack("=I", 0)),
-            _attr(IFLA_MASTER, struct.pack("=I", master)), _attr(IFLA_LINKINFO, linkinfo),
-        ))
+        body = _ifinfo(up=True) + b"".join(
+            (
+                _attr(IFLA_IFNAME, _name(name)),
+                _attr(IFLA_TXQLEN, struct.pack("=I", 0)),
+                _attr(IFLA_MASTER, struct.pack("=I", master)),
+                _attr(IFLA_LINKINFO, linkinfo),
+            )
+        )
         self._request(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body, f"add {name}")
 
     def set_up(self, index: int) -> None:
@@ -153,26 +167,40 @@ class RawRtnl:
     def delete(self, ifname: str) -> bool:
         """Delete a link by name (a veth takes its peer along); False if it was not there."""
         try:
-            self._request(RTM_DELLINK, NLM_F_ACK, _ifinfo() + _attr(IFLA_IFNAME, _name(ifname)),
-                          f"delete {ifname}")
+            self._request(
+                RTM_DELLINK,
+                NLM_F_ACK,
+                _ifinfo() + _attr(IFLA_IFNAME, _name(ifname)),
+                f"delete {ifname}",
+            )
         except OSError as exc:
             if exc.errno == errno.ENODEV:
                 return False
             raise
         return True
 
-    def add_address(self, index: int, address: IPv4Address, prefixlen: int,
-                    broadcast: IPv4Address) -> None:
-        body = _IFADDRMSG.pack(socket.AF_INET, prefixlen, 0, RT_SCOPE_UNIVERSE, index) + b"".join((
-            _attr(IFA_LOCAL, address.packed), _attr(IFA_ADDRESS, address.packed),
-            _attr(IFA_BROADCAST, broadcast.packed),
-        ))
-        self._request(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body,
-                      f"add address {address}")
+    def add_address(
+        self, index: int, address: IPv4Address, prefixlen: int, broadcast: IPv4Address
+    ) -> None:
+        body = _IFADDRMSG.pack(socket.AF_INET, prefixlen, 0, RT_SCOPE_UNIVERSE, index) + b"".join(
+            (
+                _attr(IFA_LOCAL, address.packed),
+                _attr(IFA_ADDRESS, address.packed),
+                _attr(IFA_BROADCAST, broadcast.packed),
+            )
+        )
+        self._request(
+            RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body, f"add address {address}"
+        )
 
     def add_default_route(self, gateway: IPv4Address, oif: int) -> None:
-        body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT,
-                           RT_SCOPE_UNIVERSE, RTN_UNICAST, 0)
+        body = _RTMSG.pack(
+            socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0
+        )
         body += _attr(RTA_GATEWAY, gateway.packed) + _attr(RTA_OIF, struct.pack("=I", oif))
-        self._request(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body,
-                      f"add default route via {gateway}")
+        self._request(
+            RTM_NEWROUTE,
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            body,
+            f"add default route via {gateway}",
+        )
