@@ -54,8 +54,10 @@ def significant(change: Change) -> bool:
 class DashState:
     """Accumulates frames; panels read from it and never from the source directly."""
 
-    def __init__(self, clock: Callable[[], float], history: int = 2000) -> None:
+    def __init__(self, clock: Callable[[], float], history: int = 2000,
+                 max_calls: int = 1000) -> None:
         self.clock = clock
+        self.max_calls = max_calls
         self.snapshot: Snapshot | None = None
         self.previous: Snapshot | None = None
         self.first_at: float | None = None
@@ -91,6 +93,9 @@ class DashState:
                 self.changes.append(StampedChange(frame.at, change))
         for call in frame.traffic:
             self.calls[call.seq] = call  # a call seen again (finished) replaces its first sighting
+        if len(self.calls) > self.max_calls:  # a long class: forget the oldest calls
+            for seq in sorted(self.calls)[: len(self.calls) - self.max_calls]:
+                del self.calls[seq]
 
     def mark(self, collection: str, key: str) -> Mark | None:
         """The live mark of an object, or None once it has faded."""

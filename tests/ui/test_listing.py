@@ -125,3 +125,11 @@ async def test_no_frames_source_explains_itself() -> None:
     await source.stop()
     rest = [f async for f in stream]
     assert rest == []
+
+
+def test_old_calls_are_forgotten() -> None:
+    state = DashState(lambda: 0.0, max_calls=3)
+    snap = lab_snapshot(0)
+    calls = tuple(ApiCall(seq=n, started_at=T0 + n, method="GET", path="/_ping") for n in range(5))
+    state.apply(Frame(at=T0, snapshot=snap, traffic=calls))
+    assert sorted(state.calls) == [2, 3, 4]
