@@ -386,6 +386,35 @@ def _cgroup_check(o: Observed, p: dict[str, Any]) -> Verdict:
     return verdict
 
 
+def _cpu_ratio_validate(params: Any) -> None:
+    _Schema(faster=_str, slower=_str, ratio=_cmp)(params)
+    for key in ("faster", "slower", "ratio"):
+        if key not in params:
+            raise ParamError(key, "missing")
+
+
+def _cpu_used(o: Observed, owner: str) -> int | None:
+    """CPU time an owner's cgroup used during the step (all of it if the cgroup is new)."""
+    after = [c for c in o.after.cgroups if _owner_matches(c.owner, owner)]
+    if not after or after[0].cpu_usage_ns is None:
+        return None
+    before = {c.path: c.cpu_usage_ns or 0 for c in o.before.cgroups}
+    return after[0].cpu_usage_ns - before.get(after[0].path, 0)
+
+
+def _cpu_ratio_check(o: Observed, p: dict[str, Any]) -> Verdict:
+    fast, slow = _cpu_used(o, p["faster"]), _cpu_used(o, p["slower"])
+    if fast is None or slow is None:
+        missing = p["faster"] if fast is None else p["slower"]
+        return Verdict(False, f"no cpu figures seen for {missing}")
+    ratio = fast / slow if slow > 0 else float("inf")
+    detail = (
+        f"{p['faster']} used {fast / 1e9:.2f} s of CPU, {p['slower']} {slow / 1e9:.2f} s:"
+        f" {ratio:.1f} times as much (wanted {p['ratio']})"
+    )
+    return Verdict(compare(ratio, p["ratio"]), detail)
+
+
 def _pick_result(o: Observed, index: int | None) -> CommandResult | None:
     fg = [r for r in o.results if not r.background]
     if index is None:
@@ -749,6 +778,11 @@ KINDS: dict[str, Kind] = {
         ),
         _cgroup_check,
         "a cgroup whose figures (oom_kills, memory_limit, pids_current, ...) compare as given",
+    ),
+    "cpu_ratio": Kind(
+        _cpu_ratio_validate,
+        _cpu_ratio_check,
+        "one container's CPU time during the step against another's",
     ),
     "output": Kind(_output_validate, _output_check, "text in a command's output"),
     "exit_code": Kind(_exit_validate, _exit_check, "a command's exit code"),

@@ -160,6 +160,27 @@ def test_cgroup_figures() -> None:
     assert ok("cgroup", {"owner": "web", "action": "added"}, snap(), s)[0]
 
 
+def test_cpu_ratio() -> None:
+    hi, lo = Owner("container", "cpu-high"), Owner("container", "cpu-low")
+    before = snap(cgroups=(Cgroup("/l/lo", 1, cpu_usage_ns=1_000_000_000, owner=lo),))
+    after = snap(
+        cgroups=(
+            Cgroup("/l/lo", 1, cpu_usage_ns=1_500_000_000, owner=lo),  # +0.5 s
+            Cgroup("/l/hi", 1, cpu_usage_ns=2_000_000_000, owner=hi),  # new: 2 s
+        )
+    )
+    good, detail = ok(
+        "cpu_ratio", {"faster": "cpu-high", "slower": "cpu-low", "ratio": ">=3"}, before, after
+    )
+    assert good and "4.0 times" in detail
+    assert not ok(
+        "cpu_ratio", {"faster": "cpu-low", "slower": "cpu-high", "ratio": ">=1"}, before, after
+    )[0]
+    assert not ok(
+        "cpu_ratio", {"faster": "cpu-high", "slower": "ghost", "ratio": ">=1"}, before, after
+    )[0]
+
+
 def _result(cmd: str, code: int, out: str = "", err: str = "", bg: bool = False) -> CommandResult:
     return CommandResult("docker", cmd, code, out, err, background=bg)
 
