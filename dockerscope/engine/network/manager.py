@@ -809,6 +809,9 @@ class NetworkManager:
                     if host_ip == "0.0.0.0":
                         taken.append(PortMapping(b.container_port, b.proto, "::", port, ep.ip))
                 proxies = self._proxies_for(sb, taken, strict=True)
+                # Report [::] only where its proxy could listen (IPv6 may be off in the lab).
+                v6 = {(p.proto, p.address[1]) for p in proxies if ":" in p.address[0]}
+                taken = [m for m in taken if m.host_ip != "::" or (m.proto, m.host_port) in v6]
                 rules = [r for m in taken for r in self._port_rules(sb, m)]
                 try:
                     self.iptables.restore(iptables.render([iptables.Step(r) for r in rules]))
