@@ -439,14 +439,8 @@ class ContainerManager:
                     os.close(live.stdio.pty_master)
             oom = False
             with contextlib.suppress(Exception):
-                oom = bool(self.runtime.oom_killed(live.spec))
-            try:
-                self.runtime.teardown(live.spec)
-            except Exception as exc:
-                log.warning("teardown of %s failed: %s", cid[:12], exc)
+                oom = bool(self.runtime.oom_killed(live.spec))  # before the cgroup goes
             c = self.containers.get(cid)
-            if c is not None:
-                self.net.release(c)
             self.live.pop(cid, None)
             if live.pidns is not None:
                 self._pidns_names.pop(live.pidns, None)
@@ -455,6 +449,7 @@ class ContainerManager:
             for f in live.followers:
                 f.put_nowait(None)
             if c is None:
+                self._cleanup(cid, live, None)
                 return
             c = replace(
                 c,
@@ -474,10 +469,23 @@ class ContainerManager:
             fut = self._exit_futs.get(cid)
             if fut is not None and not fut.done():
                 fut.set_result(code)
+            # Waiters have their answer; the cleanup still happens before this task ends,
+            # and start/remove of this container wait for the task.
+            await asyncio.sleep(0)
+            self._cleanup(cid, live, c)
             if c.host.auto_remove:
                 await self._remove(c)
         finally:
             self._finishing.pop(cid, None)
+
+    def _cleanup(self, cid: str, live: Live, c: Container | None) -> None:
+        """Cgroups and network of a container whose PID 1 is gone."""
+        try:
+            self.runtime.teardown(live.spec)
+        except Exception as exc:
+            log.warning("teardown of %s failed: %s", cid[:12], exc)
+        if c is not None:
+            self.net.release(c)
 
     # ---- stop / kill / wait / remove ------------------------------------------------------
 
