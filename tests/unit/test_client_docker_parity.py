@@ -51,6 +51,20 @@ def docker_cli(request) -> str:
     return request.param
 
 
+# One tag per image: newer CLIs sort rows by creation time with an unstable sort, so two tags
+# of one image may come out in either order.
+IMAGES = [
+    {**fakemod.IMAGES[0], "RepoTags": ["busybox:latest"], "Created": NOW - 3600},
+    {
+        **fakemod.IMAGES[0],
+        "Id": "sha256:" + "7" * 64,
+        "RepoTags": ["debian:latest"],
+        "Created": NOW - 7200,
+        "Size": 124_000_000,
+    },
+]
+
+
 def real_docker(fake: FakeDocker, tmp_path, docker: str, *args: str) -> str:
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -88,6 +102,7 @@ def test_same_output_as_docker(
     fake_docker: FakeDocker, tmp_path, monkeypatch, docker_cli: str, args
 ) -> None:
     monkeypatch.setattr(fakemod, "CONTAINERS", CONTAINERS)
+    monkeypatch.setattr(fakemod, "IMAGES", IMAGES)
     theirs = real_docker(fake_docker, tmp_path, docker_cli, *args)
     assert theirs, "the docker CLI printed nothing"
     # we print IPv6 host addresses as Docker 20.10 does (":::8080"); CLIs from 23 on bracket
