@@ -1363,9 +1363,14 @@ def line_runner(host: Any = None) -> Callable[[str], str]:
         except _ParserStop as stop:
             return stop.text
         out, err = io.BytesIO(), io.BytesIO()
+        client = DockerClient(target)
+        try:
+            client.negotiate()  # HEAD /_ping first, as the docker CLI does
+        except DaemonUnreachable as exc:
+            return f"{exc}\n"
         devnull = os.open(os.devnull, os.O_RDONLY)
         try:
-            code = execute(args, DockerClient(target), Console(out, err, devnull))
+            code = execute(args, client, Console(out, err, devnull))
         finally:
             os.close(devnull)
         text = (out.getvalue() + err.getvalue()).decode("utf-8", "replace")

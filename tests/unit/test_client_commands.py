@@ -473,6 +473,7 @@ def test_line_runner_for_command_bars(fake_docker: FakeDocker) -> None:
 
     run = line_runner("unix://" + fake_docker.socket_path)
     assert run("docker ps").startswith("CONTAINER ID")
+    assert fake_docker.lines == ["HEAD /_ping", "GET /v1.41/containers/json"]
     assert run("docker stop nosuch") == "Error response from daemon: No such container: nosuch\n"
     assert "invalid choice" in run("docker frobnicate")
     assert run("docker run -ti busybox sh") == "the input device is not a TTY\n"
