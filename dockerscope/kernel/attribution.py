@@ -113,7 +113,7 @@ def hints_from_api(containers: list[dict[str, Any]], networks: list[dict[str, An
     return Hints(tuple(chints), tuple(nhints))
 
 
-def hints_from_socket(path: str, timeout: float = 2.0, docker: bool = False) -> Hints:
+def hints_from_socket(path: str, timeout: float = 0.5, docker: bool = False) -> Hints:
     """Ask a Docker-compatible API on a unix socket for its containers and networks."""
     containers = _get_json(path, "/containers/json", timeout)
     networks = _get_json(path, "/networks", timeout)

@@ -96,7 +96,7 @@ async def netlink_events(sock: socket.socket, stop: asyncio.Event) -> AsyncItera
 
 
 async def dir_events(
-    paths: Iterable[str | Path], stop: asyncio.Event, debounce_ms: int = 20
+    paths: Iterable[str | Path], stop: asyncio.Event, debounce_ms: int = 50
 ) -> AsyncIterator[set[str]]:
     """Sets of changed paths in ``paths`` (not recursive) until ``stop`` is set.
 
@@ -112,7 +112,7 @@ async def dir_events(
         *existing,
         watch_filter=None,
         debounce=debounce_ms,
-        step=10,
+        step=50,
         stop_event=stop,
         recursive=False,
         rust_timeout=500,

@@ -43,6 +43,8 @@ def parse_mountinfo(text: str) -> list[MountEntry]:
     """The overlay mounts of one mountinfo file, in file order."""
     out: list[MountEntry] = []
     for line in text.splitlines():
+        if " - overlay " not in line:  # most lines: skip before splitting
+            continue
         left, sep, right = line.partition(" - ")
         if not sep:
             continue

@@ -185,6 +185,7 @@ class Observer:
         self._ns_changed = False
         self._last: Snapshot | None = None
         self._memo = Memo()
+        self.last_refresh_cpu_ms = 0.0  # CPU the worker spent in the last refresh
         self._peered: dict[Any, Any] = {}
 
     # -- public ---------------------------------------------------------------------------
@@ -245,6 +246,7 @@ class Observer:
                         extra={
                             "refreshed": sorted(f"{w}:{n}" if n else w for w, n in dirty),
                             "refresh_ms": round((time.perf_counter() - started) * 1000, 2),
+                            "refresh_cpu_ms": round(self.last_refresh_cpu_ms, 2),
                         },
                     )
         finally:
@@ -658,11 +660,12 @@ class Observer:
 
     def _refresh(self, dirty: set[Dirty]) -> Snapshot:
         """Re-read what ``dirty`` names; the previous snapshot itself when nothing changed."""
+        cpu = time.thread_time()
         before = self._state()
-        snap = self._reread(dirty)
-        if self._last is not None and self._state() == before:
-            return self._last
-        return snap()
+        compose = self._reread(dirty)
+        snap = self._last if self._last is not None and self._state() == before else compose()
+        self.last_refresh_cpu_ms = (time.thread_time() - cpu) * 1000
+        return snap
 
     def _reread(self, dirty: set[Dirty]) -> Callable[[], Snapshot]:
         todo = set(dirty)
