@@ -83,9 +83,9 @@ def engine_pids(engine: Engine) -> list[int]:
     if engine.name.startswith("docker"):
         # containerd-shims are reparented to init: find them by name.
         for p in Path("/proc").iterdir():
-            if p.name.isdigit() and comm(int(p.name)).startswith("containerd-shim"):
-                if int(p.name) not in seen:
-                    seen.append(int(p.name))
+            shim = p.name.isdigit() and comm(int(p.name)).startswith("containerd-shim")
+            if shim and int(p.name) not in seen:
+                seen.append(int(p.name))
     return seen
 
 
