@@ -9,8 +9,14 @@ from dockerscope.kernel.model import Address, Link, Owner, Rule, Snapshot, diff
 
 def _link(state: str = "UP") -> Link:
     return Link(
-        netns="lab", index=3, name="docker0", kind="bridge", mac="02:42:00:00:00:01",
-        state=state, mtu=1500, addresses=(Address(4, "172.17.0.1", 16),),
+        netns="lab",
+        index=3,
+        name="docker0",
+        kind="bridge",
+        mac="02:42:00:00:00:01",
+        state=state,
+        mtu=1500,
+        addresses=(Address(4, "172.17.0.1", 16),),
         owner=Owner("network", "bridge"),
     )
 
@@ -28,7 +34,8 @@ def test_diff_added_changed_removed() -> None:
     b = Snapshot(2.0, "lab:x", links=(_link("UP"),), rules=(rule,))
     d = diff(a, b)
     assert [(c.collection, c.action) for c in d.changes] == [
-        ("links", "changed"), ("rules", "added")
+        ("links", "changed"),
+        ("rules", "added"),
     ]
     back = diff(b, a)
     assert back.of("rules", "removed")[0].before == rule
