@@ -267,7 +267,8 @@ def cmd_record(args: argparse.Namespace) -> int:
         raise unavailable("scenario recording", "dockerscope.scenario.record")
     kwargs: dict[str, Any] = {}
     if "lab" in inspect.signature(record).parameters:
-        kwargs["lab"] = lab_from(args)
+        # no --lab: the recorder makes a temporary lab of its own and removes it afterwards
+        kwargs["lab"] = lab_from(args) if getattr(args, "lab", None) else None
     result = record(args.scenario, args.output, **kwargs)
     ok = getattr(result, "ok", True)
     return 0 if ok else 1

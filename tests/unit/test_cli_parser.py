@@ -296,3 +296,19 @@ def test_course_without_root_and_no_running_lab_says_why(monkeypatch, capsys, tm
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert cli.main(["course", "--lab", "nolab1", "--run-root", str(tmp_path)]) == 1
     assert "starting it needs root" in capsys.readouterr().err
+
+
+def test_record_hands_over_to_the_scenario_recorder(monkeypatch) -> None:
+    import types
+
+    calls = []
+
+    def record(scenario, output, lab=None):
+        calls.append((scenario, output, getattr(lab, "name", lab)))
+        return types.SimpleNamespace(ok=False)
+
+    fake = types.SimpleNamespace(record=record)
+    monkeypatch.setattr(cli, "import_optional", lambda module, what: fake)
+    assert cli.main(["record", "02", "-o", "out.jsonl"]) == 1  # not every expectation held
+    assert cli.main(["--lab", "l8", "record", "02", "-o", "out.jsonl"]) == 1
+    assert calls == [("02", "out.jsonl", None), ("02", "out.jsonl", "l8")]
