@@ -7,8 +7,6 @@ shown), so a frame costs one render per visible panel, on the message loop, neve
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dockerscope.screens.bridges import BridgesPanel
 from dockerscope.screens.cgroups import CgroupsPanel
 from dockerscope.screens.commandbar import Client, CommandBar
@@ -21,6 +19,7 @@ from dockerscope.screens.shell import can_run_live
 from dockerscope.screens.showcmd import ShowCommandScreen
 from dockerscope.screens.state import DashState
 from dockerscope.screens.storage import StoragePanel
+from dockerscope.screens.terminal import TerminalPane
 from dockerscope.screens.timeline import TimelinePanel
 from dockerscope.screens.traffic import TrafficPanel
 from textual import events, on
@@ -30,9 +29,6 @@ from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
-
-if TYPE_CHECKING:
-    from dockerscope.screens.terminal import TerminalPane
 
 PANEL_TYPES: tuple[type[Panel], ...] = (
     BridgesPanel, NatPanel, NamespacesPanel, CgroupsPanel, StoragePanel, FlowsPanel,
@@ -158,6 +154,8 @@ class DashboardScreen(Screen[None]):
         self._apply_layout(event.size.width, event.size.height)
 
     def _apply_layout(self, width: int, height: int) -> None:
+        # A terminal pane goes beside the panels on a wide screen, below them on a narrow one.
+        self.query_one("#main").set_class(width < GRID_MIN_WIDTH, "-stacked")
         grid = (self.layout_choice == "grid" if self.layout_choice
                 else width >= GRID_MIN_WIDTH and height >= GRID_MIN_HEIGHT)
         box = self.query_one("#panels")
@@ -249,6 +247,10 @@ class DashboardScreen(Screen[None]):
         box.add_class("-open")
         box.mount(pane)
         pane.focus()
+
+    @on(TerminalPane.Left)
+    def _left_terminal(self) -> None:
+        self.current_panel().focus()
 
     def terminal_closed(self, pane: Widget) -> None:
         """Hide the terminal column when ``pane`` (being removed) was the last one."""

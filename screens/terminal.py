@@ -33,6 +33,8 @@ from textual.widget import Widget
 
 #: The key that closes (detaches) the pane, as Textual names it; ctrl+] like telnet.
 DETACH_KEY = "ctrl+right_square_bracket"
+#: The key that leaves the pane open and gives the keyboard back to the panels.
+LEAVE_KEY = "f12"
 
 
 @runtime_checkable
@@ -179,6 +181,12 @@ class TerminalPane(Widget, can_focus=True):
         """The program's side closed (it exited, or the stream ended)."""
 
     @dataclass
+    class Left(Message):
+        """The user wants the keyboard back for the rest of the screen (pane stays open)."""
+
+        pane: TerminalPane
+
+    @dataclass
     class Detached(Message):
         """The pane was closed by the user; the process keeps running."""
 
@@ -189,7 +197,7 @@ class TerminalPane(Widget, can_focus=True):
         super().__init__(id=id)
         self.conn: Connection = PtyConnection(conn) if isinstance(conn, int) else conn
         self.on_detach = on_detach
-        self.border_title = f"{title} (ctrl+] detaches)"
+        self.border_title = f"{title} (ctrl+] detaches, F12 leaves)"
         self.vt = _Screen(80, 24, self.conn.write)
         self.stream = pyte.ByteStream(self.vt)
         self.ended = False  #: the program side has closed
@@ -290,6 +298,9 @@ class TerminalPane(Widget, can_focus=True):
         event.prevent_default()
         if event.key == DETACH_KEY:
             self.detach()
+            return
+        if event.key == LEAVE_KEY:
+            self.post_message(self.Left(self))
             return
         data = key_bytes(event.key, event.character)
         if data is not None and not self.ended:

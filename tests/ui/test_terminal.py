@@ -10,7 +10,7 @@ import termios
 from collections.abc import Iterator
 
 import pytest
-from dockerscope.screens.terminal import DETACH_KEY, TerminalPane, key_bytes
+from dockerscope.screens.terminal import DETACH_KEY, LEAVE_KEY, TerminalPane, key_bytes
 from textual.app import App, ComposeResult
 
 
@@ -159,3 +159,23 @@ async def test_dashboard_opens_a_terminal_beside_the_panels(shell: Shell) -> Non
         assert detached == [True]
         assert not box.has_class("-open")
     assert shell.proc.poll() is None
+
+
+async def test_small_screen_stacks_the_pane_and_f12_gives_keys_back(shell: Shell) -> None:
+    from tests.ui.helpers import frames, make_app
+
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        pane = app.open_terminal(shell.master, title="sh")
+        await pilot.pause()
+        panels = app.dashboard.query_one("#panels")
+        assert pane.region.y >= panels.region.bottom  # below the panels, full width
+        assert pane.region.width > 70
+        await pilot.press(LEAVE_KEY)
+        await pilot.pause()
+        assert app.focused is not pane
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.dashboard.active == "nat"
+        assert pane.parent is not None  # still open
