@@ -19,6 +19,7 @@ from dockerscope.engine.containers.logs import LogLine, read_log
 from dockerscope.engine.containers.status import iso
 
 RAW = "application/vnd.docker.raw-stream"
+INIT_LAYER_PATHS = ("/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
 
 
 def _time_q(req: Request, name: str) -> float | None:
@@ -229,7 +230,8 @@ class ContainerRoutes:
         lowers = list(images.layer_dirs(images.get(c.image_id)))
         upper = str(self.mgr.store.dir(c.id) / "upper")
         kinds = {"C": 0, "A": 1, "D": 2}
-        found = images.diff_changes(lowers, upper)
+        # What Docker keeps in its init layer is not the container's change.
+        found = images.diff_changes(lowers, upper, ignore=INIT_LAYER_PATHS)
         out = [{"Path": p, "Kind": kinds[k]} for k, p in found]
         return Response.json(out or None)
 

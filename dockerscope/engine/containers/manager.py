@@ -749,7 +749,12 @@ class ContainerManager:
         live = self.live.get(e.container_id)
         if live is None:
             raise Conflict(f"Container {e.container_id} is not running")
-        stdio = Stdio.make(e.tty, e.attach_stdin, e.console_size)
+        devpts = f"/proc/{live.pid}/root/dev/pts"
+        try:
+            stdio = Stdio.make(e.tty, e.attach_stdin, e.console_size, devpts if e.tty else None)
+        except OSError:
+            # No usable devpts in the container: a host pty still works, without a name inside.
+            stdio = Stdio.make(e.tty, e.attach_stdin, e.console_size)
         try:
             pid = self.runtime.exec_in(live.pid, e.args, e.env, e.cwd, e.user, e.tty, *stdio.child)
         except BaseException:

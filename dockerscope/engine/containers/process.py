@@ -26,6 +26,23 @@ def set_winsize(fd: int, height: int, width: int) -> None:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
 
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+
+
+def open_pty(devpts: str) -> tuple[int, int]:
+    """A pty pair from the devpts instance mounted at ``devpts`` (master, slave)."""
+    master = os.open(os.path.join(devpts, "ptmx"), os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+        n = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))[0]
+        slave = os.open(os.path.join(devpts, str(n)), os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except BaseException:
+        os.close(master)
+        raise
+    return master, slave
+
+
 class FdWriter:
     """Buffered non-blocking writes to a pipe or pty master; ``close()`` after the buffer drains."""
 
@@ -97,10 +114,20 @@ class Stdio:
     pty_master: int | None = None
 
     @classmethod
-    def make(cls, tty: bool, open_stdin: bool, size: tuple[int, int] = (0, 0)) -> Stdio:
-        """Pipes (or one pty) for a new process; stdin is /dev/null unless ``open_stdin``."""
+    def make(
+        cls,
+        tty: bool,
+        open_stdin: bool,
+        size: tuple[int, int] = (0, 0),
+        devpts: str | None = None,
+    ) -> Stdio:
+        """Pipes (or one pty) for a new process; stdin is /dev/null unless ``open_stdin``.
+
+        ``devpts``: take the pty from this devpts mount (a running container's, for exec), so
+        that inside the container the terminal is its own /dev/pts/N, as with runc.
+        """
         if tty:
-            master, slave = os.openpty()
+            master, slave = open_pty(devpts) if devpts else os.openpty()
             with contextlib.suppress(OSError):
                 set_winsize(slave, size[0], size[1])
             os.set_blocking(master, False)
