@@ -29,6 +29,7 @@ def bundle_files() -> dict[str, tuple[bytes, int]]:
         f"{LIB_DIR}/dockerscope/__init__.py": (b"", 0o644),
         BIN: (LAUNCHER.encode(), 0o755),
     }
-    for src in sorted(here.glob("*.py")):
-        files[f"{LIB_DIR}/dockerscope/client/{src.name}"] = (src.read_bytes(), 0o644)
+    for src in sorted(here.rglob("*.py")):
+        rel = src.relative_to(here).as_posix()
+        files[f"{LIB_DIR}/dockerscope/client/{rel}"] = (src.read_bytes(), 0o644)
     return files

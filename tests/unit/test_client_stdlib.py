@@ -55,7 +55,7 @@ def test_bundle_gives_a_working_docker_command(tmp_path: Path) -> None:
     from dockerscope.client.bundle import BIN, bundle_files
 
     files = bundle_files()
-    assert "usr/local/lib/dockerscope/dockerscope/client/commands.py" in files
+    assert "usr/local/lib/dockerscope/dockerscope/client/commands/containers.py" in files
     for rel, (data, mode) in files.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
