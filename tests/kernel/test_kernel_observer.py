@@ -436,3 +436,19 @@ def test_ctnetlink_reads_what_conntrack_lists(lab):
     assert shape(listed) <= shape(ours) | shape(conntrack.read(path, lab.name))
     tcp = next(f for f in ours if f.proto == "tcp" and f.orig_dport == 8080)
     assert tcp.dnat and tcp.reply_src == "172.17.0.2" and tcp.state in ("TIME_WAIT", "CLOSE")
+
+
+def test_hints_from_the_lab_socket_name_owners(lab):
+    from tests.unit.test_kernel_attribution import WEB_ID, _FakeApi
+
+    api = _FakeApi(Path(lab.run_root) / lab.name / "docker.sock")
+    try:
+        snap = _snap(lab)
+    finally:
+        api.close()
+    links = {lk.key: lk for lk in snap.links}
+    owner = links[f"{lab.name}/vethweb"].owner
+    assert owner is not None and owner.id == WEB_ID and owner.name == "web"
+    dnat = next(r for r in snap.rules if "DNAT" in r.spec)
+    assert dnat.owner is not None and dnat.owner.id == WEB_ID
+    assert links[f"{lab.name}/docker0"].owner.id.startswith("c04a2366")  # the bridge network

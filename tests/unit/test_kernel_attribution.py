@@ -223,3 +223,61 @@ def test_memo_reuses_objects_until_facts_change(hints):
     c = attribute(snap, Hints(), memo)  # other facts: attributed afresh
     owner = {lk.key: lk.owner for lk in c.links}
     assert owner["lab/vethd98d5a6"].name == WEB_ID[:12]  # no name without hints
+
+
+class _FakeApi:
+    """A unix-socket HTTP server answering /containers/json and /networks from captured JSON."""
+
+    def __init__(self, path: Path):
+        import http.server
+        import socketserver
+        import threading
+
+        bodies = {
+            "/containers/json": (DATA / "api-containers.json").read_bytes(),
+            "/networks": (DATA / "api-networks.json").read_bytes(),
+        }
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                body = bodies.get(self.path)
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def address_string(self):
+                return "unix"
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+            daemon_threads = True
+
+        self.server = Server(str(path), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_hints_from_socket(tmp_path):
+    from dockerscope.kernel.attribution import hints_from_socket
+
+    api = _FakeApi(tmp_path / "docker.sock")
+    try:
+        hints = hints_from_socket(str(tmp_path / "docker.sock"), docker=True)
+    finally:
+        api.close()
+    assert hints.docker and [c.name for c in hints.containers] == ["web"]
+    assert {n.bridge for n in hints.networks} == {"docker0", "br-41bf348c9240"}
+
+
+def test_hints_from_missing_socket(tmp_path):
+    from dockerscope.kernel.attribution import hints_from_socket
+
+    with pytest.raises(OSError):
+        hints_from_socket(str(tmp_path / "absent.sock"))
