@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -287,3 +289,38 @@ def parse_filters(entries: Sequence[str] | None) -> dict[str, list[str]]:
             raise UsageError(f"bad format of filter (expected name=value): {item}")
         out.setdefault(key.strip().lower(), []).append(value)
     return out
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float | None:
+    """A Go duration ("10m", "1h30m", "1.5s") in seconds, or None if ``text`` is not one."""
+    if not text or _DURATION_PART.sub("", text) not in ("", "-", "+"):
+        return None
+    parts = _DURATION_PART.findall(text)
+    if not parts:
+        return None
+    total = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    return -total if text.startswith("-") else total
+
+
+def timestamp_param(value: str | None, now: float) -> str | None:
+    """``--since``/``--until`` as the docker CLI sends them: a relative duration ("1h") or a date
+    ("2026-11-27T20:00:00Z", "2026-11-27") becomes Unix seconds; a number passes unchanged."""
+    if value is None or value == "":
+        return value
+    seconds = parse_duration(value)
+    if seconds is not None and value != "0":
+        return str(int(now - seconds))
+    try:
+        float(value)
+        return value
+    except ValueError:
+        pass
+    try:
+        when = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"invalid value for --since/--until: {value!r}") from None
+    return str(int(when.timestamp()))

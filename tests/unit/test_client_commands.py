@@ -497,3 +497,28 @@ def test_start_a_attaches_waits_then_starts(fake_docker: FakeDocker) -> None:
         "POST /v1.41/containers/web/wait",
         "POST /v1.41/containers/web/start",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1h", str(1_000_000 - 3600)),
+        ("1h30m", str(1_000_000 - 5400)),
+        ("90s", str(1_000_000 - 90)),
+        ("1700000000", "1700000000"),
+        ("1700000000.5", "1700000000.5"),
+        ("2026-11-27T20:00:00+00:00", "1795809600"),
+        ("2026-11-27T20:00:00Z", "1795809600"),
+    ],
+)
+def test_since_until_become_timestamps(value, expected) -> None:
+    from dockerscope.client.options import timestamp_param
+
+    assert timestamp_param(value, 1_000_000.0) == expected
+
+
+def test_events_since_is_sent_as_a_timestamp(fake_docker: FakeDocker) -> None:
+    Run(fake_docker, "events", "--since", "10m", "--until", "0s")
+    query = fake_docker.find("GET", "/v1.41/events").query
+    assert int(query["since"][0]) > 1_700_000_000
+    assert int(query["until"][0]) - int(query["since"][0]) in (599, 600, 601)

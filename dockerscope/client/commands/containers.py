@@ -16,6 +16,7 @@ from ..options import (
     parse_env,
     parse_filters,
     split_image_ref,
+    timestamp_param,
 )
 from ..transport import APIError
 from .base import CommandFailed, Console, bool_flag, command, current_time, each
@@ -313,7 +314,7 @@ def cmd_logs(client: DockerClient, args: argparse.Namespace, console: Console) -
         follow=args.follow,
         tail=args.tail,
         timestamps=args.timestamps,
-        since=args.since,
+        since=timestamp_param(args.since, current_time()),
     )
     sink = console.sink()
     if tty:

@@ -10,8 +10,9 @@ from .. import formatting as fmt
 from ..api import DockerClient
 from ..options import (
     parse_filters,
+    timestamp_param,
 )
-from .base import CLIENT_VERSION, Console, command
+from .base import CLIENT_VERSION, Console, command, current_time
 
 
 def _version_flags(p: argparse.ArgumentParser) -> None:
@@ -116,7 +117,10 @@ def _events_flags(p: argparse.ArgumentParser) -> None:
 
 @command("events", "Get real time events from the server", flags=_events_flags)
 def cmd_events(client: DockerClient, args: argparse.Namespace, console: Console) -> int:
-    for event in client.events(args.since, args.until, parse_filters(args.filter)):
+    now = current_time()
+    since = timestamp_param(args.since, now)
+    until = timestamp_param(args.until, now)
+    for event in client.events(since, until, parse_filters(args.filter)):
         if args.format:
             console.out(fmt.render_template(args.format, event) + "\n")
         else:
