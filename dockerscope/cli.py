@@ -229,11 +229,6 @@ def cmd_lab_down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _live_source(scope: Any) -> Any:
-    observer = import_optional("dockerscope.kernel.observer", "the live observer")
-    return observer.LiveSource(scope)
-
-
 def _ui() -> Any:
     return import_optional("dockerscope.screens.app", "the terminal UI")
 
