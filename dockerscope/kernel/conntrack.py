@@ -14,7 +14,7 @@ import struct
 import subprocess
 
 from dockerscope.kernel.model import Flow
-from dockerscope.kernel.netlink import Conn, index_attributes
+from dockerscope.kernel.netlink import Conn, Replay, index_attributes
 
 _KNOWN_PROTOS = {"tcp", "udp", "icmp", "udplite", "sctp", "dccp", "gre", "icmpv6", "unknown"}
 
@@ -203,7 +203,7 @@ def decode_entry(d: bytes, off: int, netns: str) -> Flow | None:
     )
 
 
-def read_netlink(conn: Conn, netns: str) -> list[Flow]:
+def read_netlink(conn: Conn | Replay, netns: str) -> list[Flow]:
     """Every entry of the socket's namespace, IPv4 and IPv6, over ctnetlink."""
     mtype = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET
     out = []

@@ -116,6 +116,8 @@ class Conn:
         self.sock = sock
         self.sock.setblocking(True)
         self._seq = int.from_bytes(os.urandom(2), "little")
+        #: when a list, every reply datagram is appended to it (to capture test samples)
+        self.tap: list[bytes] | None = None
 
     def close(self) -> None:
         self.sock.close()
@@ -130,6 +132,8 @@ class Conn:
         interrupted = False
         while True:
             data = self.sock.recv(1 << 17)
+            if self.tap is not None:
+                self.tap.append(data)
             off = 0
             while off + _HDR.size <= len(data):
                 length, rtype, rflags, rseq, _pid = _HDR.unpack_from(data, off)
@@ -163,6 +167,31 @@ class Conn:
                 if attempt == tries - 1:
                     raise
         return []
+
+
+class Replay:
+    """Answers every request with messages recorded from a real dump (for parser tests)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def replies(self) -> list[tuple[int, int, bytes, int]]:
+        out = []
+        off = 0
+        while off + _HDR.size <= len(self.data):
+            length, rtype, rflags, _seq, _pid = _HDR.unpack_from(self.data, off)
+            if length < _HDR.size:
+                break
+            if rtype not in (NLMSG_DONE, NLMSG_ERROR):
+                out.append((rtype, rflags, self.data, off))
+            off += (length + 3) & ~3
+        return out
+
+    def request(self, mtype: int, flags: int, payload: bytes) -> list[tuple[int, int, bytes, int]]:
+        return self.replies()
+
+    def dump(self, mtype: int, payload: bytes, tries: int = 5) -> list[tuple[int, int, bytes, int]]:
+        return self.replies()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +248,7 @@ def decode_link(data: bytes, off: int) -> Msg:
     return m
 
 
-def link_packets(conn: Conn) -> int:
+def link_packets(conn: Conn | Replay) -> int:
     """Packets received plus sent over every link of the namespace.
 
     Read with RTM_GETSTATS filtered to the 64-bit link counters: a small message per link.
@@ -276,26 +305,26 @@ def decode_route(data: bytes, off: int) -> Msg:
     return m
 
 
-def dump_links(conn: Conn) -> list[Msg]:
+def dump_links(conn: Conn | Replay) -> list[Msg]:
     """``ip link``: every link of the socket's namespace."""
     req = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
     return [decode_link(d, o) for t, _f, d, o in conn.dump(RTM_GETLINK, req) if t == RTM_NEWLINK]
 
 
-def dump_addrs(conn: Conn) -> list[Msg]:
+def dump_addrs(conn: Conn | Replay) -> list[Msg]:
     """``ip addr``: every address (IPv4 and IPv6)."""
     req = _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
     return [decode_addr(d, o) for t, _f, d, o in conn.dump(RTM_GETADDR, req) if t == RTM_NEWADDR]
 
 
-def dump_routes(conn: Conn, family: int = socket.AF_INET) -> list[Msg]:
+def dump_routes(conn: Conn | Replay, family: int = socket.AF_INET) -> list[Msg]:
     """``ip route show table all`` for one family."""
     req = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
     out = conn.dump(RTM_GETROUTE, req)
     return [decode_route(d, o) for t, _f, d, o in out if t == RTM_NEWROUTE]
 
 
-def netnsid_of_fd(conn: Conn, fd: int) -> int | None:
+def netnsid_of_fd(conn: Conn | Replay, fd: int) -> int | None:
     """The id the socket's namespace gives the namespace open at ``fd`` (None: unassigned)."""
     attr = _RTA.pack(8, 3) + struct.pack("=I", fd)  # NETNSA_FD
     payload = struct.pack("=Bxxx", socket.AF_UNSPEC) + attr
@@ -322,7 +351,7 @@ def _nfgen(family: int) -> bytes:
     return struct.pack("=BBH", family, 0, 0)
 
 
-def nft_tables(conn: Conn) -> list[tuple[int, str]]:
+def nft_tables(conn: Conn | Replay) -> list[tuple[int, str]]:
     """(family, name) of every nf_tables table in the socket's namespace."""
     out = []
     for t, _f, d, o in conn.dump(_nft(NFT_MSG_GETTABLE), _nfgen(NFPROTO_UNSPEC)):
@@ -336,7 +365,7 @@ def nft_tables(conn: Conn) -> list[tuple[int, str]]:
     return out
 
 
-def nft_genid(conn: Conn) -> int | None:
+def nft_genid(conn: Conn | Replay) -> int | None:
     """The ruleset generation id: it changes with every committed ruleset change."""
     for t, _f, d, o in conn.request(_nft(NFT_MSG_GETGEN), 0, _nfgen(NFPROTO_UNSPEC)):
         if t != _nft(NFT_MSG_NEWGEN):
@@ -349,7 +378,7 @@ def nft_genid(conn: Conn) -> int | None:
 
 
 def nft_rule_counters(
-    conn: Conn, family: int = NFPROTO_IPV4
+    conn: Conn | Replay, family: int = NFPROTO_IPV4
 ) -> dict[tuple[str, str], list[tuple[int, int]]]:
     """(table, chain) -> [(packets, bytes)] of each rule in chain order.
 
