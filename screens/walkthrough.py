@@ -14,6 +14,7 @@ The scenario file is watched: saving it reloads the steps and keeps the position
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,7 @@ class WalkthroughScreen(Screen[None]):
         self.running = False  #: a step is running now
         self.autoplaying = False  #: autoplay is on
         self._frames_seen = -1
+        self.closer: threading.Thread | None = None  #: runs the player's cleanup after leaving
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -160,9 +162,12 @@ class WalkthroughScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.autoplaying = False
-        player = self.player
-        # Cleanup commands may take a while on a live lab: never on the message loop.
-        self.app.run_worker(player.close, thread=True, group="scenario-close")
+        # Cleanup commands may take a while on a live lab: never on the message loop. A plain
+        # (non-daemon) thread, not a worker, so the cleanup finishes even when the app is
+        # quitting from this screen.
+        closer = threading.Thread(target=self.player.close, name="scenario-close")
+        closer.start()
+        self.closer = closer
 
     # -- the step ---------------------------------------------------------------------------
 

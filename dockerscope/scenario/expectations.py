@@ -840,9 +840,14 @@ def check(expectation: Expectation, observed: Observed) -> Verdict:
     if kind is None:
         return Verdict(False, f"unknown expectation kind {expectation.kind!r}")
     try:
-        return kind.check(observed, expectation.params)
+        verdict = kind.check(observed, expectation.params)
     except Exception as e:  # a bug in a check must not stop a class mid-walkthrough
         return Verdict(False, f"check failed: {type(e).__name__}: {e}")
+    if not verdict.ok and observed.after.errors:
+        # A stale reading explains a miss better than anything: say so.
+        errs = "; ".join(observed.after.errors[:3])
+        return Verdict(False, f"{verdict.detail} (the observer could not read: {errs})")
+    return verdict
 
 
 def describe(expectation: Expectation) -> str:

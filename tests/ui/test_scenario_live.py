@@ -42,21 +42,18 @@ async def test_course_menu_runs_bridges_live(lab_name: str) -> None:
             await pilot.press("a")
             await until(pilot, lambda: not w.autoplaying and len(w.outcomes) == 6, tries=6000)
             bad = [
-                (i, c.text, c.detail) for i, o in w.outcomes.items() for c in o.checks if not c.ok
+                (i, c.text, c.detail, [(x.command, x.exit_code, x.text) for x in o.outputs])
+                for i, o in w.outcomes.items()
+                for c in o.checks
+                if not c.ok
             ]
             assert not bad, bad
             assert "✓ as expected" in screen_text(app)
             await pilot.press("escape")  # cleanup commands, then the session takes the lab down
             await until(pilot, lambda: isinstance(app.screen, CourseMenuScreen))
-            await until(
-                pilot,
-                lambda: (
-                    not any(
-                        wk.group == "scenario-close" and not wk.is_finished for wk in app.workers
-                    )
-                ),
-                tries=3000,
-            )
+            await until(pilot, lambda: w.closer is not None and not w.closer.is_alive(), tries=3000)
+            # the session made this lab, so closing the walkthrough removed it
+            assert not (base / "run" / lab_name).exists()
+            assert not Path("/run/netns", lab_name).exists()
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    assert not (base / "run" / lab_name).exists()

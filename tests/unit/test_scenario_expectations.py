@@ -313,6 +313,12 @@ def test_validation_names_the_field() -> None:
     assert info.value.field == "nmae"
 
 
+def test_a_miss_mentions_what_the_observer_could_not_read() -> None:
+    after = Snapshot(taken_at=2.0, scope="lab:lab1", errors=("links lab1: ENOBUFS",))
+    v = check(Expectation("link", {"name": "br-*"}), Observed.between(snap(), after))
+    assert not v.ok and "could not read: links lab1: ENOBUFS" in v.detail
+
+
 def test_a_crashing_check_is_a_failed_verdict() -> None:
     v = check(Expectation("rule", {"match": "("}), Observed.between(snap(), snap(rules=(DNAT,))))
     assert not v.ok and "check failed" in v.detail
