@@ -124,6 +124,7 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self._apply_layout(self.size.width, self.size.height)
         self._select(self.active)
+        self.panel(self.active).focus()
         # Fading highlights need a redraw as they age, not only when a frame lands.
         self.set_interval(0.5, self._fade_tick)
         self.refresh_panels()
@@ -171,10 +172,9 @@ class DashboardScreen(Screen[None]):
     # -- actions ----------------------------------------------------------------------------
 
     def action_show_panel(self, panel_id: str) -> None:
-        """Bring a panel to the front (tabs) or focus it (grid)."""
+        """Bring a panel to the front and give it the keyboard (arrows scroll it)."""
         self._select(panel_id)
-        if self.grid:
-            self.panel(panel_id).focus()
+        self.panel(panel_id).focus()
 
     def action_cycle(self, step: int) -> None:
         ids = [cls.PANEL_ID for cls in PANEL_TYPES]

@@ -18,6 +18,7 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
@@ -38,6 +39,17 @@ def to_lines(content: RenderableType | list[Text]) -> list[Text]:
 
 class Panel(Vertical, can_focus=True):
     """One view of the lab. Subclasses set the class variables and implement ``render_body``."""
+
+    BINDINGS = [
+        Binding("up", "scroll('up')", show=False),
+        Binding("down", "scroll('down')", show=False),
+        Binding("left", "scroll('left')", show=False),
+        Binding("right", "scroll('right')", show=False),
+        Binding("pageup", "scroll('page_up')", show=False),
+        Binding("pagedown", "scroll('page_down')", show=False),
+        Binding("home", "scroll('home')", show=False),
+        Binding("end", "scroll('end')", show=False),
+    ]
 
     PANEL_ID: ClassVar[str] = "panel"
     TITLE: ClassVar[str] = "Panel"
@@ -85,6 +97,22 @@ class Panel(Vertical, can_focus=True):
     def rendered_text(self) -> str:
         """The body as plain text (what a reader sees), for tests and the clipboard."""
         return "\n".join(line.plain for line in self._lines)
+
+    def action_scroll(self, where: str) -> None:
+        """Keyboard scrolling of the body (it does not take focus itself)."""
+        body = self.query_one(LinesView)
+        step = max(1, body.scrollable_content_region.width // 4)
+        moves = {
+            "up": lambda: body.scroll_relative(y=-1, animate=False),
+            "down": lambda: body.scroll_relative(y=1, animate=False),
+            "left": lambda: body.scroll_relative(x=-step, animate=False),
+            "right": lambda: body.scroll_relative(x=step, animate=False),
+            "page_up": lambda: body.scroll_page_up(animate=False),
+            "page_down": lambda: body.scroll_page_down(animate=False),
+            "home": lambda: body.scroll_to(x=0, y=0, animate=False),
+            "end": lambda: body.scroll_end(animate=False),
+        }
+        moves[where]()
 
     def open_filter(self) -> None:
         """Show the filter input and focus it."""

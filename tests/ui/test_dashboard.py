@@ -11,6 +11,7 @@ from dockerscope.screens.app import FramesReady
 from dockerscope.screens.dashboard import PANEL_TYPES
 from dockerscope.screens.fake import lab_frames
 from dockerscope.screens.help import HelpScreen
+from dockerscope.screens.lines import LinesView
 from dockerscope.screens.nat import NatPanel
 from dockerscope.screens.showcmd import ShowCommandScreen
 from rich.text import Text
@@ -330,3 +331,20 @@ async def test_a_burst_of_frames_is_applied_in_order() -> None:
         assert set(app.state.calls) == {1, 2, 3, 4, 5, 6}
         assert app.frames_applied == 4
         assert source.sent == 4
+
+
+async def test_arrows_scroll_the_focused_panel() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("2")
+        await pilot.pause()
+        nat = app.dashboard.panel("nat")
+        assert app.focused is nat
+        body = nat.query_one(LinesView)
+        await pilot.press("right", "down", "down")
+        await pilot.pause()
+        assert body.scroll_offset.x > 0 and body.scroll_offset.y == 2
+        await pilot.press("home")
+        await pilot.pause()
+        assert tuple(body.scroll_offset) == (0, 0)
