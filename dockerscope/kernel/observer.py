@@ -190,14 +190,20 @@ class Observer:
 
     # -- public ---------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
-        """Read everything in scope now."""
-        return self._call(self._full)
+    def snapshot(self, reread_all: bool = False) -> Snapshot:
+        """Everything in scope, current as of now.
+
+        A namespace read before is read again only where its event sockets hold news (or lost
+        some): unread news means a change, silence means none. ``reread_all`` reads every
+        namespace again regardless. Not to be called while ``frames`` runs on this observer
+        (the frames loop owns the event sockets then).
+        """
+        return self._call(lambda: self._full(reread_all))
 
     async def frames(self, stop: asyncio.Event) -> AsyncIterator[Frame]:
         """The first full snapshot, then a Frame with the diff each time something changed."""
         loop = asyncio.get_running_loop()
-        snap = await loop.run_in_executor(self._pool, self._full)
+        snap = await loop.run_in_executor(self._pool, self._full, False)
         yield Frame(at=snap.taken_at, snapshot=snap, note=f"observing {self.scope.label}")
         queue: asyncio.Queue[Dirty] = asyncio.Queue()
         tasks: dict[str, asyncio.Task[None]] = {}
@@ -631,11 +637,20 @@ class Observer:
             "hints", lambda: hints_from_socket(sock, docker=self.scope.docker), self._hints
         )
 
-    def _full(self) -> Snapshot:
-        self._sync_namespaces()
+    def _full(self, reread_all: bool = True) -> Snapshot:
+        new = set(self._sync_namespaces())
         self._check_legacy(list(self._ns))
-        for label in self._ns:
+        for label, st in self._ns.items():
+            fresh = reread_all or label in new
+            rtnl_news = fresh or _drain(st.rtnl_sock)
+            nf_news = fresh or _drain(st.nf_sock)
             for what in PER_NS:
+                if what in ("links", "routes") and not rtnl_news:
+                    continue
+                if what == "rules" and not nf_news:
+                    if st.ruleset.rules:
+                        self._poll_counters(label)  # the rules stand; counters may not
+                    continue
                 self._read_ns(label, what, check_legacy=False)
         self._read_processes()
         self._read_cgroups()
@@ -750,6 +765,26 @@ def _open_ns_sockets() -> tuple[
     with contextlib.suppress(OSError):
         nf_dump = open_netlink(NETLINK_NETFILTER)
     return rtnl_dump, rtnl_events, nf_events, nf_dump
+
+
+def _drain(sock: socket.socket | None) -> bool:
+    """Empty an event socket without waiting; True when it held anything (or overflowed).
+
+    No socket means no way to know: treat as news.
+    """
+    if sock is None:
+        return True
+    news = False
+    while True:
+        try:
+            data = sock.recv(1 << 16, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return news
+        except OSError:
+            return True  # ENOBUFS: events were lost
+        if not data:
+            return news
+        news = True
 
 
 def _procs_under(path: Path) -> list[str]:

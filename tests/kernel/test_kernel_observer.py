@@ -452,3 +452,19 @@ def test_hints_from_the_lab_socket_name_owners(lab):
     dnat = next(r for r in snap.rules if "DNAT" in r.spec)
     assert dnat.owner is not None and dnat.owner.id == WEB_ID
     assert links[f"{lab.name}/docker0"].owner.id.startswith("c04a2366")  # the bridge network
+
+
+def test_repeated_snapshots_see_changes_in_any_namespace(lab):
+    with Observer(_scope(lab)) as obs:
+        first = obs.snapshot()
+        sh("nsenter", f"--net={lab.web_ns}", "ip", "addr", "add", "10.8.0.2/24", "dev", "eth0")
+        sh("ip", "-n", lab.name, "link", "add", "brlater", "type", "bridge")
+        second = obs.snapshot()
+        again = obs.snapshot(reread_all=True)
+    keys = {lk.key for lk in second.links}
+    assert f"{lab.name}/brlater" in keys and f"{lab.name}/brlater" not in {
+        lk.key for lk in first.links
+    }
+    eth0 = next(lk for lk in second.links if lk.key == "web/eth0")
+    assert "10.8.0.2/24" in {a.cidr for a in eth0.addresses}
+    assert [lk for lk in again.links] == [lk for lk in second.links]
