@@ -185,6 +185,8 @@ class Observer:
         self._ns_changed = False
         self._last: Snapshot | None = None
         self._memo = Memo()
+        self._frames_running = False
+        self._retired: list[_Ns] = []
         self.last_refresh_cpu_ms = 0.0  # CPU the worker spent in the last refresh
         self._peered: dict[Any, Any] = {}
 
@@ -209,17 +211,29 @@ class Observer:
         tasks: dict[str, asyncio.Task[None]] = {}
         inner_stop = asyncio.Event()
 
-        def sync_ns_tasks() -> None:
+        async def sync_ns_tasks() -> None:
+            # Namespaces gone: stop their watchers first, then close their sockets, so the
+            # loop never watches a descriptor number that a new socket may reuse.
+            ending = []
             for label in list(tasks):
-                if label.startswith("ns:") and label[3:] not in self._ns:
-                    tasks.pop(label).cancel()
+                if label.startswith("ns:") and (
+                    label[3:] not in self._ns or tasks[label].get_name() != self._ns_key(label)
+                ):
+                    task = tasks.pop(label)
+                    task.cancel()
+                    ending.append(task)
+            await asyncio.gather(*ending, return_exceptions=True)
+            while self._retired:
+                self._retired.pop().close()
             for label, st in self._ns.items():
                 if f"ns:{label}" not in tasks:
                     tasks[f"ns:{label}"] = asyncio.ensure_future(
                         self._watch_ns(label, st, queue, inner_stop)
                     )
+                    tasks[f"ns:{label}"].set_name(self._ns_key(label))
 
-        sync_ns_tasks()
+        self._frames_running = True
+        await sync_ns_tasks()
         tasks["dirs"] = asyncio.ensure_future(self._watch_dirs(queue, inner_stop))
         tasks["poll"] = asyncio.ensure_future(self._poll(queue, inner_stop))
         stopper = asyncio.ensure_future(stop.wait())
@@ -239,7 +253,7 @@ class Observer:
                 new = await loop.run_in_executor(self._pool, self._refresh, dirty)
                 if self._ns_changed:
                     self._ns_changed = False
-                    sync_ns_tasks()
+                    await sync_ns_tasks()
                 if new is snap:
                     continue  # re-read, and nothing had changed
                 d = diff(snap, new)
@@ -261,6 +275,9 @@ class Observer:
             for t in tasks.values():
                 t.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
+            self._frames_running = False
+            while self._retired:
+                self._retired.pop().close()
 
     def close(self) -> None:
         """Release sockets and the worker thread."""
@@ -353,6 +370,11 @@ class Observer:
 
     # -- kernel reads (worker thread) -------------------------------------------------------
 
+    def _ns_key(self, label: str) -> str:
+        """Task name for a namespace's watcher: label and inode (a name can be reused)."""
+        st = self._ns.get(label)
+        return f"{label}@{st.ref.inode if st else 0}"
+
     def _call(self, fn: Callable[[], T]) -> T:
         return self._pool.submit(fn).result()
 
@@ -417,7 +439,11 @@ class Observer:
         for label in list(self._ns):
             r = refs.get(label)
             if r is None or r.inode != self._ns[label].ref.inode:
-                self._ns.pop(label).close()
+                gone = self._ns.pop(label)
+                if self._frames_running:
+                    self._retired.append(gone)  # closed by the frames loop, after its watcher
+                else:
+                    gone.close()
                 self._ns_changed = True
         fresh = [(label, r) for label, r in refs.items() if label not in self._ns]
         # One thread hops through the new namespaces and opens their sockets there.

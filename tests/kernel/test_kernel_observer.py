@@ -468,3 +468,30 @@ def test_repeated_snapshots_see_changes_in_any_namespace(lab):
     eth0 = next(lk for lk in second.links if lk.key == "web/eth0")
     assert "10.8.0.2/24" in {a.cidr for a in eth0.addresses}
     assert [lk for lk in again.links] == [lk for lk in second.links]
+
+
+async def test_frames_follow_a_container_netns_coming_and_going(lab):
+    obs = Observer(_scope(lab))
+    stop = asyncio.Event()
+    frames = obs.frames(stop)
+    extra = Path(lab.web_ns).parent / "db"
+    extra.touch()
+    try:
+        await anext(frames)
+        sh("unshare", f"--net={extra}", "true")
+        frame = await _next_matching(
+            frames, lambda f: any(c.after.label == "db" for c in f.diff.of("netns", "added"))
+        )
+        assert frame is not None
+        assert any(lk.key == "db/lo" for lk in frame.snapshot.links)
+        sh("umount", str(extra))
+        extra.unlink()
+        frame = await _next_matching(
+            frames, lambda f: any(c.before.label == "db" for c in f.diff.of("netns", "removed"))
+        )
+        assert frame is not None and not any(lk.netns == "db" for lk in frame.snapshot.links)
+    finally:
+        stop.set()
+        await frames.aclose()
+        obs.close()
+        subprocess.run(["umount", str(extra)], capture_output=True)
