@@ -13,6 +13,7 @@ subcommand that needs them, so ``dockerscope --help`` and the docker-like comman
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -561,6 +562,29 @@ def _umount(path: str) -> None:
             raise OSError(err, os.strerror(err), path)
 
 
+def kill_lab_processes(lab: Lab, cgroups: Any, timeout: float = 5.0) -> list[int]:
+    """SIGKILL every process in the lab's cgroups (containers left behind by a daemon that
+    died, exec'd processes) and wait for them to go; returns the pids still there."""
+    import signal
+    import time
+
+    layout = cgroups.CgroupLayout.detect()
+    pids: set[int] = set()
+    for top in layout.dirs(lab.cgroup_parent):
+        for dirpath, _dirs, _files in os.walk(top):
+            pids.update(cgroups.pids_in(dirpath))
+    pids.discard(os.getpid())
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    left = sorted(p for p in pids if pid_alive(p) and not _is_zombie(p))
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)
+        left = [p for p in left if pid_alive(p) and not _is_zombie(p)]
+    return left
+
+
 def lab_down(lab: Lab, keep_log: bool = False, say: Any = print) -> list[str]:
     """Remove a lab completely and idempotently: daemon, container processes and cgroups,
     mounts, the lab host's kernel objects (netns, links, rules, host side), state and run dirs.
@@ -584,6 +608,9 @@ def lab_down(lab: Lab, keep_log: bool = False, say: Any = print) -> list[str]:
 
     def cgroups() -> None:
         mod = import_optional("dockerscope.engine.runtime.cgroups", "cgroup removal")
+        left = kill_lab_processes(lab, mod)
+        if left:
+            say(f"processes still in lab {lab.name}'s cgroups: {' '.join(map(str, left))}")
         mod.remove_parent(lab.cgroup_parent)
 
     def mounts() -> None:

@@ -88,3 +88,23 @@ def test_start_drive_list_and_take_down(lab: Lab, capsys) -> None:
     assert not lab.netns_path.exists()
     assert not lab.data_root.exists()
     assert cli.lab_down(lab, say=lambda m: None) == []  # idempotent
+
+
+def test_lab_down_after_the_daemon_was_killed(lab: Lab) -> None:
+    """kill -9 of the daemon leaves containers, an exec, mounts, netns and cgroups behind:
+    `lab down` still removes every one of them (the leak check proves it)."""
+    import os
+    import signal
+
+    cli.ensure_daemon(lab, say=lambda m: None)
+    for args in (("--name", "ca"), ("--name", "cb", "--net", "none")):
+        r = docker(lab, "run", "-d", *args, "busybox", "sleep", "300")
+        assert r.returncode == 0, r.stderr
+    assert docker(lab, "exec", "-d", "cb", "sleep", "299").returncode == 0
+    pid = cli.read_pid(lab)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+    assert cli.lab_down(lab, say=lambda m: None) == []
+    assert not lab.netns_path.exists()
+    assert not lab.run_root.exists()
