@@ -349,3 +349,17 @@ def test_restart_after_kill_9_leaves_nothing_orphaned(daemon: RunningDaemon) -> 
     assert wait_exit(daemon, again) == 0
     for cid in (sleeper, done, again):
         assert daemon.call("DELETE", f"/containers/{cid}")[0] == 204
+
+
+def test_sigterm_stops_containers_and_keeps_state(daemon: RunningDaemon) -> None:
+    cid = daemon.run("sleep", "1000", StopTimeout=1)
+    pid = daemon.call("GET", f"/containers/{cid}/json")[1]["State"]["Pid"]
+    stop_daemon(daemon.proc)
+    assert daemon.proc.returncode == 0
+    assert not Path(f"/proc/{pid}").exists()
+    assert not daemon.lab.socket.exists() and not daemon.lab.pidfile.exists()
+    assert (daemon.lab.containers_dir / cid / "config.v2.json").exists()
+    daemon.proc = start_daemon(daemon.lab, daemon.log)
+    _, info = daemon.call("GET", f"/containers/{cid}/json")
+    assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 137
+    assert daemon.call("DELETE", f"/containers/{cid}")[0] == 204

@@ -441,8 +441,9 @@ class _Connection:
         if body and request.method != "HEAD":
             self._send(h11.Data(data=body))
         self._send(h11.EndOfMessage())
-        await self.writer.drain()
+        # Recorded before the drain: a client that closes at once was still served.
         self._report(request, started, t0, reply.status, body[:PREVIEW])
+        await self.writer.drain()
 
     async def _stream(
         self, request: Request, reply: StreamResponse, started: float, t0: float
@@ -455,8 +456,8 @@ class _Connection:
                 reason=_reason(reply.status),
             )
         )
-        await self.writer.drain()
         self._report(request, started, t0, reply.status, b"")
+        await self.writer.drain()
 
         async def pump() -> None:
             async for chunk in reply.chunks:
@@ -502,8 +503,8 @@ class _Connection:
         lines = [first, f"Content-Type: {reply.content_type}"]
         lines += [f"{k}: {v}" for k, v in extra + list(self.server.headers())]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        await self.writer.drain()
         self._report(request, started, t0, status, b"")
+        await self.writer.drain()
         pending, _closed = self.conn.trailing_data
         await reply.run(HijackedStream(self.reader, self.writer, bytes(pending)))
         with contextlib.suppress(Exception):
