@@ -107,11 +107,12 @@ def test_traffic_names_the_client_container(daemon: RunningDaemon) -> None:  # n
     pid = info["State"]["Pid"]
     name = info["Name"].lstrip("/")
     # A client process in the container's pid namespace (the host's files: python3 is there).
+    request = "GET /v1.41/_ping HTTP/1.1\\r\\nHost: x\\r\\nUser-Agent: inside\\r\\n\\r\\n"
     client = (
-        "import socket; s = socket.socket(socket.AF_UNIX); s.connect(%r); "
-        "s.sendall(b'GET /v1.41/_ping HTTP/1.1\\r\\nHost: x\\r\\nUser-Agent: inside\\r\\n\\r\\n'); "
+        "import socket; s = socket.socket(socket.AF_UNIX); "
+        f"s.connect({str(daemon.lab.socket)!r}); s.sendall(b'{request}'); "
         "print(s.recv(100)[:15])"
-    ) % str(daemon.lab.socket)
+    )
     out = subprocess.run(
         ["nsenter", "-t", str(pid), "--pid", "--", sys.executable, "-c", client],
         capture_output=True,
