@@ -415,6 +415,13 @@ def ensure_daemon(lab: Lab, say: Any = print, wait: float = 180.0) -> bool:
     if lab.data_root != DATA_BASE / lab.name:
         cmd += ["--data-root", str(lab.data_root)]
     say(f"starting lab {lab.name} (daemon log: {log})")
+    # The daemon outlives us: run it from "/" (so it keeps no directory busy) and make sure it
+    # imports the same dockerscope as we do, installed or from a source tree.
+    import dockerscope
+
+    package_parent = str(Path(dockerscope.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             cmd,
@@ -423,6 +430,8 @@ def ensure_daemon(lab: Lab, say: Any = print, wait: float = 180.0) -> bool:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            cwd="/",
+            env=env,
         )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
