@@ -172,7 +172,8 @@ def summary(c: Container, now: float | None = None) -> dict[str, Any]:
         num, _, proto = port.partition("/")
         ports.append({"IP": ip, "PrivatePort": int(num), "PublicPort": int(hp), "Type": proto})
     bound = {p for p, _, _ in (c.ports if c.state.running else ())}
-    for port in c.config.exposed_ports:
+    # Docker lists exposed-only ports of running containers; a stopped one has none.
+    for port in c.config.exposed_ports if c.state.running else ():
         if port not in bound:
             num, _, proto = port.partition("/")
             ports.append({"PrivatePort": int(num), "Type": proto})

@@ -387,6 +387,13 @@ class ContainerManager:
         )
         self._save(c)
         self._exit_future(c.id)
+        for ep in c.endpoints:
+            self.events.emit(
+                "network",
+                "connect",
+                ep.network_id,
+                {"container": c.id, "name": ep.network, "type": "bridge"},
+            )
         self.events.emit("container", "start", c.id, self._attrs(c))
         return c
 
@@ -486,6 +493,13 @@ class ContainerManager:
             log.warning("teardown of %s failed: %s", cid[:12], exc)
         if c is not None:
             self.net.release(c)
+            for ep in c.endpoints:
+                self.events.emit(
+                    "network",
+                    "disconnect",
+                    ep.network_id,
+                    {"container": c.id, "name": ep.network, "type": "bridge"},
+                )
 
     # ---- stop / kill / wait / remove ------------------------------------------------------
 
@@ -542,7 +556,6 @@ class ContainerManager:
         if c.state.running:
             await self.stop(c.id, timeout)
         c = await self.start(c.id)
-        c = replace(c, restart_count=c.restart_count)
         self.events.emit("container", "restart", c.id, self._attrs(c))
         return c
 
