@@ -56,7 +56,7 @@ def run_one(path: Path, out_file: Path | None, lab: Any, out: TextIO, result: bo
 
     With ``out_file`` the run is recorded; the file is only written if every expectation held,
     so a shipped recording always shows a run that proved itself. Returns whether it passed,
-    or (``result=True``) the ``ScenarioResult`` (None when the lab could not be prepared).
+    or (``result=True``) the ``ScenarioResult`` (without steps when the lab was not ready).
     """
     from dockerscope.scenario.lab import LabError
     from dockerscope.scenario.recording import record_run, write_atomically
@@ -68,7 +68,9 @@ def run_one(path: Path, out_file: Path | None, lab: Any, out: TextIO, result: bo
             session.up(scenario.needs.images)
         except LabError as e:
             out.write(f"lab not ready: {e}\n")
-            return None if result else False
+            from dockerscope.scenario.runner import ScenarioResult
+
+            return ScenarioResult(scenario) if result else False  # no steps: not ok
         runner = session.runner(scenario)
         if out_file is None:
             res = runner.run_all()
