@@ -43,6 +43,7 @@ class RtnlReader:
         self.ref = ref
         if sock is None:
             sock = netlink_socket(None if ref.label == "host" else ref.path, NETLINK_ROUTE)
+        netlink.strict(sock)  # lets route dumps be filtered by table in the kernel
         self.conn = Conn(sock)
         self._nsids: dict[int, int] = {}  # netns inode -> nsid as seen from here
 
@@ -57,7 +58,7 @@ class RtnlReader:
         return netlink.dump_addrs(self.conn)
 
     def dump_routes(self) -> list[Any]:
-        return netlink.dump_routes(self.conn)
+        return netlink.dump_routes(self.conn, table=254)  # main
 
     def links(self) -> list[RawLink]:
         """Every link of the namespace with its addresses (peers unresolved)."""
