@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import IO, Any
 
 from dockerscope.engine.api.errors import BadParameter, NotFound, NotSupported
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.router import Router
+
+
+async def _spool(req: Request) -> IO[bytes]:
+    """The request body (a tar, maybe hundreds of MB) in a temp file, rewound."""
+    f = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
+    try:
+        async for chunk in req.chunks():
+            f.write(chunk)
+        f.seek(0)
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
 def _line(obj: dict[str, Any]) -> bytes:
@@ -211,9 +225,11 @@ class ImageRoutes:
         tag = req.q("tag") or ""
         changes = req.query.get("changes", [])
         message = req.q("message") or ""
-        data = await req.body(limit=4 * 1024**3)
         ref = f"{repo}:{tag}" if repo and tag else repo
-        img = await asyncio.to_thread(self._import_sync, data, ref, changes, message)
+        with await _spool(req) as f:
+            img = await asyncio.to_thread(
+                self.store.import_tar, f, ref, changes=changes, message=message
+            )
 
         async def body() -> AsyncIterator[bytes]:
             yield _line({"status": img.id})
@@ -221,16 +237,9 @@ class ImageRoutes:
         self.d.events.emit("image", "import", img.id, {"name": ref or img.id})
         return StreamResponse(body())
 
-    def _import_sync(self, data: bytes, ref: str, changes: list[str], message: str) -> Any:
-        import io
-
-        return self.store.import_tar(io.BytesIO(data), ref, changes=changes, message=message)
-
     async def load(self, req: Request) -> StreamResponse:
-        import io
-
-        data = await req.body(limit=4 * 1024**3)
-        loaded = await asyncio.to_thread(self.store.load, io.BytesIO(data))
+        with await _spool(req) as f:
+            loaded = await asyncio.to_thread(self.store.load, f)
         names = [str(x) for x in (loaded or [])]
 
         async def body() -> AsyncIterator[bytes]:
