@@ -376,6 +376,10 @@ class WalkthroughScreen(Screen[None]):
             self._status()
 
     def action_leave(self) -> None:
+        if self.running:  # its cleanup would race the step's commands
+            self.notify("A step is still running: leave when it is done.", timeout=3)
+            return
+        self.autoplaying = False
         self.app.pop_screen()
 
     def _auto_tick(self) -> None:
