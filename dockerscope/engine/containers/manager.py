@@ -220,7 +220,9 @@ class ContainerManager:
         use_image_cmd = cfg.cmd is None and cfg.entrypoint is None
         merged = replace(
             cfg,
-            hostname=cfg.hostname or cid[:12],
+            # --net=host takes the (lab) host's name, as Docker does; else the short id.
+            hostname=cfg.hostname
+            or (os.uname().nodename if req.host.network_mode == "host" else cid[:12]),
             env=merge_env(tuple(ic.env), cfg.env),
             cmd=tuple(ic.cmd) if use_image_cmd and ic.cmd is not None else cfg.cmd,
             entrypoint=cfg.entrypoint
