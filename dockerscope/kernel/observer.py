@@ -51,6 +51,7 @@ from dockerscope.kernel.model import (
     ProcessNs,
     Route,
     Snapshot,
+    UpperEntry,
     diff,
 )
 from dockerscope.kernel.netlink import Conn
@@ -164,6 +165,7 @@ class Observer:
         poll_interval: float = 0.5,
         slow_poll_every: int = 2,
         upper_cap: int = 200,
+        upper_every: float = 3.0,
     ):
         self.scope = scope
         self.cgroup_root = cgroup_root
@@ -171,6 +173,8 @@ class Observer:
         self.poll_interval = poll_interval
         self.slow_poll_every = slow_poll_every
         self.upper_cap = upper_cap
+        self.upper_every = upper_every
+        self._uppers: dict[str, tuple[float, tuple[UpperEntry, ...]]] = {}
         self._given_hints = hints
         self._hints = hints or Hints()
         self._hints_at = 0.0
@@ -582,15 +586,10 @@ class Observer:
                 return p.pid == 1 or dict(p.namespaces) != host_ns
             return p.ns("net") in inodes or (marker is not None and marker in p.cgroup + "/")
 
-        if self.scope.kind == "lab" and marker:
+        if self.scope.kind == "lab" and self.scope.cgroup_parent:
             # Processes of the lab's cgroups may live outside its namespaces (--net=host).
-            extra = [
-                int(x)
-                for d in cgroups_mod.cgroup_dirs(self.scope.cgroup_parent or "", self.cgroup_root)[
-                    :1
-                ]
-                for x in _procs_under(d)
-            ]
+            dirs = cgroups_mod.cgroup_dirs(self.scope.cgroup_parent, self.cgroup_root)
+            extra = [int(x) for x in _procs_under(dirs[0])] if dirs else []
             candidates = (candidates or []) + extra
         self._processes = self._try(
             "processes",
@@ -620,6 +619,9 @@ class Observer:
                 seen_mnt.add(mnt)
                 sources.append((f"pid:{p.pid}", f"{self.proc}/{p.pid}/mountinfo", mnt))
             sources.append((HOST, f"{self.proc}/{os.getpid()}/mountinfo", host_mnt))
+            sources.reverse()  # the host's own first: an overlay it shows is listed as its
+            uppers: set[str] = set()
+            now = time.monotonic()
             for seen_from, path, mnt in sources:
                 try:
                     text = Path(path).read_text()
@@ -628,18 +630,35 @@ class Observer:
                 for e in mounts.parse_mountinfo(text):
                     if seen_from == HOST and not self._host_mount_in_scope(e.upperdir):
                         continue
+                    if e.upperdir in uppers:  # inherited by a child mount namespace
+                        continue
+                    uppers.add(e.upperdir)
                     target = e.target if mnt == host_mnt else f"{e.target} (mnt:{mnt})"
                     found[(mnt, e.target)] = OverlayMount(
                         target=target,
                         lowerdirs=e.lowerdirs,
                         upperdir=e.upperdir,
                         workdir=e.workdir,
-                        upper_entries=mounts.upper_entries(e.upperdir, self.upper_cap),
+                        upper_entries=self._upper_entries(e.upperdir, now),
                         seen_from=seen_from,
                     )
+            self._uppers = {k: v for k, v in self._uppers.items() if k in uppers}
             return sorted(found.values(), key=lambda m: m.target)
 
         self._mounts = self._try("mounts", read, self._mounts)
+
+    def _upper_entries(self, upperdir: str, now: float) -> tuple[UpperEntry, ...]:
+        """An upper dir's listing, walked again at most every ``upper_every`` seconds.
+
+        Walking a hundred container upper dirs every second would be the observer's largest
+        idle cost; a file written in a container shows within a few seconds instead.
+        """
+        cached = self._uppers.get(upperdir)
+        if cached is not None and now - cached[0] < self.upper_every:
+            return cached[1]
+        entries = mounts.upper_entries(upperdir, self.upper_cap)
+        self._uppers[upperdir] = (now, entries)
+        return entries
 
     def _host_mount_in_scope(self, upperdir: str) -> bool:
         if self.scope.kind == "host":
