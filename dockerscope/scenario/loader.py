@@ -7,7 +7,6 @@ line is found by searching the source text for the step and the field (``_Locato
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from dockerscope.scenario.model import (
     Predict,
     Scenario,
     Step,
+    digest,
 )
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -146,8 +146,7 @@ def load_text(text: str, path: str = "<string>") -> Scenario:
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
         raise ScenarioError(path, line, "", f"TOML syntax: {msg}") from None
     scenario = _build(data, _Reader(path, text))
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    return _replace(scenario, path=path, sha256=digest)
+    return _replace(scenario, path=path, sha256=digest(text.encode()))
 
 
 def load(path: str | Path) -> Scenario:
@@ -162,12 +161,12 @@ def load(path: str | Path) -> Scenario:
     except UnicodeDecodeError:
         raise ScenarioError(str(p), 0, "", "not UTF-8 text") from None
     scenario = load_text(text, str(p))
-    return _replace(scenario, sha256=hashlib.sha256(raw).hexdigest())
+    return _replace(scenario, sha256=digest(raw))
 
 
 def file_sha256(path: str | Path) -> str:
     """The hash a recording stores for its scenario file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return digest(Path(path).read_bytes())
 
 
 def course_dir() -> Path:

@@ -7,11 +7,19 @@ touches the kernel or the UI.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 #: Version of the scenario file format this code reads (``format = 1`` in every file).
 FORMAT_VERSION = 1
+
+
+def digest(data: bytes) -> str:
+    """The hash recordings keep of their scenario file (line endings normalised, so a checkout
+    that turns LF into CRLF does not make every recording look stale)."""
+    return hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+
 
 #: Where a command runs.
 COMMAND_KINDS = ("docker", "lab", "container", "host")

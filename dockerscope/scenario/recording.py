@@ -477,7 +477,7 @@ class StaleReport:
 
 def check_recordings(folder: str | Path) -> StaleReport:
     """Compare each scenario file's hash with the one its recording carries."""
-    import hashlib
+    from dockerscope.scenario.model import digest
 
     base = Path(folder)
     rec_dir = base / "recordings"
@@ -496,7 +496,7 @@ def check_recordings(folder: str | Path) -> StaleReport:
             stored = json.loads(first).get("scenario", {}).get("sha256")
         except (json.JSONDecodeError, AttributeError):
             stored = None
-        if stored != hashlib.sha256(f.read_bytes()).hexdigest():
+        if stored != digest(f.read_bytes()):
             report.stale.append(sid)
     if rec_dir.is_dir():
         report.orphans = sorted(p.stem for p in rec_dir.glob("*.jsonl") if p.stem not in ids)

@@ -13,7 +13,7 @@ from dockerscope.kernel.model import COLLECTIONS, Snapshot
 from dockerscope.kernel.model import diff as compute_diff
 from dockerscope.scenario import recording
 from dockerscope.scenario.fakelab import demo_lab
-from dockerscope.scenario.loader import course_dir, load_text
+from dockerscope.scenario.loader import course_dir, load, load_text
 from dockerscope.scenario.recording import (
     RecordingError,
     apply_changes,
@@ -176,6 +176,20 @@ def test_staleness_check_notices_an_edited_scenario(tmp_path: Path) -> None:
     assert check_recordings(folder).stale == ["04-bridges"]
     (folder / "recordings" / "99-gone.jsonl").write_text(json.dumps(header) + "\n")
     assert check_recordings(folder).orphans == ["99-gone"]
+
+
+def test_crlf_checkout_is_not_stale(tmp_path: Path) -> None:
+    folder = _course_copy(tmp_path)
+    f = folder / "05-nat-ports.toml"
+    header = {
+        "format": "dockerscope-recording",
+        "version": 1,
+        "scenario": {"id": "05-nat-ports", "sha256": load(f).sha256},
+    }
+    (folder / "recordings" / "05-nat-ports.jsonl").write_text(json.dumps(header) + "\n")
+    f.write_bytes(f.read_bytes().replace(b"\n", b"\r\n"))
+    assert "05-nat-ports" not in check_recordings(folder).stale
+    assert load(f).sha256 == header["scenario"]["sha256"]
 
 
 def test_shipped_recordings_are_current() -> None:
