@@ -223,19 +223,80 @@ class StreamSink:
         target.flush()
 
 
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+_CTRL_SPECIAL = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
+
+
+def parse_detach_keys(spec: str) -> bytes:
+    """docker's --detach-keys ("ctrl-p,ctrl-q", "ctrl-a,d") as the bytes a terminal sends."""
+    out = bytearray()
+    for part in spec.split(","):
+        key = part.strip()
+        if len(key) == 6 and key.lower().startswith("ctrl-"):
+            c = key[5].lower()
+            if "a" <= c <= "z":
+                out.append(ord(c) - ord("a") + 1)
+                continue
+            if c in _CTRL_SPECIAL:
+                out.append(_CTRL_SPECIAL[c])
+                continue
+        elif len(key) == 1:
+            out.append(ord(key))
+            continue
+        raise ValueError(f"Unknown character: '{key}'")
+    if not out:
+        raise ValueError("no detach keys given")
+    return bytes(out)
+
+
+class DetachFilter:
+    """Passes keystrokes on, holding back what may be the start of the detach sequence;
+    ``detached`` turns True once the whole sequence was typed (it is never sent)."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self.held = b""
+        self.detached = False
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes to send for ``data`` (a partial sequence stays held until decided)."""
+        out = bytearray()
+        for value in data:
+            self.held += bytes([value])
+            if self.keys.startswith(self.held):
+                if self.held == self.keys:
+                    self.detached = True
+                    self.held = b""
+                    return bytes(out)
+                continue
+            # not the sequence after all: send what was held, except a last byte that may
+            # start the sequence again
+            if self.keys.startswith(self.held[-1:]):
+                out += self.held[:-1]
+                self.held = self.held[-1:]
+            else:
+                out += self.held
+                self.held = b""
+        return bytes(out)
+
+
 def pump(
     conn: HijackedStream,
     sink: StreamSink,
     tty: bool,
     stdin_fd: int | None = None,
     close_stdin: bool = True,
-) -> None:
+    detach_keys: bytes | None = None,
+) -> bool:
     """Copy stdin to the container and its output to ``sink`` until the output ends.
 
     With a tty the output is raw bytes; without, 8-byte frames split into stdout and stderr.
-    When stdin ends, half-close the connection so the container's stdin sees EOF.
+    When stdin ends, half-close the connection so the container's stdin sees EOF. With
+    ``detach_keys``, typing them stops the session and leaves the container running: returns
+    True then, False when the output ended.
     """
     demuxer = FrameDemuxer()
+    escape = DetachFilter(detach_keys) if detach_keys and stdin_fd is not None else None
 
     def emit(data: bytes) -> None:
         if tty:
@@ -259,7 +320,7 @@ def pump(
                 if what == "sock":
                     data = conn.recv()
                     if not data:
-                        return
+                        return False
                     emit(data)
                 elif stdin_fd is not None:
                     try:
@@ -267,8 +328,16 @@ def pump(
                     except OSError:
                         data = b""
                     if data:
+                        send = data
+                        if escape is not None:
+                            send = escape.feed(data)
+                            if escape.detached:
+                                if send:
+                                    conn.send(send)
+                                return True
                         try:
-                            conn.send(data)
+                            if send:
+                                conn.send(send)
                         except OSError:
                             data = b""
                     if not data:

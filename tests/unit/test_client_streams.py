@@ -128,3 +128,55 @@ def test_hijacked_stream_returns_leftover_first() -> None:
     assert s.recv() == b"later"
     assert s.recv() == b""
     s.close()
+
+
+def test_parse_detach_keys() -> None:
+    from dockerscope.client.streams import parse_detach_keys
+
+    assert parse_detach_keys("ctrl-p,ctrl-q") == b"\x10\x11"
+    assert parse_detach_keys("ctrl-a,d") == b"\x01d"
+    assert parse_detach_keys("ctrl-@,ctrl-[") == b"\x00\x1b"
+    for bad in ("", "ctrl-", "ctrl-pp", "alt-x", "ab"):
+        with pytest.raises(ValueError):
+            parse_detach_keys(bad)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "sent", "detached"),
+    [
+        ([b"ls\r"], b"ls\r", False),
+        ([b"ab\x10\x11cd"], b"ab", True),
+        ([b"ab\x10", b"\x11"], b"ab", True),  # the sequence split across reads
+        ([b"\x10x"], b"\x10x", False),  # ctrl-p then another key: both go through
+        ([b"\x10\x10\x11"], b"\x10", True),  # a repeated first key restarts the match
+        ([b"\x10"], b"", False),  # held until the next key decides
+    ],
+)
+def test_detach_filter(chunks, sent, detached) -> None:
+    from dockerscope.client.streams import DetachFilter
+
+    f = DetachFilter(b"\x10\x11")
+    out = b""
+    for chunk in chunks:
+        out += f.feed(chunk)
+        if f.detached:
+            break
+    assert (out, f.detached) == (sent, detached)
+
+
+def test_pump_stops_on_the_detach_keys_and_leaves_the_stream_open() -> None:
+    ours, theirs = socket.socketpair()
+    r, w = os.pipe()
+    os.write(w, b"echo hi\r\x10\x11more")
+    conn = HijackedStream(ours)
+    detached = pump(
+        conn, StreamSink(io.BytesIO(), io.BytesIO()), tty=True, stdin_fd=r, detach_keys=b"\x10\x11"
+    )
+    assert detached is True
+    theirs.settimeout(2)
+    assert theirs.recv(100) == b"echo hi\r"  # the keys themselves never reach the container
+    assert not conn.write_closed
+    for fd in (r, w):
+        os.close(fd)
+    ours.close()
+    theirs.close()

@@ -20,7 +20,7 @@ from ..options import (
 )
 from ..transport import APIError
 from .base import CommandFailed, Console, bool_flag, command, current_time, each
-from .session import _check_tty, proxy_signals, stream_session
+from .session import _check_tty, detach_keys_of, proxy_signals, stream_session
 
 
 def _container_flags(p: argparse.ArgumentParser) -> None:
@@ -100,6 +100,12 @@ def cmd_create(client: DockerClient, args: argparse.Namespace, console: Console)
     return 0
 
 
+def _detach_keys_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--detach-keys", help="Override the key sequence for detaching (default ctrl-p,ctrl-q)"
+    )
+
+
 def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-d",
@@ -114,6 +120,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
         metavar="true|false",
         help="Proxy received signals to the process (default true)",
     )
+    _detach_keys_flag(p)
     _container_flags(p)
 
 
@@ -147,18 +154,25 @@ def cmd_run(client: DockerClient, args: argparse.Namespace, console: Console) ->
             f"docker: Error response from daemon: {exc.message}.\nSee 'docker run --help'.", 125
         ) from None
     proxy = proxy_signals(client, ident) if args.sig_proxy and not args.tty else None
+    keys = detach_keys_of(args)
     try:
         resize = (lambda h, w: client.resize(ident, h, w)) if args.tty else None
         with proxy or contextlib.nullcontext():
-            stream_session(console, conn, bool(args.tty), bool(args.interactive), resize)
+            detached = stream_session(
+                console, conn, bool(args.tty), bool(args.interactive), resize, keys
+            )
     finally:
         conn.close()
+    if detached:  # the container goes on running; its exit code is not ours to wait for
+        waiter.abandon()
+        return 0
     return waiter.status()
 
 
 def _start_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR")
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
+    _detach_keys_flag(p)
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
 
 
@@ -167,6 +181,7 @@ def cmd_start(client: DockerClient, args: argparse.Namespace, console: Console) 
     if not (args.attach or args.interactive):
         return each(args.containers, console, client.start)
     ident = args.containers[0]
+    keys = detach_keys_of(args)
     info = client.inspect_container(ident)
     tty = bool(info.get("Config", {}).get("Tty"))
     conn = client.attach(ident, stdin=bool(args.interactive))
@@ -176,14 +191,18 @@ def cmd_start(client: DockerClient, args: argparse.Namespace, console: Console) 
         client.start(ident)
         resize = (lambda h, w: client.resize(ident, h, w)) if tty else None
         with contextlib.nullcontext() if tty else proxy_signals(client, ident):
-            stream_session(console, conn, tty, bool(args.interactive), resize)
+            detached = stream_session(console, conn, tty, bool(args.interactive), resize, keys)
     finally:
         conn.close()
+    if detached:
+        waiter.abandon()
+        return 0
     return waiter.status()
 
 
 def _attach_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
+    _detach_keys_flag(p)
     p.add_argument("container")
 
 
@@ -199,12 +218,15 @@ def cmd_attach(client: DockerClient, args: argparse.Namespace, console: Console)
         raise CommandFailed("You cannot attach to a stopped container, start it first", 1)
     tty = bool(config.get("Tty"))
     stdin = bool(config.get("OpenStdin")) and not args.no_stdin
+    keys = detach_keys_of(args)
     conn = client.attach(args.container, stdin=stdin)
     try:
         resize = (lambda h, w: client.resize(args.container, h, w)) if tty else None
-        stream_session(console, conn, tty, stdin, resize)
+        detached = stream_session(console, conn, tty, stdin, resize, keys)
     finally:
         conn.close()
+    if detached:
+        return 0
     state = client.inspect_container(args.container).get("State") or {}
     return int(state.get("ExitCode") or 0)
 
@@ -342,6 +364,7 @@ def _exec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--privileged", action="store_true", help="Give extended privileges to the command"
     )
+    _detach_keys_flag(p)
     p.add_argument("container")
     p.add_argument("command", nargs=argparse.REMAINDER)
 
@@ -366,6 +389,7 @@ def cmd_exec(client: DockerClient, args: argparse.Namespace, console: Console) -
         "WorkingDir": args.workdir or "",
         "Cmd": list(args.command),
     }
+    keys = detach_keys_of(args)
     exec_id = client.exec_create(args.container, config)
     if args.detach:
         client.exec_start_detached(exec_id, bool(args.tty))
@@ -373,9 +397,13 @@ def cmd_exec(client: DockerClient, args: argparse.Namespace, console: Console) -
     conn = client.exec_start(exec_id, bool(args.tty))
     try:
         resize = (lambda h, w: client.exec_resize(exec_id, h, w)) if args.tty else None
-        stream_session(console, conn, bool(args.tty), bool(args.interactive), resize)
+        detached = stream_session(
+            console, conn, bool(args.tty), bool(args.interactive), resize, keys
+        )
     finally:
         conn.close()
+    if detached:
+        return 0
     # the exit code is recorded a moment after the stream ends
     for _ in range(50):
         info = client.exec_inspect(exec_id)

@@ -8,7 +8,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..api import DockerClient
-from ..streams import on_resize, pump, raw_terminal, terminal_size
+from ..streams import (
+    DEFAULT_DETACH_KEYS,
+    on_resize,
+    parse_detach_keys,
+    pump,
+    raw_terminal,
+    terminal_size,
+)
 from ..transport import APIError, DaemonUnreachable
 from .base import CommandFailed, Console
 
@@ -25,27 +32,40 @@ def _resize_now(resize: Callable[[int, int], None], console: Console) -> None:
             resize(*size)
 
 
+def detach_keys_of(args: argparse.Namespace) -> bytes:
+    """The --detach-keys of a command as bytes (docker's default ctrl-p,ctrl-q)."""
+    spec = getattr(args, "detach_keys", None) or DEFAULT_DETACH_KEYS
+    try:
+        return parse_detach_keys(spec)
+    except ValueError as exc:
+        raise CommandFailed(f"Invalid detach keys ({spec}) provided: {exc}", 1) from None
+
+
 def stream_session(
     console: Console,
     conn: Any,
     tty: bool,
     stdin: bool,
     resize: Callable[[int, int], None] | None,
-) -> None:
-    """Pump a hijacked stream to the console, in raw terminal mode with resize when ``tty``."""
+    detach_keys: bytes | None = None,
+) -> bool:
+    """Pump a hijacked stream to the console, in raw terminal mode with resize when ``tty``.
+
+    Returns True when the user typed the detach keys (only watched for on a terminal's stdin:
+    piped input passes untouched), False when the container's output ended.
+    """
     stdin_fd = console.stdin_fd if stdin else None
+    keys = detach_keys if stdin and console.stdin_is_tty() else None
     if tty and stdin:
         with raw_terminal(console.stdin_fd):
             if resize is not None:
                 _resize_now(resize, console)
                 with on_resize(lambda: _resize_now(resize, console)):
-                    pump(conn, console.sink(), True, stdin_fd)
-            else:
-                pump(conn, console.sink(), True, stdin_fd)
-    else:
-        if tty and resize is not None:
-            _resize_now(resize, console)
-        pump(conn, console.sink(), tty, stdin_fd)
+                    return pump(conn, console.sink(), True, stdin_fd, detach_keys=keys)
+            return pump(conn, console.sink(), True, stdin_fd, detach_keys=keys)
+    if tty and resize is not None:
+        _resize_now(resize, console)
+    return pump(conn, console.sink(), tty, stdin_fd, detach_keys=keys)
 
 
 FORWARDED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
