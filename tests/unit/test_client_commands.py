@@ -522,3 +522,35 @@ def test_events_since_is_sent_as_a_timestamp(fake_docker: FakeDocker) -> None:
     query = fake_docker.find("GET", "/v1.41/events").query
     assert int(query["since"][0]) > 1_700_000_000
     assert int(query["until"][0]) - int(query["since"][0]) in (599, 600, 601)
+
+
+def test_pull_on_a_terminal_redraws_progress_in_place(fake_docker: FakeDocker) -> None:
+    import pty
+
+    from dockerscope.client.api import DockerClient
+    from dockerscope.client.commands import pull_image
+
+    master, slave = pty.openpty()
+    try:
+        with os.fdopen(os.dup(slave), "wb", buffering=0) as term:
+            console = Console(term, io.BytesIO(), 0)
+            pull_image(DockerClient("unix://" + fake_docker.socket_path), "busybox", console)
+        os.close(slave)
+        slave = -1
+        data = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    text = data.decode()
+    # the two "Building" ticks share one line, rewritten with \r, then the line is closed
+    assert "\r\x1b[Kbusybox: Building 1/2\r\x1b[Kbusybox: Building 2/2" in text
+    assert "Status: Downloaded newer image for busybox:latest" in text

@@ -52,8 +52,13 @@ class Console:
             return False
 
     def stdout_is_tty(self) -> bool:
+        return self.is_tty(self.stdout)
+
+    @staticmethod
+    def is_tty(stream: BinaryIO) -> bool:
+        """True when ``stream`` is a terminal (False for buffers and closed files)."""
         try:
-            return os.isatty(self.stdout.fileno())
+            return os.isatty(stream.fileno())
         except (OSError, ValueError, io.UnsupportedOperation):
             return False
 

@@ -21,27 +21,38 @@ from .base import CommandFailed, Console, command, current_time
 
 
 def pull_image(client: DockerClient, ref: str, console: Console, to_stderr: bool = False) -> None:
-    """Pull ``ref`` printing docker-like progress lines (plain text, one per change)."""
+    """Pull ``ref`` printing docker-like progress: plain lines, one per change of status; on a
+    terminal a step's progress (``progressDetail``) is redrawn in place on one line."""
     repo, tag = split_image_ref(ref)
     write = console.err if to_stderr else console.out
+    in_place = console.is_tty(console.stderr if to_stderr else console.stdout)
     last: dict[str, str] = {}
     final = ""
     display = console.pull_display
+    open_line = False
     try:
         for msg in client.pull(repo, tag):
             status = str(msg.get("status", ""))
             ident = str(msg.get("id", ""))
-            progress = str(msg.get("progress", ""))
+            detail = msg.get("progressDetail") or {}
             if status.startswith(("Status:", "Digest:")):
                 final = status
             if display is not None:
                 display.update(msg)
                 continue
             line = f"{ident}: {status}" if ident else status
+            total = detail.get("total")
+            if in_place and total:
+                write(f"\r\x1b[K{line} {detail.get('current', 0)}/{total}")
+                open_line = True
+                continue
+            if open_line:
+                write("\n")
+                open_line = False
             key = ident or status
             # progress updates of one layer repeat with only the bar changing: show the first
             # line of each status, not every tick
-            if progress and last.get(key) == status:
+            if (msg.get("progress") or detail) and last.get(key) == status:
                 continue
             last[key] = status
             if line:
@@ -49,6 +60,8 @@ def pull_image(client: DockerClient, ref: str, console: Console, to_stderr: bool
     finally:
         if display is not None:
             display.close()
+        if open_line:
+            write("\n")
     if display is not None and final:
         write(final + "\n")
     if not final:
