@@ -48,6 +48,8 @@ def _session(lab: Any, keep_base: str | None) -> Any:
             lab.name, run_base=Path(lab.run_root).parent, data_base=Path(lab.data_root).parent
         )
     base = keep_base or tempfile.mkdtemp(prefix="dockerscope-rec-")
+    # Traversable like /run: file modes in the lab (the socket's) must be what decides access.
+    os.chmod(base, 0o755)
     return LabSession(_lab_name(), run_base=f"{base}/run", data_base=f"{base}/data")
 
 

@@ -32,6 +32,7 @@ def _engine_missing() -> str | None:
 def lab_dirs():  # type: ignore[no-untyped-def]
     # Short paths: the control socket's path must fit in sockaddr_un (108 bytes).
     base = Path(tempfile.mkdtemp(prefix="dss-"))
+    base.chmod(0o755)  # like /run: the socket's own mode decides who may connect (02)
     try:
         yield base
     finally:
