@@ -175,6 +175,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"{head} step {frame.extra['step'] + 1}, {changes} change(s)")
             if frame.note:
                 print(frame.note)
+            for call in frame.traffic:
+                if call.user_agent.startswith("dockerscope-observer"):
+                    continue  # the scope's own questions, not the lesson's
+                where = f" from {call.client_container}" if call.client_container else ""
+                print(f"   socket: {call.method} {call.path.split('?')[0]} -> {call.status}{where}")
         return n
 
     asyncio.run(play())
