@@ -230,6 +230,7 @@ def record_run(
     rec = Recorder(out, header_for(runner.scenario, lab), clock)
     runner.snapshot = rec.snapshots(runner.snapshot)
     if runner.traffic is not None:
+        runner.traffic()  # requests from before the lesson (pulling images...) are not in it
         runner.traffic = rec.traffic(runner.traffic)
     result = ScenarioResult(runner.scenario)
     try:
