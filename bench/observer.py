@@ -257,7 +257,9 @@ async def idle_cpu(lab: BenchLab, seconds: float) -> tuple[float, int]:
             count += 1
 
     task = asyncio.ensure_future(pump())
-    await asyncio.sleep(1.0)  # let start-up settle
+    # Let start-up settle: fresh veths chatter (IPv6 DAD, router solicitations, MLD) for some
+    # seconds, and that traffic rightly makes the observer count rules again.
+    await asyncio.sleep(15.0)
     r0s, r0c, t0 = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),

@@ -715,7 +715,8 @@ class Observer:
             self._mounts,
             self._hints,
             tuple(sorted(self._errors.values())),
-            tuple(self._netns_by_inode.items()),
+            # pids of the namespaces in scope only: processes elsewhere come and go all the time
+            tuple(tuple(self._netns_by_inode.get(st.ref.inode, ())) for st in self._ns.values()),
         )
 
     def _refresh(self, dirty: set[Dirty]) -> Snapshot:
