@@ -361,9 +361,11 @@ def remove_parent(parent: str, layout: CgroupLayout | None = None, timeout: floa
 
 
 def _remove_dirs(layout: CgroupLayout, dirs: list[str], timeout: float = 2.0) -> None:
-    deadline = time.monotonic() + timeout
-    killed = False
     for d in dirs:
+        # Each group gets its own grace period and its own kill of stragglers: one slow group
+        # must not make the next one fail before its processes were ever killed.
+        deadline = time.monotonic() + timeout
+        killed = False
         while os.path.isdir(d):
             if layout.simulated:
                 _remove_simulated(d)
