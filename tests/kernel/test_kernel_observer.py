@@ -266,34 +266,45 @@ def test_process_cgroup_and_overlay(lab):
     assert mount.owner is not None and mount.owner.name == "web"
 
 
+LEGACY_RULES = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A POSTROUTING -o uplink -j MASQUERADE
+-A POSTROUTING -s 172.18.0.2/32 -d 172.18.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE
+-A DOCKER ! -i br-1 -p tcp -m tcp --dport 8081 -j DNAT --to-destination 172.18.0.2:80
+COMMIT
+"""
+
+
 def test_legacy_rules_are_labelled(lab):
-    sh(
-        "ip",
-        "netns",
-        "exec",
-        lab.name,
-        "iptables-legacy",
-        "-t",
-        "nat",
-        "-A",
-        "POSTROUTING",
-        "-o",
-        "uplink",
-        "-j",
-        "MASQUERADE",
+    subprocess.run(
+        ["ip", "netns", "exec", lab.name, "iptables-legacy-restore"],
+        input=LEGACY_RULES,
+        text=True,
+        check=True,
     )
     try:
         snap = _snap(lab)
         legacy = [r for r in snap.rules if r.backend == "legacy"]
-        assert [(r.table, r.chain, r.spec) for r in legacy] == [
-            ("nat", "POSTROUTING", "-o uplink -j MASQUERADE")
+        assert [(r.table, r.chain, r.position) for r in legacy] == [
+            ("nat", "POSTROUTING", 1),
+            ("nat", "POSTROUTING", 2),
+            ("nat", "DOCKER", 1),
         ]
         assert any(r.backend == "nf_tables" for r in snap.rules)  # both read
-        # python-iptables reads the same thing the CLI does
-        direct = iptables.read_legacy(f"/run/netns/{lab.name}", lab.name)
-        assert [r.spec for r in direct.rules] == ["-o uplink -j MASQUERADE"]
+        assert {c.name for c in snap.chains if c.backend == "legacy"} >= {"DOCKER", "OUTPUT"}
+        # python-iptables (libiptc) writes each rule as iptables-legacy-save does
+        path = f"/run/netns/{lab.name}"
+        direct = iptables.read_legacy(path, lab.name)
+        saved = iptables.parse_save(iptables.save_text(path, "legacy"), lab.name, "legacy")
+        assert [r.spec for r in direct.rules] == [r.spec for r in saved.rules]
+        assert len(saved.rules) == 3
     finally:
-        subprocess.run(["ip", "netns", "exec", lab.name, "iptables-legacy", "-t", "nat", "-F"])
+        for args in (("-F",), ("-X",)):
+            subprocess.run(["ip", "netns", "exec", lab.name, "iptables-legacy", "-t", "nat", *args])
 
 
 async def _next_matching(frames, predicate, limit: float = 5.0):
