@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockerscope.screens import styles
-from dockerscope.screens.lines import grid_lines
+from dockerscope.screens.lines import Line, grid_lines
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
@@ -51,7 +51,7 @@ class BridgesPanel(Panel):
     TITLE = "Bridges"
     HINT = "brctl show, and each bridge's veths down to the container's eth0"
 
-    def render_body(self, state: DashState) -> list[Text]:
+    def render_body(self, state: DashState) -> list[Line]:
         snap = state.snapshot
         assert snap is not None
         links = list(snap.links) + state.removed("links")
@@ -59,7 +59,7 @@ class BridgesPanel(Panel):
         # Several namespaces (host scope) can each hold a docker0: then say which is which.
         many = len({b.netns for b in bridges}) > 1
         rows: list[list[Text | str]] = []
-        tree: list[Text] = [Text("bridges", style=styles.HEADING)]
+        tree: list[Line] = [Text("bridges", style=styles.HEADING)]
         shown = [b for b in bridges
                  if self.matches(b.name, _addrs(b), styles.owner_tag(b),
                                  *(p.name for p in ports_of(b, links)))]

@@ -8,15 +8,43 @@ renders just the rows on screen, caching each row's segments until the next upda
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+from rich.cells import cell_len
+from rich.console import Console
 from rich.segment import Segment
-from rich.text import Text
+from rich.text import Span, Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 Cell = Text | str
+
+
+class Row:
+    """One line: plain text and styled ranges, like a ``Text`` but built without Rich's
+    sanitising pass (our text holds no control codes, and at a thousand rows that pass is the
+    main cost). It becomes a ``Text`` only when drawn, so only visible rows pay for it."""
+
+    __slots__ = ("plain", "spans", "style")
+
+    def __init__(self, plain: str, spans: list[Span] | None = None, style: str = "") -> None:
+        self.plain = plain
+        self.spans = spans or []
+        self.style = style
+
+    @property
+    def cell_len(self) -> int:
+        return cell_len(self.plain)
+
+    def to_text(self) -> Text:
+        return Text(self.plain, style=self.style, spans=self.spans, no_wrap=True)
+
+    def render(self, console: Console) -> Iterable[Segment]:
+        return self.to_text().render(console)
+
+
+Line = Text | Row
 
 
 def as_lines(text: Text) -> list[Text]:
@@ -28,7 +56,7 @@ def as_lines(text: Text) -> list[Text]:
 
 
 def grid_lines(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *,
-               right: Sequence[int] = (), header_style: str = "bold", gap: int = 2) -> list[Text]:
+               right: Sequence[int] = (), header_style: str = "bold", gap: int = 2) -> list[Line]:
     """A table as aligned lines: one header line, then the rows.
 
     A cell holding newlines spreads over several lines (like brctl's interface list).
@@ -44,27 +72,39 @@ def grid_lines(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *,
     for cells in grid:
         for i, cell in enumerate(cells):
             widths[i] = max(widths[i], cell.cell_len)
-    out = [_join([Text(h, style=header_style) for h in headers], widths, right, gap)]
+    out: list[Line] = [_join([Text(h, style=header_style) for h in headers], widths, right, gap)]
     out += [_join(cells, widths, right, gap) for cells in grid]
     return out
 
 
-def _join(cells: Sequence[Text], widths: Sequence[int], right: Sequence[int], gap: int) -> Text:
-    line = Text(no_wrap=True)
+def _join(cells: Sequence[Text], widths: Sequence[int], right: Sequence[int], gap: int) -> Row:
+    parts: list[str] = []
+    spans: list[Span] = []
+    at = 0
     last = len(cells) - 1
     for i, cell in enumerate(cells):
-        pad = widths[i] - cell.cell_len
+        width = cell.cell_len
+        pad = " " * (widths[i] - width)
         if i in right:
-            line.append(" " * pad)
-            line.append_text(cell)
-        else:
-            line.append_text(cell)
-            if i < last:
-                line.append(" " * pad)
+            parts.append(pad)
+            at += len(pad)
+        text = cell.plain
+        if cell.style:
+            spans.append(Span(at, at + len(text), cell.style))
+        spans.extend(Span(at + sp.start, at + sp.end, sp.style) for sp in cell.spans)
+        parts.append(text)
+        at += len(text)
         if i < last:
-            line.append(" " * gap)
-    line.rstrip()
-    return line
+            if i not in right:
+                parts.append(pad)
+                at += len(pad)
+            parts.append(" " * gap)
+            at += gap
+    plain = "".join(parts).rstrip()
+    # Trailing padding is gone: keep spans inside the text (Rich needs them well-formed).
+    end = len(plain)
+    return Row(plain, [Span(sp.start, min(sp.end, end), sp.style) for sp in spans
+                       if sp.start < end and sp.end > sp.start])
 
 
 class LinesView(ScrollView, can_focus=False):
@@ -79,10 +119,10 @@ class LinesView(ScrollView, can_focus=False):
 
     def __init__(self, *, classes: str | None = None) -> None:
         super().__init__(classes=classes)
-        self.lines: list[Text] = []
+        self.lines: list[Line] = []
         self._cache: dict[int, Strip] = {}
 
-    def set_lines(self, lines: list[Text]) -> None:
+    def set_lines(self, lines: list[Line]) -> None:
         """Replace the content (keeps the scroll position)."""
         self.lines = lines
         self._cache.clear()

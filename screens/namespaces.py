@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from dockerscope.screens import styles
-from dockerscope.screens.lines import grid_lines
+from dockerscope.screens.lines import Line, grid_lines
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand
 from dockerscope.screens.state import DashState
@@ -54,7 +54,7 @@ class NamespacesPanel(Panel):
     TITLE = "Namespaces"
     HINT = "lsns: each process's eight namespaces; a shared inode is coloured alike"
 
-    def render_body(self, state: DashState) -> list[Text]:
+    def render_body(self, state: DashState) -> list[Line]:
         snap = state.snapshot
         assert snap is not None
         shared = shared_inodes(snap)
@@ -79,7 +79,7 @@ class NamespacesPanel(Panel):
             row_style = styles.mark_style(state, state.mark("processes", proc.key))
             rows.append([Text(str(proc.pid), style=row_style), proc.comm,
                          Text(owner, style=styles.OWNER), *cells])
-        legend: list[Text] = []
+        legend: list[Line] = []
         for (kind, ino), owners in shared.items():
             named = f" (netns {names[ino]})" if kind == "net" and ino in names else ""
             legend.append(Text.assemble((f"{kind} {ino}{named}", colours[(kind, ino)]),

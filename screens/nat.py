@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dockerscope.screens import styles
 from dockerscope.screens.iptables_listing import HEADER, chain_title, columns, format_row
+from dockerscope.screens.lines import Line, Row
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
@@ -34,14 +35,14 @@ class NatPanel(Panel):
         self.table = TABLES[(TABLES.index(self.table) + 1) % len(TABLES)]
         self.border_title = f"{self.TITLE} (-t {self.table})"
 
-    def render_body(self, state: DashState) -> list[Text]:
+    def render_body(self, state: DashState) -> list[Line]:
         snap = state.snapshot
         assert snap is not None
         rules = [r for r in snap.rules if r.table == self.table]
         gone = [r for r in state.removed("rules") if r.table == self.table]
         groups = sorted({(r.netns, r.backend) for r in rules + gone}
                         | {(c.netns, c.backend) for c in snap.chains if c.table == self.table})
-        out: list[Text] = []
+        out: list[Line] = []
         for netns, backend in groups:
             if len(groups) > 1:
                 out.append(Text(f"── netns {netns} ({backend}) ──", style=styles.DIM))
@@ -66,7 +67,7 @@ class NatPanel(Panel):
             out.append(Text(f"no {self.table} rules seen", style=styles.DIM))
         return out
 
-    def _chain(self, out: list[Text], state: DashState, title: str, mine: list[Rule],
+    def _chain(self, out: list[Line], state: DashState, title: str, mine: list[Rule],
                mine_gone: list[Rule]) -> None:
         shown = [(r, False) for r in mine] + [(r, True) for r in mine_gone]
         if self.query_text:
@@ -99,12 +100,12 @@ class NatPanel(Panel):
         )
 
 
-def _row(counters: str, counters_style: str, rest: str, style: str, owner: str) -> Text:
-    """One listing line, built from spans directly (Text.append is the slow part at 1,000)."""
+def _row(counters: str, counters_style: str, rest: str, style: str, owner: str) -> Row:
+    """One listing line, built from spans directly (Rich's Text is the slow part at 1,000)."""
     a, b = len(counters), len(counters) + len(rest)
     spans = [Span(0, a, counters_style)] if counters_style else []
     if style:
         spans.append(Span(a, b, style))
     if owner:
         spans.append(Span(b, b + len(owner), styles.OWNER))
-    return Text(counters + rest + owner, spans=spans, no_wrap=True)
+    return Row(counters + rest + owner, spans)

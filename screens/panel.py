@@ -8,10 +8,11 @@ runs in a worker: the dashboard calls ``show`` on the message loop, one refresh 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
-from dockerscope.screens.lines import LinesView, as_lines
+from dockerscope.screens.lines import Line, LinesView, as_lines
 from dockerscope.screens.shell import ShellCommand
 from dockerscope.screens.state import DashState
 from rich.console import Console, RenderableType
@@ -26,13 +27,14 @@ from textual.widgets import Input
 _CONSOLE = Console(file=io.StringIO(), width=1000, color_system=None, legacy_windows=False)
 
 
-def to_lines(content: RenderableType | list[Text]) -> list[Text]:
-    """Whatever a panel rendered, as lines of ``Text`` (Rich renderables go the slow way)."""
-    if isinstance(content, list):
-        return content
+def to_lines(content: RenderableType | Sequence[Line]) -> list[Line]:
+    """Whatever a panel rendered, as lines (Rich renderables go the slow way)."""
+    if isinstance(content, (list, tuple)):
+        return list(content)
     if isinstance(content, Text):
         return as_lines(content)
-    rendered = _CONSOLE.render_lines(content, _CONSOLE.options, pad=False)
+    renderable = cast(RenderableType, content)
+    rendered = _CONSOLE.render_lines(renderable, _CONSOLE.options, pad=False)
     return [Text.assemble(*((seg.text, seg.style or "") for seg in line if seg.text))
             for line in rendered]
 
@@ -60,8 +62,8 @@ class Panel(Vertical, can_focus=True):
         self.border_title = self.TITLE
         self.query_text = ""  #: the filter typed by the user, lower-cased
         self.dirty = True  #: state moved on since the last render
-        self._renderable: RenderableType | list[Text] = Text("waiting for the first frame...")
-        self._lines: list[Text] = to_lines(self._renderable)
+        self._renderable: RenderableType | Sequence[Line] = Text("waiting for the first frame...")
+        self._lines: list[Line] = to_lines(self._renderable)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter (enter to keep, esc to clear)", classes="filter")
@@ -70,7 +72,7 @@ class Panel(Vertical, can_focus=True):
     def on_mount(self) -> None:
         self.query_one(LinesView).set_lines(to_lines(self._renderable))
 
-    def render_body(self, state: DashState) -> RenderableType | list[Text]:
+    def render_body(self, state: DashState) -> RenderableType | Sequence[Line]:
         """The panel's content for the current state: a ``Text``, lines of it, or (slower)
         any Rich renderable."""
         raise NotImplementedError

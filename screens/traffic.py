@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockerscope.screens import styles
-from dockerscope.screens.lines import grid_lines
+from dockerscope.screens.lines import Line, grid_lines
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
@@ -43,7 +43,7 @@ class TrafficPanel(Panel):
     TITLE = "Socket traffic"
     HINT = "each API request on the control socket, with the client's pid/uid and container"
 
-    def render_body(self, state: DashState) -> list[Text]:
+    def render_body(self, state: DashState) -> list[Line]:
         rows: list[list[Text | str]] = []
         for call in state.ordered_calls():
             origin = f"container {call.client_container}" if call.client_container else "host"

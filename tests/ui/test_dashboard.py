@@ -14,7 +14,6 @@ from dockerscope.screens.help import HelpScreen
 from dockerscope.screens.lines import LinesView
 from dockerscope.screens.nat import NatPanel
 from dockerscope.screens.showcmd import ShowCommandScreen
-from rich.text import Text
 from textual.widgets import RichLog
 
 from tests.ui.helpers import Clock, RecordingClient, frames, make_app, screen_text, until
@@ -40,7 +39,7 @@ EXPECTED = {
 def style_of(lines: object, needle: str) -> set[str]:
     """Styles of the spans on the rendered line that contains ``needle``."""
     assert isinstance(lines, list)
-    line = next(t for t in lines if isinstance(t, Text) and needle in t.plain)
+    line = next(t for t in lines if needle in t.plain)
     return {str(span.style) for span in line.spans} | {str(line.style)}
 
 

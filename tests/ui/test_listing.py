@@ -133,3 +133,17 @@ def test_old_calls_are_forgotten() -> None:
     calls = tuple(ApiCall(seq=n, started_at=T0 + n, method="GET", path="/_ping") for n in range(5))
     state.apply(Frame(at=T0, snapshot=snap, traffic=calls))
     assert sorted(state.calls) == [2, 3, 4]
+
+
+def test_grid_rows_keep_spans_inside_the_text() -> None:
+    from dockerscope.screens.lines import grid_lines
+    from rich.console import Console
+    from rich.text import Text
+
+    rows = grid_lines(("a", "b", "c"), [[Text("x", style="red"), "", Text("", style="bold")],
+                                        ["1\n2", Text("yy", style="green"), ""]])
+    assert [r.plain for r in rows] == ["a  b   c", "x", "1  yy", "2"]
+    console = Console(width=40)
+    for row in rows:
+        assert all(0 <= sp.start < sp.end <= len(row.plain) for sp in row.spans)
+        list(row.render(console))  # renders without error
