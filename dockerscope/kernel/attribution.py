@@ -268,6 +268,14 @@ def _ip_of(value: str) -> str:
     return value.split("/")[0] if value.endswith("/32") or "/" not in value else value
 
 
+def _port(host_port: int, proto: str, container: Owner, container_port: int | str) -> Owner:
+    """``port 8080/tcp -> web``; the container's port is named when it differs (8081 -> web:80)."""
+    name = f"{host_port}/{proto} -> {container.name}"
+    if str(container_port) != str(host_port):
+        name += f":{container_port}"
+    return Owner("port", name, container.id)
+
+
 def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
     """Owner of a rule: a published port first, then a container, then a network."""
     tokens = rule.spec.split()
@@ -291,12 +299,12 @@ def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
         hinted = ix.ports.get((host_port, proto))
         if container is not None and "--to-destination" in opts:
             to_port = opts["--to-destination"].rsplit(":", 1)[-1]
-            return Owner("port", f"{host_port}/{proto} -> {container.name}:{to_port}", container.id)
+            return _port(host_port, proto, container, to_port)
         if container is not None:
             return Owner("port", f"{host_port}/{proto} -> {container.name}", container.id)
         if hinted is not None:
             cport, o = hinted
-            return Owner("port", f"{host_port}/{proto} -> {o.name}:{cport}", o.id)
+            return _port(host_port, proto, o, cport)
     if container is not None:
         return container
     for key in ("-i", "-o"):
@@ -406,8 +414,7 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
             o = ix.ip_owner.get(ip)
             if o is not None:
                 if f.dnat:
-                    text = f"{f.orig_dport}/{f.proto} -> {o.name}:{f.reply_sport}"
-                    return Owner("port", text, o.id)
+                    return _port(f.orig_dport, f.proto, o, f.reply_sport)
                 return o
         return ix.netns.get(f.netns)
 

@@ -237,7 +237,7 @@ def test_rules_with_counters_and_dnat_flow(lab):
     assert dnat.backend == "nf_tables" and dnat.table == "nat" and dnat.chain == "DOCKER"
     assert dnat.packets > 0 and dnat.bytes > 0
     assert dnat.owner is not None and dnat.owner.kind == "port"
-    assert dnat.owner.name == "8080/tcp -> web:8080"
+    assert dnat.owner.name == "8080/tcp -> web"
     chains = {(c.table, c.name) for c in snap.chains}
     assert ("nat", "DOCKER") in chains
     flow = next(f for f in snap.flows if f.proto == "tcp" and f.orig_dport == 8080)

@@ -145,7 +145,7 @@ def test_rules(hints):
             "! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:8080",
         )
     ]
-    assert dnat is not None and dnat.kind == "port" and dnat.name == "8080/tcp -> web:8080"
+    assert dnat is not None and dnat.kind == "port" and dnat.name == "8080/tcp -> web"
     masq = by_spec[("nat", "POSTROUTING", "-s 172.17.0.0/16 ! -o docker0 -j MASQUERADE")]
     assert masq is not None and masq.kind == "network" and masq.name == "bridge"
     accept = by_spec[
@@ -189,7 +189,7 @@ def test_lab_container_netns_dir():
     assert owner["lab/lo"] == Owner("lab", "lab")
     # the DNAT rule names the container it forwards to, found through its eth0 address
     dnat = next(r for r in snap.rules if "DNAT" in r.spec)
-    assert dnat.owner == Owner("port", "8080/tcp -> web:8080")
+    assert dnat.owner == Owner("port", "8080/tcp -> web")
 
 
 def test_diff_of_counters_and_new_rule(hints):
@@ -281,3 +281,18 @@ def test_hints_from_missing_socket(tmp_path):
 
     with pytest.raises(OSError):
         hints_from_socket(str(tmp_path / "absent.sock"))
+
+
+def test_port_names_the_container_port_when_it_differs():
+    from dataclasses import replace
+
+    snap = _snapshot()
+    rule = next(r for r in snap.rules if "DNAT" in r.spec)
+    other = replace(
+        rule,
+        spec=rule.spec.replace("--dport 8080", "--dport 8081").replace(
+            "172.17.0.2:8080", "172.17.0.2:80"
+        ),
+    )
+    out = attribute(replace(snap, rules=(other,)), Hints(container_netns=("web",)))
+    assert out.rules[0].owner == Owner("port", "8081/tcp -> web:80")
