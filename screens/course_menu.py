@@ -24,7 +24,7 @@ from textual.widgets.option_list import Option
 
 from dockerscope.scenario.loader import ScenarioError, load, scenario_files
 from dockerscope.scenario.model import Scenario
-from dockerscope.scenario.player import LivePlayer, Player
+from dockerscope.scenario.player import LivePlayer, Player, reflow
 
 PlayerFactory = Callable[[Scenario], Player]
 
@@ -145,7 +145,7 @@ class CourseMenuScreen(Screen[None]):
         text = (
             ""
             if s is None
-            else f"{s.summary}\n{len(s.steps)} steps · needs "
+            else f"{reflow(s.summary)}\n{len(s.steps)} steps · needs "
             + (", ".join(s.needs.images) or "nothing")
         )
         self.query_one("#cm-summary", Static).update(text)

@@ -851,9 +851,168 @@ def check(expectation: Expectation, observed: Observed) -> Verdict:
 
 
 def describe(expectation: Expectation) -> str:
-    """One line saying what is expected, e.g. ``link bridge br-* added``."""
+    """One line a class can read, e.g. ``bridge br-* added`` or ``nat/DOCKER: rule
+    /--dport 8080 -j DNAT/ added``; unusual parameters fall back to ``kind key=value...``."""
     p = expectation.params
+    try:
+        text = _PHRASES[expectation.kind](p)
+    except (KeyError, TypeError, AttributeError):
+        text = None
+    if text:
+        return text
     if not isinstance(p, dict):
         return f"{expectation.kind} {p}"
     bits = " ".join(f"{k}={v}" for k, v in p.items())
     return f"{expectation.kind} {bits}"
+
+
+def _count_words(p: dict[str, Any], default_action: str) -> str:
+    action = p.get("action", default_action)
+    count = p.get("count")
+    if action == "absent":
+        return "absent"
+    if count is None:
+        return action
+    if str(count) in ("0", "=0", "==0"):
+        return f"none {action}"
+    return f"{action} ({count})"
+
+
+def _where(p: dict[str, Any]) -> str:
+    bits = []
+    if "owner" in p:
+        bits.append(f"of {p['owner']}")
+    if "netns" in p:
+        bits.append(f"in {p['netns']}")
+    return (" " + " ".join(bits)) if bits else ""
+
+
+def _phrase_link(p: dict[str, Any]) -> str:
+    what = p.get("kind", "interface")
+    name = f" {p['name']}" if "name" in p else ""
+    on = f" on {p['master']}" if "master" in p else ""
+    return f"{what}{name}{on}{_where(p)} {_count_words(p, 'added')}"
+
+
+def _phrase_rule(p: dict[str, Any]) -> str:
+    where = f"{p.get('table', 'nat')}/{p.get('chain', '*')}"
+    what = f"rule /{p['match']}/" if "match" in p else "rule"
+    extra = ", its counter moving" if p.get("moved") else ""
+    if "packets" in p:
+        extra += f", packets {p['packets']}"
+    return f"{where}: {what} {_count_words(p, 'added')}{extra}"
+
+
+def _phrase_veth(params: Any) -> str:
+    p = _veth_params(params)
+    return f"veth on {p['bridge']} {_count_words(p, 'added')}"
+
+
+def _phrase_flow(p: dict[str, Any]) -> str:
+    bits = [p.get("proto", "")]
+    if p.get("dnat"):
+        bits.append("destination-rewritten (DNAT)")
+    if p.get("dnat") is False:
+        bits.append("untranslated")
+    if p.get("snat"):
+        bits.append("source-rewritten (SNAT)")
+    text = " ".join(b for b in bits if b) + " flow"
+    if "dport" in p:
+        text += f" to port {p['dport']}"
+    if "to" in p:
+        text += f", really going to {p['to']}"
+    return f"{text} {_count_words(p, 'present')}"
+
+
+def _phrase_cgroup(p: dict[str, Any]) -> str:
+    who = f"cgroup of {p['owner']}" if "owner" in p else f"cgroup {p.get('path', '*')}"
+    figs = ", ".join(f"{k.replace('_', ' ')} {_cmp_text(p[k])}" for k in _CGROUP_FIGURES if k in p)
+    return f"{who}: {figs}" if figs else f"{who} {_count_words(p, 'present')}"
+
+
+def _cmp_text(spec: Any) -> str:
+    if isinstance(spec, list):
+        return " and ".join(_cmp_text(s) for s in spec)
+    text = str(spec)
+    return text if text[:1] in "<>=!" else f"= {text}"
+
+
+def _phrase_output(params: Any) -> str:
+    p = _output_params(params)
+    which = f"command {p['command'] + 1}" if "command" in p else "the output"
+    if "contains" in p:
+        return f"{which} shows {p['contains']!r}"
+    if "not_contains" in p:
+        return f"{which} does not show {p['not_contains']!r}"
+    return f"{which} matches /{p['matches']}/"
+
+
+def _phrase_exit(params: Any) -> str:
+    p = _exit_params(params)
+    which = f"command {p['command'] + 1}" if "command" in p else "the command"
+    return f"{which} exits {_cmp_text(p['code'])}".replace("exits = ", "exits ")
+
+
+def _phrase_mount(p: dict[str, Any]) -> str:
+    if "upper_contains" in p:
+        kind = f" ({p['kind']})" if "kind" in p else ""
+        return (
+            f"upper dir{_where(p)} holds {p['upper_contains']}{kind}: {_count_words(p, 'present')}"
+        )
+    return f"overlay root{_where(p)} {_count_words(p, 'added')}"
+
+
+def _phrase_whiteout(params: Any) -> str:
+    p = _whiteout_params(params)
+    return f"whiteout for {p['path']}{_where(p)} {_count_words(p, 'present')}"
+
+
+def _phrase_netns_shared(p: dict[str, Any]) -> str:
+    verb = "share" if p.get("shared", True) else "do not share"
+    return f"{p['a']} and {p['b']} {verb} a {p.get('ns', 'net')} namespace"
+
+
+def _phrase_api(p: dict[str, Any]) -> str:
+    text = f"request {p.get('method', '')} {p.get('path', '*')}".replace("  ", " ")
+    if "status" in p:
+        text += f" answered {_cmp_text(p['status'])}".replace("answered = ", "answered ")
+    fc = p.get("from_container")
+    if fc is True:
+        text += " from a container"
+    elif fc is False:
+        text += " from the host"
+    elif fc:
+        text += f" from container {fc}"
+    count = p.get("count")
+    if count is not None and str(count) in ("0", "=0", "==0"):
+        return f"no {text} crossed the socket"
+    return f"{text} crossed the socket" + (f" ({count})" if count is not None else "")
+
+
+_PHRASES: dict[str, Callable[[Any], str]] = {
+    "link": _phrase_link,
+    "rule": _phrase_rule,
+    "veth_on": _phrase_veth,
+    "flow": _phrase_flow,
+    "cgroup": _phrase_cgroup,
+    "cpu_ratio": lambda p: f"{p['faster']} gets {p['ratio']} times the CPU time of {p['slower']}",
+    "output": _phrase_output,
+    "exit_code": _phrase_exit,
+    "mount": _phrase_mount,
+    "whiteout": _phrase_whiteout,
+    "layers_shared": lambda p: (
+        f"{p['a']} and {p['b']} "
+        + ("stack the same layers" if p.get("shared", True) else "stack different layers")
+    ),
+    "netns_shared": _phrase_netns_shared,
+    "netns": lambda p: (
+        f"network namespace {p.get('name', '')}{_where(p)} {_count_words(p, 'added')}".replace(
+            "namespace  ", "namespace "
+        )
+    ),
+    "process": lambda p: f"process {p.get('comm', '*')}{_where(p)} {_count_words(p, 'present')}",
+    "route": lambda p: (
+        f"route {p.get('dst', '*')} dev {p.get('dev', '*')} {_count_words(p, 'added')}"
+    ),
+    "api": _phrase_api,
+}

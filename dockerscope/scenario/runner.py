@@ -193,7 +193,7 @@ class Runner:
         after = self.snapshot()
         traffic = self._drain()
         observed = Observed.between(before, after, results, traffic)
-        checked = tuple(Checked(e, self._check(e, observed)) for e in step.expect)
+        checked = tuple(Checked(f, self._check(f, observed)) for f in map(self._fill, step.expect))
         predict = None
         if step.predict is not None:
             verdicts = tuple(
@@ -218,11 +218,14 @@ class Runner:
             duration=self.clock() - started,
         )
 
-    def _check(self, e: Expectation, observed: Observed) -> Verdict:
+    def _fill(self, e: Expectation) -> Expectation:
+        """The expectation with placeholders filled in (as checked and as shown)."""
         import dataclasses
 
-        filled = dataclasses.replace(e, params=substitute_params(e.params, self.values))
-        return expectations.check(filled, observed)
+        return dataclasses.replace(e, params=substitute_params(e.params, self.values))
+
+    def _check(self, e: Expectation, observed: Observed) -> Verdict:
+        return expectations.check(self._fill(e), observed)
 
     def steps(self, start: int = 0, delay: float = 0.0) -> Iterator[StepResult]:
         """Autoplay: every step from ``start`` in order, ``delay`` seconds apart (headless)."""

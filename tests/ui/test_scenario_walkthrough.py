@@ -61,7 +61,7 @@ async def test_walk_a_scenario_by_key_presses() -> None:
         text = screen_text(app)
         assert "✓ as expected" in text
         assert "the kernel shows this" in text and "Your answer: right!" in text
-        assert "✓ link kind=bridge name=br-* action=added" in text
+        assert "✓ bridge br-* added" in text
         assert "+ link br-" in text  # the change list
         # next step: shown first, run on the second press
         await pilot.press("n")

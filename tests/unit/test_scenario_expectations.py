@@ -319,6 +319,20 @@ def test_a_miss_mentions_what_the_observer_could_not_read() -> None:
     assert not v.ok and "could not read: links lab1: ENOBUFS" in v.detail
 
 
+def test_descriptions_read_like_sentences() -> None:
+    def d(kind: str, params: Any) -> str:
+        return Expectation(kind, params).describe()
+
+    assert d("link", {"kind": "bridge", "name": "br-*", "action": "added"}) == "bridge br-* added"
+    assert d("rule", {"chain": "DOCKER", "match": "DNAT", "moved": True}) == (
+        "nat/DOCKER: rule /DNAT/ added, its counter moving"
+    )
+    assert d("cgroup", {"owner": "web", "oom_kills": ">0"}) == "cgroup of web: oom kills >0"
+    assert d("api", {"path": "/_ping", "count": "0"}) == "no request /_ping crossed the socket"
+    assert d("exit_code", 137) == "the command exits 137"
+    assert d("veth_on", "docker0") == "veth on docker0 added"
+
+
 def test_a_crashing_check_is_a_failed_verdict() -> None:
     v = check(Expectation("rule", {"match": "("}), Observed.between(snap(), snap(rules=(DNAT,))))
     assert not v.ok and "check failed" in v.detail
