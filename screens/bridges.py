@@ -50,6 +50,7 @@ class BridgesPanel(Panel):
     PANEL_ID = "bridges"
     TITLE = "Bridges"
     HINT = "brctl show, and each bridge's veths down to the container's eth0"
+    WATCHES = frozenset({"links"})
 
     def render_body(self, state: DashState) -> list[Line]:
         snap = state.snapshot

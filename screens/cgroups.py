@@ -57,6 +57,7 @@ class CgroupsPanel(Panel):
     PANEL_ID = "cgroups"
     TITLE = "cgroups"
     HINT = "memory, pids and cpu of each container against its -m, --pids-limit, --cpus"
+    WATCHES = frozenset({"cgroups"})
 
     def _selected(self, state: DashState) -> list[Cgroup]:
         snap = state.snapshot

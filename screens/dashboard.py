@@ -109,12 +109,18 @@ class DashboardScreen(Screen[None]):
         """True when ``panel`` is on screen (all in the grid, the active one in tabs)."""
         return self.grid or self.active == panel.PANEL_ID
 
-    def refresh_panels(self) -> None:
-        """Render the visible panels from the state; mark the others for later."""
+    def refresh_panels(self, force: bool = False) -> None:
+        """Render the visible panels whose data changed; mark hidden ones for later.
+
+        ``force`` redraws every visible panel (highlights fading, resuming from pause).
+        """
         self.query_one("#note", Static).update(self.state.note)
         if self.paused:
             return
+        touched = self.state.take_touched()
         for panel in self.panels:
+            if not (force or panel.dirty or panel.wants(touched)):
+                continue
             if self.panel_shown(panel):
                 panel.show(self.state)
             else:
@@ -136,7 +142,7 @@ class DashboardScreen(Screen[None]):
     def _fade_tick(self) -> None:
         expired = self.state.expire()
         if expired or self._phase() != self._fade_phase:
-            self.refresh_panels()
+            self.refresh_panels(force=True)
 
     def _select(self, panel_id: str) -> None:
         self.active = panel_id
@@ -225,7 +231,7 @@ class DashboardScreen(Screen[None]):
         self.paused = not self.paused
         self.sub_title = "paused (p resumes)" if self.paused else ""
         if not self.paused:
-            self.refresh_panels()
+            self.refresh_panels(force=True)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen([(cls.TITLE, cls.HINT) for cls in PANEL_TYPES]))

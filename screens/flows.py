@@ -35,6 +35,7 @@ class FlowsPanel(Panel):
     PANEL_ID = "flows"
     TITLE = "Flows"
     HINT = "conntrack -L: each connection and the address NAT rewrote"
+    WATCHES = frozenset({"flows"})
 
     def render_body(self, state: DashState) -> list[Text]:
         snap = state.snapshot

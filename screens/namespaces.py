@@ -53,6 +53,7 @@ class NamespacesPanel(Panel):
     PANEL_ID = "namespaces"
     TITLE = "Namespaces"
     HINT = "lsns: each process's eight namespaces; a shared inode is coloured alike"
+    WATCHES = frozenset({"processes", "netns"})
 
     def render_body(self, state: DashState) -> list[Line]:
         snap = state.snapshot

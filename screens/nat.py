@@ -25,6 +25,7 @@ class NatPanel(Panel):
     PANEL_ID = "nat"
     TITLE = "NAT"
     HINT = "iptables -n -v -L -t nat; new rules green, removed ones fade; t: filter table"
+    WATCHES = frozenset({"rules", "chains"})
 
     def __init__(self) -> None:
         super().__init__()

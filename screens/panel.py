@@ -56,6 +56,8 @@ class Panel(Vertical, can_focus=True):
     PANEL_ID: ClassVar[str] = "panel"
     TITLE: ClassVar[str] = "Panel"
     HINT: ClassVar[str] = ""  # one line telling what the panel shows, for the help screen
+    #: What the panel draws from (snapshot collections, "traffic"); empty = everything.
+    WATCHES: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         super().__init__(id=self.PANEL_ID, classes="panel")
@@ -76,6 +78,10 @@ class Panel(Vertical, can_focus=True):
         """The panel's content for the current state: a ``Text``, lines of it, or (slower)
         any Rich renderable."""
         raise NotImplementedError
+
+    def wants(self, touched: set[str]) -> bool:
+        """True when something this panel draws from changed."""
+        return not self.WATCHES or bool(self.WATCHES & touched)
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         """The command a student would type for the same view."""

@@ -7,13 +7,14 @@ Pure Python (no Textual), so the logic behind highlighting and the timeline is u
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dockerscope.feed import Frame
-from dockerscope.kernel.model import ApiCall, Change, Snapshot
+from dockerscope.kernel.model import COLLECTIONS, ApiCall, Change, Snapshot
 
 #: Seconds a new object stays highlighted, and a removed one keeps fading out.
 HIGHLIGHT_SECONDS = 4.0
@@ -44,11 +45,16 @@ def significant(change: Change) -> bool:
     if change.action != "changed":
         return True
     before, after = change.before, change.after
-    if not (dataclasses.is_dataclass(before) and dataclasses.is_dataclass(after)):
+    if type(before) is not type(after) or not dataclasses.is_dataclass(before):
         return True
-    names = {f.name for f in dataclasses.fields(before)}
-    quiet = {n: 0 for n in VOLATILE_FIELDS if n in names}
-    return dataclasses.replace(before, **quiet) != dataclasses.replace(after, **quiet)  # type: ignore[type-var]
+    kind: type = type(before)
+    return any(getattr(before, name) != getattr(after, name) for name in _steady_fields(kind))
+
+
+@functools.cache
+def _steady_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a dataclass that do not move on their own."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in VOLATILE_FIELDS)
 
 
 class DashState:
@@ -68,6 +74,7 @@ class DashState:
         self.ticked: set[tuple[str, str]] = set()  # counters that moved in the latest frame
         self.calls: dict[int, ApiCall] = {}
         self.changes: deque[StampedChange] = deque(maxlen=history)
+        self.touched: set[str] = set()  #: collections (and "traffic") changed since last taken
 
     def apply(self, frame: Frame) -> None:
         """Take in one frame (frames must be applied in order)."""
@@ -80,8 +87,15 @@ class DashState:
         if frame.note:
             self.note = frame.note
         self.frames += 1
+        # Counters lit in the last frame go back to normal: their panels must redraw too.
+        self.touched.update(coll for coll, _ in self.ticked)
         self.ticked = set()
+        if self.frames == 1:
+            self.touched.update(COLLECTIONS)  # the first frame is news everywhere
+        if frame.traffic:
+            self.touched.add("traffic")
         for change in frame.diff.changes:
+            self.touched.add(change.collection)
             ident = (change.collection, _base_key(change.key))
             if change.action == "added":
                 self.marks[ident] = Mark("added", now, change.after)
@@ -96,6 +110,11 @@ class DashState:
         if len(self.calls) > self.max_calls:  # a long class: forget the oldest calls
             for seq in sorted(self.calls)[: len(self.calls) - self.max_calls]:
                 del self.calls[seq]
+
+    def take_touched(self) -> set[str]:
+        """What changed since the last call (the dashboard redraws only panels showing it)."""
+        touched, self.touched = self.touched, set()
+        return touched
 
     def mark(self, collection: str, key: str) -> Mark | None:
         """The live mark of an object, or None once it has faded."""

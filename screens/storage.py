@@ -40,6 +40,7 @@ class StoragePanel(Panel):
     PANEL_ID = "storage"
     TITLE = "Storage"
     HINT = "overlay layers of each container and the files it changed (its upper dir)"
+    WATCHES = frozenset({"mounts"})
 
     def _selected(self, state: DashState) -> list[OverlayMount]:
         snap = state.snapshot

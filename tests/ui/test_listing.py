@@ -147,3 +147,19 @@ def test_grid_rows_keep_spans_inside_the_text() -> None:
     for row in rows:
         assert all(0 <= sp.start < sp.end <= len(row.plain) for sp in row.spans)
         list(row.render(console))  # renders without error
+
+
+def test_touched_names_what_changed_since_last_taken() -> None:
+    state = DashState(lambda: 0.0)
+    frames = lab_frames()
+    state.apply(frames[0])
+    assert {"links", "rules", "cgroups"} <= state.take_touched()
+    assert state.take_touched() == set()
+    state.apply(frames[1])
+    touched = state.take_touched()
+    assert {"links", "rules", "traffic", "cgroups", "flows"} <= touched
+    quiet = Frame(at=frames[1].at + 1, snapshot=frames[1].snapshot)
+    state.apply(quiet)
+    assert "rules" in state.take_touched()  # yesterday's ticking counters need a redraw
+    state.apply(Frame(at=quiet.at + 1, snapshot=frames[1].snapshot))
+    assert state.take_touched() == set()
