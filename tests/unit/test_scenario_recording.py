@@ -205,9 +205,7 @@ def test_shipped_recordings_are_current() -> None:
 
 #: Scenarios whose recording cannot be made yet, and why. A recording made later makes the
 #: test below fail until its entry is removed, so this list never outlives its reason.
-KNOWN_MISSING = {
-    "03-client-in-container": "needs an image named 'docker' holding a client (issue 6)",
-}
+KNOWN_MISSING: dict[str, str] = {}
 
 
 def test_every_scenario_has_a_recording() -> None:
