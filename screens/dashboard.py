@@ -28,7 +28,7 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
+from textual.widgets import Footer, Header, Static, Tab, Tabs
 
 PANEL_TYPES: tuple[type[Panel], ...] = (
     BridgesPanel, NatPanel, NamespacesPanel, CgroupsPanel, StoragePanel, FlowsPanel,
@@ -229,7 +229,7 @@ class DashboardScreen(Screen[None]):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
-        self.sub_title = "paused (p resumes)" if self.paused else ""
+        self.sub_title = "paused (p resumes)" if self.paused else None
         if not self.paused:
             self.refresh_panels(force=True)
 
@@ -237,13 +237,11 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(HelpScreen([(cls.TITLE, cls.HINT) for cls in PANEL_TYPES]))
 
     def action_escape(self) -> None:
+        """Close the command bar (a panel's filter handles its own escape)."""
         bar = self.query_one(CommandBar)
         if bar.has_class("-open"):
             bar.remove_class("-open")
             self.current_panel().focus()
-            return
-        if isinstance(self.focused, Input):
-            self.current_panel().key_escape()
 
     # -- terminals --------------------------------------------------------------------------
 

@@ -235,6 +235,12 @@ async def test_command_bar_without_a_client_says_so() -> None:
         await pilot.pause()
         log = app.dashboard.query_one("#commandbar-log", RichLog)
         assert any("no lab to talk to" in line.text for line in log.lines)
+        bar = app.dashboard.query_one("#commandbar")
+        assert bar.has_class("-open")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not bar.has_class("-open")
+        assert app.focused is app.dashboard.panel("bridges")
 
 
 async def test_help_screen_opens_and_closes() -> None:
