@@ -278,7 +278,12 @@ class LabSession:
                 raise LabError(f"cannot get image {image}: {(r.stderr or r.stdout).strip()}")
         from dockerscope.kernel.observer import Observer, Scope
 
-        self._observer = Observer(Scope.lab(self.name, run_root=str(self.run_base)))
+        scope = Scope.lab(self.name, run_root=str(self.run_base))
+        try:
+            # Verdicts need upper dirs as they are now, not as last walked a moment ago.
+            self._observer = Observer(scope, upper_every=0.0)
+        except TypeError:  # an observer that always walks them
+            self._observer = Observer(scope)
         self._traffic = TrafficFeed(self.socket)
         return self
 
