@@ -95,9 +95,9 @@ class Panel(Vertical, can_focus=True):
 
     def show(self, state: DashState) -> None:
         """Render the state into the body now."""
-        self.dirty = False
         if state.snapshot is None:
-            return
+            return  # stays dirty: the first frame will draw it
+        self.dirty = False
         self._renderable = self.render_body(state)
         self._lines = to_lines(self._renderable)
         self.query_one(LinesView).set_lines(self._lines)

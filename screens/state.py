@@ -91,7 +91,7 @@ class DashState:
         self.touched.update(coll for coll, _ in self.ticked)
         self.ticked = set()
         if self.frames == 1:
-            self.touched.update(COLLECTIONS)  # the first frame is news everywhere
+            self.touched.update([*COLLECTIONS, "traffic"])  # the first frame is news everywhere
         if frame.traffic:
             self.touched.add("traffic")
         for change in frame.diff.changes:

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 from dockerscope.screens import styles
-from dockerscope.screens.app import FramesReady
+from dockerscope.screens.app import DockerscopeApp, FramesReady
 from dockerscope.screens.dashboard import PANEL_TYPES
-from dockerscope.screens.fake import lab_frames
+from dockerscope.screens.fake import FakeSource, lab_frames
 from dockerscope.screens.help import HelpScreen
 from dockerscope.screens.lines import LinesView
 from dockerscope.screens.nat import NatPanel
@@ -353,3 +353,14 @@ async def test_arrows_scroll_the_focused_panel() -> None:
         await pilot.press("home")
         await pilot.pause()
         assert tuple(body.scroll_offset) == (0, 0)
+
+
+async def test_a_first_frame_without_traffic_still_draws_every_panel() -> None:
+    first = lab_frames()[0]
+    quiet = type(first)(at=first.at, snapshot=first.snapshot)  # no traffic, no note
+    app = DockerscopeApp(FakeSource([quiet]), clock=Clock())
+    async with app.run_test(size=(200, 60)) as pilot:
+        await frames(pilot, app, 1)
+        for panel in app.dashboard.panels:
+            assert "waiting for the first frame" not in panel.rendered_text(), panel.PANEL_ID
+        assert "method" in app.dashboard.panel("traffic").rendered_text()
