@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dockerscope.scenario.loader import ScenarioError, course_dir, find, load, load_course
+from dockerscope.scenario.recording import RecordingError
 
 
 def _lab_name(prefix: str = "rec") -> str:
@@ -143,6 +144,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from dockerscope.scenario.recording import check_recordings
 
     folder = Path(args.folder) if args.folder else course_dir()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder {folder}")
     try:
         course = load_course(folder)
     except ScenarioError as e:
@@ -224,6 +227,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.fn(args))
     except BrokenPipeError:  # output piped into head and closed: not an error
         return 0
-    except (ScenarioError, FileNotFoundError) as e:
+    except (ScenarioError, RecordingError, FileNotFoundError) as e:
         print(e, file=sys.stderr)
         return 1
