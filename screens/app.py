@@ -20,6 +20,7 @@ from typing import Any
 
 from dockerscope.screens.commandbar import Client, CommandBar
 from dockerscope.screens.dashboard import PANEL_TYPES, DashboardScreen
+from dockerscope.screens.livetraffic import WithTraffic, traffic_socket_of
 from dockerscope.screens.sessions import PtyProcess, TerminalArgv, dockerscope_argv
 from dockerscope.screens.state import DashState
 from textual import on, work
@@ -246,9 +247,18 @@ def build_app(source: Source, **kwargs: Any) -> DockerscopeApp:
     return DockerscopeApp(source, **kwargs)
 
 
-def run_scope(source: Source, *, client: Client | None = None, title: str = "dockerscope") -> None:
-    """``dockerscope scope``: the dashboard on a live source (show-command runs for real)."""
-    build_app(source, client=client, title=title, live=True, **lab_sessions(source.scope)).run()
+def run_scope(source: Source, *, client: Client | None = None, title: str = "dockerscope",
+              traffic_socket: str | None = None) -> None:
+    """``dockerscope scope``: the dashboard on a live source (show-command runs for real).
+
+    For a lab, the daemon's API calls (``traffic_socket``, else the observer's socket) are
+    merged into the frames for the traffic and timeline panels.
+    """
+    sessions = lab_sessions(source.scope)
+    socket_path = traffic_socket or traffic_socket_of(source)
+    if sessions and socket_path:
+        source = WithTraffic(source, socket_path)
+    build_app(source, client=client, title=title, live=True, **sessions).run()
 
 
 def lab_sessions(scope: str) -> dict[str, Any]:
@@ -281,6 +291,9 @@ def run_course(lab: Any, *, source: Source | None = None, client: Client | None 
     if menu is not None and hasattr(menu, "CourseMenuScreen"):
         extra.append(lambda: menu.CourseMenuScreen(lab))
     live = source is not None
+    socket_path = traffic_socket_of(source)
+    if source is not None and socket_path:
+        source = WithTraffic(source, socket_path)
     if source is None:
         source = NoFrames(f"lab:{getattr(lab, 'name', lab)}",
                           "the live observer is not available: panels stay empty")

@@ -19,6 +19,10 @@ from dockerscope.kernel.model import COLLECTIONS, ApiCall, Change, Snapshot
 #: Seconds a new object stays highlighted, and a removed one keeps fading out.
 HIGHLIGHT_SECONDS = 4.0
 
+#: The observer sees a change a moment after the kernel made it: a change seen this long after
+#: a call ended still counts as that call's doing.
+TIMELINE_GRACE = 0.25
+
 #: Fields that move on their own (counters, usage): a change to only these is a tick, not news.
 VOLATILE_FIELDS = ("packets", "bytes", "memory_usage", "cpu_usage_ns", "pids_current", "state")
 
@@ -158,12 +162,14 @@ class DashState:
         return [self.calls[k] for k in sorted(self.calls)]
 
     def changes_during(self, call: ApiCall) -> list[StampedChange]:
-        """Kernel changes whose frame time falls within the call (start to start + latency).
+        """Kernel changes whose frame time falls within the call (start to start + latency,
+        plus ``TIMELINE_GRACE`` for the observer's delay).
 
         A call still being served (status 0) is open-ended: everything seen since it began.
         """
         start = call.started_at
-        end = float("inf") if call.status == 0 else start + call.latency_ms / 1000.0
+        end = (float("inf") if call.status == 0
+               else start + call.latency_ms / 1000.0 + TIMELINE_GRACE)
         return [c for c in self.changes if start <= c.at <= end]
 
 
