@@ -191,3 +191,32 @@ def _deck() -> Any:
     from dockerscope.scenario.replay import SwitchableSource
 
     return SwitchableSource()
+
+
+async def test_replay_menu_opens_a_typed_path_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    text, _, _ = _record()
+    good = tmp_path / "elsewhere.jsonl"
+    good.write_text(text)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "something else"}\n')
+    empty = tmp_path / "none"
+    empty.mkdir()
+    app = DockerscopeApp(
+        _deck(),
+        clock=Clock(),
+        extra_screens=[lambda: ReplayMenuScreen(folder=empty, reason="not root: replay only")],
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ReplayMenuScreen))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "not root: replay only" in shown and "no recordings shipped" in shown
+        await pilot.press("o")
+        for ch in str(bad):
+            await pilot.press(ch if ch != "/" else "slash")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReplayMenuScreen)  # refused, still here
+        app.screen.open(str(good))
+        await until(pilot, lambda: isinstance(app.screen, WalkthroughScreen))
+        await until(pilot, lambda: "A bridge appears." in screen_text(app))
