@@ -281,3 +281,23 @@ async def test_keep_alive_serves_several_requests_on_one_connection(daemon: Daem
         return out
 
     assert await asyncio.get_running_loop().run_in_executor(None, two) == [200, 200, 200]
+
+
+async def test_attach_ends_when_the_client_goes_away(daemon: Daemon) -> None:
+    _, _, body = await call(daemon, "POST", "/containers/create?name=quiet", {"Image": "busybox"})
+    cid = json.loads(body)["Id"]
+    request = (
+        f"POST /containers/{cid}/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\n"
+        "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+    ).encode()
+    loop = asyncio.get_running_loop()
+    head, s = await loop.run_in_executor(None, _raw_request, str(daemon.lab.socket), request)
+    assert head.startswith(b"HTTP/1.1 101")
+    assert len(daemon.containers.attached[cid]) == 1
+    s.close()
+    for _ in range(50):
+        if not daemon.containers.attached[cid]:
+            break
+        await asyncio.sleep(0.05)
+    assert daemon.containers.attached[cid] == set()
+    await call(daemon, "DELETE", f"/containers/{cid}")

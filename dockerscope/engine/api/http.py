@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import http
 import json
+import select
 import socket
 import struct
 import time
@@ -218,6 +219,16 @@ class HijackedStream:
         except (ConnectionError, OSError):
             return False
         return True
+
+    def peer_closed(self) -> bool:
+        """True once the peer closed both directions (POLLHUP; unix sockets report it, a
+        half-close does not)."""
+        sock = self._writer.get_extra_info("socket")
+        if sock is None or self._writer.is_closing():
+            return True
+        p = select.poll()
+        p.register(sock.fileno(), select.POLLHUP)
+        return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in p.poll(0))
 
     def close_write(self) -> None:
         with contextlib.suppress(OSError, RuntimeError, NotImplementedError):

@@ -253,10 +253,15 @@ class ContainerRoutes:
         tty = c.config.tty
         mgr = self.mgr
 
+        asked_stdin = req.flag("stdin")
+
         async def run(s: HijackedStream) -> None:
             pump = None
             if use_stdin:
                 pump = asyncio.ensure_future(_stdin_pump(s, mgr, c.id, c.config.stdin_once))
+            elif not asked_stdin and q is not None:
+                # Stop waiting for output of a quiet container once the client is gone.
+                pump = asyncio.ensure_future(_gone(s, q))
             try:
                 for line in backlog:
                     if not await s.write(_log_bytes(line, tty, False)):
@@ -362,6 +367,19 @@ async def _stdin_pump(s: HijackedStream, mgr: Any, cid: str, stdin_once: bool) -
         mgr.write_stdin(cid, data)
     if stdin_once:
         mgr.close_stdin(cid)
+
+
+async def _gone(s: HijackedStream, q: asyncio.Queue[Any]) -> None:
+    """End an output-only attach once the client has closed its connection for good.
+
+    Clients half-close after their (empty) stdin, so EOF alone says nothing; a unix socket
+    also reports POLLHUP once the peer closed both directions.
+    """
+    while await s.read():
+        pass
+    while not s.peer_closed():
+        await asyncio.sleep(1)
+    q.put_nowait(None)
 
 
 async def _exec_stdin(s: HijackedStream, writer: Any) -> None:
