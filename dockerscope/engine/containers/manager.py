@@ -267,9 +267,16 @@ class ContainerManager:
 
     # ---- start ----------------------------------------------------------------------------
 
-    def _spec(self, c: Container, netns_path: str, etc: tuple[tuple[str, str], ...]) -> Any:
+    def _spec(
+        self,
+        c: Container,
+        netns_path: str,
+        etc: tuple[tuple[str, str], ...],
+        lowerdirs: tuple[str, ...] | None = None,
+    ) -> Any:
         rt = self.runtime
-        image = self.images.get(c.image_id)
+        if lowerdirs is None:
+            lowerdirs = tuple(self.images.layer_dirs(self.images.get(c.image_id)))
         d = self.store.dir(c.id)
         binds = []
         for b in c.host.binds:
@@ -280,7 +287,7 @@ class ContainerManager:
         return rt.ContainerSpec(
             id=c.id,
             hostname=c.config.hostname,
-            lowerdirs=tuple(self.images.layer_dirs(image)),
+            lowerdirs=lowerdirs,
             upperdir=str(d / "upper"),
             workdir=str(d / "work"),
             rootfs=str(d / "rootfs"),
@@ -919,12 +926,13 @@ class ContainerManager:
                         _wait_pidfd(fd, 5.0)
                     finally:
                         os.close(fd)
-            spec = None
-            with contextlib.suppress(Exception):
-                spec = self._spec(c, c.sandbox_key or "", ())
-            if spec is not None:
-                with contextlib.suppress(Exception):
-                    self.runtime.teardown(spec)
+            # Teardown needs only the id, the cgroup parent and the rootfs: no image lookup
+            # (the image may be gone).
+            spec = self._spec(c, c.sandbox_key or "", (), lowerdirs=())
+            try:
+                self.runtime.teardown(spec)
+            except Exception as exc:
+                log.warning("cleaning %s after a restart failed: %s", c.name, exc)
             self.net.release(c)
             code = 137 if alive else 255
             c = replace(
