@@ -14,6 +14,7 @@ from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Respons
 from dockerscope.engine.api.render import filter_containers, inspect, parse_filters, summary
 from dockerscope.engine.api.router import Router
 from dockerscope.engine.containers.create_request import parse_create
+from dockerscope.engine.containers.detach import DetachWatcher, parse_keys
 from dockerscope.engine.containers.frames import STREAM_IDS, frame
 from dockerscope.engine.containers.logs import LogLine, read_log
 from dockerscope.engine.containers.status import iso
@@ -239,8 +240,10 @@ class ContainerRoutes:
         c = self.mgr.get(id)
         if c.state.status in ("exited", "dead") and not req.flag("logs"):
             raise Conflict("You cannot attach to a stopped container, start it first")
-        if req.q("detachKeys"):
-            pass  # the client handles detach keys itself with a raw tty; nothing to do here
+        try:
+            keys = parse_keys(req.q("detachKeys")) if c.config.tty else b""
+        except ValueError as exc:
+            raise BadParameter(str(exc)) from None
         want = {s for s in ("stdout", "stderr") if req.flag(s)}
         use_stdin = req.flag("stdin") and c.config.open_stdin
         backlog: list[LogLine] = []
@@ -258,7 +261,9 @@ class ContainerRoutes:
         async def run(s: HijackedStream) -> None:
             pump = None
             if use_stdin:
-                pump = asyncio.ensure_future(_stdin_pump(s, mgr, c.id, c.config.stdin_once))
+                pump = asyncio.ensure_future(
+                    _stdin_pump(s, mgr, c.id, c.config.stdin_once, keys, q)
+                )
             elif not asked_stdin and q is not None:
                 # Stop waiting for output of a quiet container once the client is gone.
                 pump = asyncio.ensure_future(_gone(s, q))
@@ -358,13 +363,30 @@ def _log_bytes(line: LogLine, tty: bool, stamps: bool) -> bytes:
     return data if tty else frame(STREAM_IDS[line.stream], data)
 
 
-async def _stdin_pump(s: HijackedStream, mgr: Any, cid: str, stdin_once: bool) -> None:
-    """Client bytes to the container's stdin; the client's half-close ends stdin (StdinOnce)."""
+async def _stdin_pump(
+    s: HijackedStream,
+    mgr: Any,
+    cid: str,
+    stdin_once: bool,
+    keys: bytes = b"",
+    q: asyncio.Queue[Any] | None = None,
+) -> None:
+    """Client bytes to the container's stdin; the client's half-close ends stdin (StdinOnce).
+
+    With a tty, the detach keys end the session and leave the container and its stdin be.
+    """
+    watcher = DetachWatcher(keys)
     while True:
         data = await s.read()
         if not data:
             break
-        mgr.write_stdin(cid, data)
+        data, detached = watcher.feed(data)
+        if data:
+            mgr.write_stdin(cid, data)
+        if detached:
+            if q is not None:
+                q.put_nowait(None)
+            return
     if stdin_once:
         mgr.close_stdin(cid)
 
