@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dockerscope.engine.api.errors import BadParameter
+from dockerscope.engine.api.errors import BadParameter, NotFound, NotSupported
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.router import API_VERSION, MIN_API_VERSION, Router
 from dockerscope.engine.containers.status import iso
@@ -75,6 +75,11 @@ class SystemRoutes:
         r.add("GET", "/system/df", self.df)
         r.add("GET", "/dockerscope/traffic", self.traffic, tapped=False)
         r.add("POST", "/auth", self.auth)
+        r.add("GET", "/volumes", self.volumes)
+        r.add("POST", "/volumes/create", self.no_volumes)
+        r.add("POST", "/volumes/prune", self.volumes_prune)
+        r.add("GET", "/volumes/{name}", self.no_such_volume)
+        r.add("DELETE", "/volumes/{name}", self.no_such_volume)
 
     async def ping(self, req: Request) -> Response:
         headers = [
@@ -271,6 +276,19 @@ class SystemRoutes:
         return StreamResponse(
             self.d.tap.stream(backlog=req.flag("backlog", True)), content_type="application/json"
         )
+
+    async def volumes(self, req: Request) -> Response:
+        """No named volumes exist in dockerscope (host-path binds only): an honest empty list."""
+        return Response.json({"Volumes": [], "Warnings": None})
+
+    async def volumes_prune(self, req: Request) -> Response:
+        return Response.json({"VolumesDeleted": None, "SpaceReclaimed": 0})
+
+    async def no_volumes(self, req: Request) -> Response:
+        raise NotSupported("named volumes (docker volume create): use -v /host/path:/path")
+
+    async def no_such_volume(self, req: Request, name: str) -> Response:
+        raise NotFound(f"get {name}: no such volume")
 
     async def auth(self, req: Request) -> Response:
         await req.drain()
