@@ -117,17 +117,21 @@ class LinesView(ScrollView, can_focus=False):
     }
     """
 
-    def __init__(self, *, classes: str | None = None) -> None:
+    def __init__(self, *, classes: str | None = None, follow: bool = False) -> None:
         super().__init__(classes=classes)
+        self.follow = follow  #: stay at the bottom as lines arrive (unless scrolled up)
         self.lines: list[Line] = []
         self._cache: dict[int, Strip] = {}
 
     def set_lines(self, lines: list[Line]) -> None:
         """Replace the content (keeps the scroll position)."""
+        at_end = self.scroll_offset.y >= self.max_scroll_y
         self.lines = lines
         self._cache.clear()
         width = max((line.cell_len for line in lines), default=0)
         self.virtual_size = Size(width, len(lines))
+        if self.follow and at_end:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
         self.refresh()
 
     def render_line(self, y: int) -> Strip:

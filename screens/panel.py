@@ -58,6 +58,8 @@ class Panel(Vertical, can_focus=True):
     HINT: ClassVar[str] = ""  # one line telling what the panel shows, for the help screen
     #: What the panel draws from (snapshot collections, "traffic"); empty = everything.
     WATCHES: ClassVar[frozenset[str]] = frozenset()
+    #: A log-like panel: keep the newest lines (at the bottom) in view.
+    FOLLOW: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__(id=self.PANEL_ID, classes="panel")
@@ -69,7 +71,7 @@ class Panel(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter (enter to keep, esc to clear)", classes="filter")
-        yield LinesView(classes="body")
+        yield LinesView(classes="body", follow=self.FOLLOW)
 
     def on_mount(self) -> None:
         self.query_one(LinesView).set_lines(to_lines(self._renderable))

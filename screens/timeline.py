@@ -24,6 +24,7 @@ class TimelinePanel(Panel):
     PANEL_ID = "timeline"
     TITLE = "Timeline"
     HINT = "each API request and the kernel changes seen while it was served"
+    FOLLOW = True
 
     def render_body(self, state: DashState) -> list[Text]:
         out = LineBuilder()

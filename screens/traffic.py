@@ -42,6 +42,7 @@ class TrafficPanel(Panel):
     PANEL_ID = "traffic"
     TITLE = "Socket traffic"
     HINT = "each API request on the control socket, with the client's pid/uid and container"
+    FOLLOW = True
     WATCHES = frozenset({"traffic"})
 
     def render_body(self, state: DashState) -> list[Line]:

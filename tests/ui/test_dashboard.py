@@ -364,3 +364,26 @@ async def test_a_first_frame_without_traffic_still_draws_every_panel() -> None:
         for panel in app.dashboard.panels:
             assert "waiting for the first frame" not in panel.rendered_text(), panel.PANEL_ID
         assert "method" in app.dashboard.panel("traffic").rendered_text()
+
+
+async def test_traffic_follows_the_newest_call() -> None:
+    from dockerscope.screens.fake import T0
+
+    from dockerscope.feed import Frame
+    from dockerscope.kernel.model import ApiCall
+
+    base = lab_frames()[0]
+    calls = tuple(ApiCall(seq=n, started_at=T0 + n / 10, method="GET", path=f"/v1.41/call/{n}",
+                          status=200) for n in range(1, 60))
+    frames_ = [base, Frame(at=T0 + 10, snapshot=base.snapshot, traffic=calls)]
+    source = FakeSource(frames_, auto=False)
+    app = DockerscopeApp(source, clock=Clock())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("7")
+        await pilot.pause()
+        source.release()
+        await frames(pilot, app, 2)
+        await pilot.pause()
+        assert "/v1.41/call/59" in screen_text(app)
+        assert "/v1.41/call/1 " not in screen_text(app)
