@@ -120,8 +120,17 @@ class CourseMenuScreen(Screen[None]):
         self.sub_title = f"lab {name}" if name else ""
         self.load()
 
+    def on_screen_resume(self) -> None:
+        """Back from a walkthrough: files may have been edited meanwhile."""
+        if self.scenarios or self.errors:
+            self.load()
+
     def load(self) -> None:
         """(Re)read the scenario files; a bad file is listed with its error, not fatal."""
+        menu = self.query_one("#cm-list", OptionList)
+        was = None
+        if menu.highlighted is not None and menu.option_count:
+            was = menu.get_option_at_index(menu.highlighted).id
         self.scenarios, self.errors = [], []
         for path in scenario_files(self.folder):
             try:
@@ -129,14 +138,14 @@ class CourseMenuScreen(Screen[None]):
             except ScenarioError as e:
                 self.errors.append(str(e))
         self.scenarios.sort(key=lambda s: (s.section, s.id))
-        menu = self.query_one("#cm-list", OptionList)
         menu.clear_options()
         for s in self.scenarios:
             menu.add_option(Option(Text.assemble((f"{s.section}. ", "bold"), s.title), id=s.id))
         for err in self.errors:
             menu.add_option(Option(Text(f"✗ {err}", style="red"), disabled=True))
         if self.scenarios:
-            menu.highlighted = 0
+            ids = [sc.id for sc in self.scenarios]
+            menu.highlighted = ids.index(was) if was in ids else 0
         menu.focus()
 
     @on(OptionList.OptionHighlighted, "#cm-list")

@@ -123,8 +123,17 @@ async def test_course_menu_opens_the_walkthrough(tmp_path: Path) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, WalkthroughScreen))
         assert made == ["01-demo"]
+        (tmp_path / "00-new.toml").write_text(
+            TEXT.replace('id = "t-demo"', 'id = "00-new"').replace(
+                'title = "Demo"', 'title = "Added"'
+            )
+        )
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, CourseMenuScreen))
+        await pilot.pause()
+        menu = app.screen
+        assert [s.id for s in menu.scenarios] == ["00-new", "01-demo"]  # re-read on return
+        assert menu.query_one("#cm-list").highlighted == 1  # still on the one we opened
 
 
 async def test_editing_the_file_reloads_and_keeps_the_position(tmp_path: Path) -> None:
