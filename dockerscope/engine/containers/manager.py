@@ -955,12 +955,11 @@ class ContainerManager:
                 self.store.delete(c.id)
         return notes
 
-    async def shutdown(self, timeout: float = 10) -> None:
-        """Stop every running container (SIGTERM, then SIGKILL), as dockerd does on exit."""
+    async def shutdown(self, timeout: int | None = None) -> None:
+        """Stop every running container (StopSignal, then SIGKILL after each one's stop
+        timeout, or ``timeout``), all at once, as dockerd does on exit."""
         running = [cid for cid in self.live]
-        await asyncio.gather(
-            *(self.stop(cid, int(timeout)) for cid in running), return_exceptions=True
-        )
+        await asyncio.gather(*(self.stop(cid, timeout) for cid in running), return_exceptions=True)
         for task in list(self._finishing.values()):
             with contextlib.suppress(BaseException):
                 await task
