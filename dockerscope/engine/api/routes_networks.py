@@ -86,6 +86,7 @@ class NetworkRoutes:
             body.get("Scope") not in (None, "", "local")
             or body.get("ConfigFrom")
             or body.get("Ingress")
+            or body.get("ConfigOnly")
         ):
             raise NotSupported("swarm networks (scope, ingress, config-from)")
         ipam = body.get("IPAM") or {}
