@@ -84,7 +84,7 @@ class NetworkRoutes:
             raise NotSupported(f"network driver {driver!r} (only bridge)")
         if (
             body.get("Scope") not in (None, "", "local")
-            or body.get("ConfigFrom")
+            or (body.get("ConfigFrom") or {}).get("Network")
             or body.get("Ingress")
             or body.get("ConfigOnly")
         ):
