@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -39,19 +40,22 @@ def print_step(result: Any, out: TextIO) -> None:
     out.flush()
 
 
-def _session(lab: Any, keep_base: str | None) -> Any:
+def _session(lab: Any) -> tuple[Any, Path | None]:
+    """A session on ``lab`` (a name or an engine Lab), or on a new temporary lab; with the
+    temporary base dir to remove afterwards."""
     from dockerscope.scenario.lab import LabSession
 
     if isinstance(lab, str) and lab:  # an existing (or default-located) lab, by name
-        return LabSession(lab)
+        return LabSession(lab), None
     if lab is not None:  # an engine Lab: its own locations
-        return LabSession(
+        session = LabSession(
             lab.name, run_base=Path(lab.run_root).parent, data_base=Path(lab.data_root).parent
         )
-    base = keep_base or tempfile.mkdtemp(prefix="dockerscope-rec-")
+        return session, None
+    base = Path(tempfile.mkdtemp(prefix="dockerscope-rec-"))
     # Traversable like /run: file modes in the lab (the socket's) must be what decides access.
     os.chmod(base, 0o755)
-    return LabSession(_lab_name(), run_base=f"{base}/run", data_base=f"{base}/data")
+    return LabSession(_lab_name(), run_base=base / "run", data_base=base / "data"), base
 
 
 def run_one(path: Path, out_file: Path | None, lab: Any, out: TextIO, result: bool = False) -> Any:
@@ -61,41 +65,51 @@ def run_one(path: Path, out_file: Path | None, lab: Any, out: TextIO, result: bo
     so a shipped recording always shows a run that proved itself. Returns whether it passed,
     or (``result=True``) the ``ScenarioResult`` (without steps when the lab was not ready).
     """
-    from dockerscope.scenario.lab import LabError
-    from dockerscope.scenario.recording import record_run, write_atomically
-
     scenario = load(path)
     out.write(f"== {scenario.section}. {scenario.title} ({scenario.id})\n")
-    with _session(lab, None) as session:
-        try:
-            session.up(scenario.needs.images)
-        except LabError as e:
-            out.write(f"lab not ready: {e}\n")
-            from dockerscope.scenario.runner import ScenarioResult
+    session, base = _session(lab)
+    try:
+        res = _run_session(session, scenario, out_file, out)
+    finally:
+        session.close()
+        if base is not None:
+            shutil.rmtree(base, ignore_errors=True)
+    return res if result else bool(res.ok)
 
-            return ScenarioResult(scenario) if result else False  # no steps: not ok
-        runner = session.runner(scenario)
-        if out_file is None:
-            res = runner.run_all()
-            for step in res.steps:
-                print_step(step, out)
-            return res if result else bool(res.ok)
 
-        def write(fp: Any) -> Any:
-            res = record_run(runner, fp, lab=session.name)
-            for step in res.steps:
-                print_step(step, out)
-            if not res.ok:
-                raise _NotRecorded(res)
-            return res
+def _run_session(session: Any, scenario: Any, out_file: Path | None, out: TextIO) -> Any:
+    """Prepare the lab, then run (and record) the scenario; returns the ScenarioResult."""
+    from dockerscope.scenario.lab import LabError
+    from dockerscope.scenario.recording import record_run, write_atomically
+    from dockerscope.scenario.runner import ScenarioResult
 
-        try:
-            res = write_atomically(out_file, write)
-        except _NotRecorded as e:
-            out.write(f"not recorded: {len(e.failures)} expectation(s) unmet\n")
-            return e.result if result else False
-        out.write(f"recorded {out_file}\n")
-        return res if result else True
+    try:
+        session.up(scenario.needs.images)
+    except LabError as e:
+        out.write(f"lab not ready: {e}\n")
+        return ScenarioResult(scenario)  # no steps: not ok
+    runner = session.runner(scenario)
+    if out_file is None:
+        res = runner.run_all()
+        for step in res.steps:
+            print_step(step, out)
+        return res
+
+    def write(fp: Any) -> Any:
+        res = record_run(runner, fp, lab=session.name)
+        for step in res.steps:
+            print_step(step, out)
+        if not res.ok:
+            raise _NotRecorded(res)
+        return res
+
+    try:
+        res = write_atomically(out_file, write)
+    except _NotRecorded as e:
+        out.write(f"not recorded: {len(e.failures)} expectation(s) unmet\n")
+        return e.result
+    out.write(f"recorded {out_file}\n")
+    return res
 
 
 class _NotRecorded(Exception):
