@@ -163,6 +163,7 @@ class CommandResult:
     stderr: str = ""
     duration: float = 0.0
     background: bool = False
+    show: bool = True  # False for a hidden set-up command (``Command.show``)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

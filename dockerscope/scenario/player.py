@@ -192,7 +192,9 @@ class LivePlayer:
             index=index,
             ok=r.ok,
             outputs=tuple(
-                Output(x.command, x.exit_code, (x.stdout + x.stderr).rstrip()) for x in r.results
+                Output(x.command, x.exit_code, (x.stdout + x.stderr).rstrip())
+                for x in r.results
+                if x.show
             ),
             checks=tuple(
                 Check(c.expectation.describe(), c.verdict.ok, c.verdict.detail) for c in r.checked

@@ -158,8 +158,9 @@ class Recorder:
                 )
 
     def output(self, index: int, j: int, result: Any) -> None:
-        """One command's result."""
-        self.event("output", step=index, index=j, **result.to_json())
+        """One command's result (hidden set-up commands are left out)."""
+        if getattr(result, "show", True):
+            self.event("output", step=index, index=j, **result.to_json())
 
     def end_step(self, result: Any) -> None:
         """Verdicts, the predict outcome and the step's duration."""

@@ -8,6 +8,7 @@ a worker thread). Expectations are checked on the observer's snapshots only.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -185,6 +186,8 @@ class Runner:
                 result = CommandResult(cmd.kind, cmd.display(), None, background=True)
             else:
                 result = self.executor.run(cmd)
+            if not cmd.show:
+                result = dataclasses.replace(result, show=False)
             results.append(result)
             if on_result is not None:
                 on_result(result)

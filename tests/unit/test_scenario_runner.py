@@ -110,3 +110,19 @@ def test_substitute_leaves_templates_alone() -> None:
     assert substitute("inspect -f '{{.State.OOMKilled}}' awk '{print $1}'", vals) == (
         "inspect -f '{{.State.OOMKilled}}' awk '{print $1}'"
     )
+
+
+def test_hidden_commands_run_but_are_not_shown() -> None:
+    from dockerscope.scenario.player import LivePlayer
+
+    text = SCENARIO.replace(', { bridge_gone = "x" }', "").replace(
+        '{ kind = "host", run = "echo bg", background = true },',
+        '{ kind = "host", run = "echo secret", show = false },',
+    )
+    lab = demo_lab()
+    runner = Runner(load_text(text, "t.toml"), lab, lab.snapshot, lab.traffic, sleep=lambda s: None)
+    player = LivePlayer(runner)
+    assert player.steps[2].commands == ("host$ echo {lab}",)
+    out = player.run(2)
+    assert "host$ echo secret" in lab.log  # it ran
+    assert [o.command for o in out.outputs] == ["host$ echo {lab}"]  # but is not shown
