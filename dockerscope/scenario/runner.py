@@ -160,8 +160,6 @@ class Runner:
 
     def prepare(self, command: Command) -> Command:
         """The command with placeholders filled in."""
-        import dataclasses
-
         return dataclasses.replace(
             command,
             run=substitute(command.run, self.values),
@@ -223,8 +221,6 @@ class Runner:
 
     def _fill(self, e: Expectation) -> Expectation:
         """The expectation with placeholders filled in (as checked and as shown)."""
-        import dataclasses
-
         return dataclasses.replace(e, params=substitute_params(e.params, self.values))
 
     def _check(self, e: Expectation, observed: Observed) -> Verdict:
