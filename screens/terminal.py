@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 import pyte
 from rich.segment import Segment
 from rich.style import Style
-from textual import events, on, work
+from textual import events, on
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -223,11 +223,17 @@ class TerminalPane(Widget, can_focus=True):
             return
         self._queue(data)
 
-    @work(thread=True, exit_on_error=False, group="terminal")
     def _read_thread(self) -> None:
-        # Blocking reads in a thread; only queues and posts, never touches the widget.
+        # A daemon thread, not a Textual worker: a stream that never ends (an attach nobody
+        # closed) must not keep the interpreter alive after the app has gone.
+        threading.Thread(target=self._read_loop, name="terminal-reader", daemon=True).start()
+
+    def _read_loop(self) -> None:
+        # Blocking reads; only queues and posts, never touches the widget.
         while not self._stop.is_set():
             data = self.conn.read(65536)
+            if self._stop.is_set():
+                return
             self._queue(data)
             if not data:
                 return

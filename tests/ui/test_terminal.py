@@ -6,6 +6,7 @@ import fcntl
 import os
 import struct
 import subprocess
+import sys
 import termios
 from collections.abc import Iterator
 
@@ -179,3 +180,66 @@ async def test_small_screen_stacks_the_pane_and_f12_gives_keys_back(shell: Shell
         await pilot.pause()
         assert app.dashboard.active == "nat"
         assert pane.parent is not None  # still open
+
+
+class QueueConn:
+    """A connection without a file descriptor (like an attach stream): read blocks on a queue."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self.incoming: queue.Queue[bytes] = queue.Queue()
+        self.written = b""
+        self.sizes: list[tuple[int, int]] = []
+
+    def read(self, size: int) -> bytes:
+        return self.incoming.get()
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def resize(self, rows: int, cols: int) -> None:
+        self.sizes.append((rows, cols))
+
+
+async def test_a_connection_without_fd_is_read_in_a_thread() -> None:
+    conn = QueueConn()
+    app = TermApp(0)
+    app.compose = lambda: iter([TerminalPane(conn, title="attach")])  # type: ignore[method-assign]
+    async with app.run_test(size=(60, 20)) as pilot:
+        pane = app.query_one(TerminalPane)
+        pane.focus()
+        conn.incoming.put(b"\x1b[1;32mgreen\x1b[0m text\r\n")
+        await wait_for(pilot, lambda: pane.display_lines()[0].startswith("green text"))
+        assert pane.vt.buffer[0][0].fg == "green" and pane.vt.buffer[0][0].bold
+        await pilot.press("x", "enter")
+        await wait_for(pilot, lambda: conn.written == b"x\r")
+        assert conn.sizes and conn.sizes[-1] == (pane.size.height, pane.size.width)
+        conn.incoming.put(b"")  # the stream ends
+        await wait_for(pilot, lambda: pane.ended)
+        assert "process ended" in str(pane.border_subtitle)
+
+
+def test_a_stream_that_never_ends_does_not_keep_python_alive() -> None:
+    code = (
+        "import asyncio\n"
+        "from textual.app import App\n"
+        "from dockerscope.screens.terminal import TerminalPane\n"
+        "class Never:\n"
+        "    def read(self, n):\n"
+        "        import threading; threading.Event().wait()\n"
+        "    def write(self, data): pass\n"
+        "    def resize(self, rows, cols): pass\n"
+        "class A(App):\n"
+        "    def compose(self):\n"
+        "        yield TerminalPane(Never())\n"
+        "async def main():\n"
+        "    async with A().run_test() as pilot:\n"
+        "        await pilot.pause()\n"
+        "asyncio.run(main())\n"
+        "print('done')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "done"
