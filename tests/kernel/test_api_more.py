@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 
 import docker
@@ -34,6 +35,14 @@ def test_images_diff_commit_save_load(daemon: RunningDaemon) -> None:  # noqa: F
             client.containers.run("mybox:v1", ["ls", "/bin/vi"], remove=True)
         assert info.value.exit_status == 1  # deleted in the committed layer
         data = b"".join(client.images.get("mybox:v1").save(named=True))
+        # The committed layer holds the container's changes only: mount points, /etc files
+        # and /.dockerenv stay in the init layer, as with Docker.
+        with tarfile.open(fileobj=io.BytesIO(data)) as saved:
+            manifest = json.load(saved.extractfile("manifest.json"))  # type: ignore[arg-type]
+            top = saved.extractfile(manifest[0]["Layers"][-1])
+            with tarfile.open(fileobj=top) as layer:
+                names = {m.name.rstrip("/") for m in layer.getmembers()}
+        assert names == {"bin", "bin/.wh.vi", "tmp", "tmp/new"}
         with pytest.raises(docker.errors.APIError) as conflict:
             client.images.remove("busybox")  # the stopped container still uses it
         assert conflict.value.status_code == 409

@@ -275,9 +275,13 @@ class ContainerManager:
         lowerdirs: tuple[str, ...] | None = None,
     ) -> Any:
         rt = self.runtime
-        if lowerdirs is None:
-            lowerdirs = tuple(self.images.layer_dirs(self.images.get(c.image_id)))
         d = self.store.dir(c.id)
+        if lowerdirs is None:
+            image_layers = tuple(self.images.layer_dirs(self.images.get(c.image_id)))
+            # Docker's "<id>-init" layer: mount points, /etc files and /.dockerenv live in a
+            # read-only layer of their own, so starting writes nothing to the container's upper
+            # dir and neither `docker diff` nor `docker commit` ever sees them.
+            lowerdirs = (rt.make_init_layer(d / "init", image_layers), *image_layers)
         binds = []
         for b in c.host.binds:
             parts = b.split(":")
