@@ -1,7 +1,8 @@
 """The base of every dashboard panel: a titled, focusable box with a filter and a body.
 
-A panel turns the dashboard's ``DashState`` into one Rich renderable (``render_body``) and
-names the shell command behind its view (``shell_command``). It never reads a source and never
+A panel turns the dashboard's ``DashState`` into lines of text (``render_body``; a ``Text``
+or any Rich renderable works too, more slowly) and names the shell command behind its view
+(``shell_command``). It never reads a source and never
 runs in a worker: the dashboard calls ``show`` on the message loop, one refresh at a time.
 """
 
