@@ -534,13 +534,16 @@ def _overlay_check(o: Observed, p: dict[str, Any]) -> Verdict:
 
 
 def _layers_shared_validate(params: Any) -> None:
-    _Schema(a=_str, b=_str, shared=_bool)(params)
+    _Schema(a=_str, b=_str, shared=_bool, count=_cmp)(params)
     for key in ("a", "b"):
         if key not in params:
             raise ParamError(key, "missing (a container name)")
 
 
 def _layers_shared_check(o: Observed, p: dict[str, Any]) -> Verdict:
+    """Image layers sit at the bottom of the stack (the end of ``lowerdirs``); above them a
+    container may have private layers (Docker's init layer). Count the common bottom."""
+
     def layers(who: str) -> tuple[str, ...] | None:
         for m in o.after.mounts:
             if _owner_matches(m.owner, who):
@@ -551,13 +554,16 @@ def _layers_shared_check(o: Observed, p: dict[str, Any]) -> Verdict:
     if a is None or b is None:
         missing = p["a"] if a is None else p["b"]
         return Verdict(False, f"no overlay root seen for {missing}")
-    common = [d for d in a if d in b]
-    same = a == b
-    want = p.get("shared", True)
-    detail = f"{p['a']} and {p['b']} share {len(common)} of {len(a)}/{len(b)} layers" + (
-        " (the same image)" if same else ""
+    common = 0
+    while common < min(len(a), len(b)) and a[-1 - common] == b[-1 - common]:
+        common += 1
+    detail = (
+        f"{p['a']} and {p['b']} share the bottom {common} of their {len(a)}/{len(b)} layers"
+        f" ({len(a) - common} and {len(b) - common} of their own on top)"
     )
-    return Verdict(same == want, detail)
+    if not p.get("shared", True):
+        return Verdict(common == 0, detail)
+    return Verdict(compare(common, p.get("count", ">0")), detail)
 
 
 def _whiteout_params(params: Any) -> dict[str, Any]:
@@ -1001,8 +1007,9 @@ _PHRASES: dict[str, Callable[[Any], str]] = {
     "mount": _phrase_mount,
     "whiteout": _phrase_whiteout,
     "layers_shared": lambda p: (
-        f"{p['a']} and {p['b']} "
-        + ("stack the same layers" if p.get("shared", True) else "stack different layers")
+        f"{p['a']} and {p['b']} share image layers ({p.get('count', '>0')})"
+        if p.get("shared", True)
+        else f"{p['a']} and {p['b']} share no layers"
     ),
     "netns_shared": _phrase_netns_shared,
     "netns": lambda p: (

@@ -229,13 +229,17 @@ def test_mount_and_whiteout() -> None:
 
 
 def test_layers_shared() -> None:
-    a = _mount(Owner("container", "cow-a"))
-    b = _mount(Owner("container", "cow-b"))
-    c = _mount(Owner("container", "cow-c"), lowers=("/l/9", "/l/0"))
-    s = snap(mounts=(a, b, c))
-    assert ok("layers_shared", {"a": "cow-a", "b": "cow-b"}, s, s)[0]
-    good, detail = ok("layers_shared", {"a": "cow-a", "b": "cow-c"}, s, s)
-    assert not good and "share 1 of 2/2" in detail
+    # each container has its own init layer on top of the image's two layers
+    a = _mount(Owner("container", "cow-a"), lowers=("/c/a/init", "/l/1", "/l/0"))
+    b = _mount(Owner("container", "cow-b"), lowers=("/c/b/init", "/l/1", "/l/0"))
+    c = _mount(Owner("container", "cow-c"), lowers=("/c/c/init", "/l/0"))
+    d = _mount(Owner("container", "other"), lowers=("/x/9",))
+    s = snap(mounts=(a, b, c, d))
+    good, detail = ok("layers_shared", {"a": "cow-a", "b": "cow-b", "count": ">=2"}, s, s)
+    assert good and "share the bottom 2 of their 3/3 layers" in detail
+    good, detail = ok("layers_shared", {"a": "cow-a", "b": "cow-c", "count": ">=2"}, s, s)
+    assert not good and "bottom 1" in detail
+    assert ok("layers_shared", {"a": "cow-a", "b": "other", "shared": False}, s, s)[0]
     assert not ok("layers_shared", {"a": "cow-a", "b": "nobody"}, s, s)[0]
 
 
