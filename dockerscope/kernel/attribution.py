@@ -29,6 +29,9 @@ class ContainerHint:
     ips: tuple[str, ...] = ()
     #: published ports: (host port, protocol, container port)
     ports: tuple[tuple[int, str, int], ...] = ()
+    #: its writable layer (``GraphDriver.Data.UpperDir`` of an inspect): Docker's overlay2
+    #: names that dir after a layer id, not the container id, so only the API can tell
+    upperdir: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,11 +116,37 @@ def hints_from_api(containers: list[dict[str, Any]], networks: list[dict[str, An
     return Hints(tuple(chints), tuple(nhints))
 
 
-def hints_from_socket(path: str, timeout: float = 0.5, docker: bool = False) -> Hints:
-    """Ask a Docker-compatible API on a unix socket for its containers and networks."""
+def hints_from_socket(
+    path: str,
+    timeout: float = 0.5,
+    docker: bool = False,
+    upperdirs: dict[str, str] | None = None,
+) -> Hints:
+    """Ask a Docker-compatible API on a unix socket for its containers and networks.
+
+    Each container's writable layer comes from one inspect (``GET /containers/<id>/json``);
+    ``upperdirs`` (container id -> upper dir) keeps those answers between calls, since a
+    container's layer never moves, so a poll costs two requests plus one per new container.
+    """
     containers = _get_json(path, "/containers/json", timeout)
     networks = _get_json(path, "/networks", timeout)
-    return replace(hints_from_api(containers, networks), docker=docker)
+    hints = hints_from_api(containers, networks)
+    known = upperdirs if upperdirs is not None else {}
+    chints = []
+    for c in hints.containers:
+        if c.id and c.id not in known:
+            try:
+                info = _get_json(path, f"/containers/{c.id}/json", timeout)
+            except (OSError, ValueError):
+                info = None  # gone meanwhile, or an API without inspect: ask again next time
+            if isinstance(info, dict):
+                data = (info.get("GraphDriver") or {}).get("Data") or {}
+                known[c.id] = str(data.get("UpperDir") or "")
+        chints.append(replace(c, upperdir=known.get(c.id, "")))
+    live = {c.id for c in hints.containers}
+    for cid in [k for k in known if k not in live]:
+        del known[cid]
+    return replace(hints, containers=tuple(chints), docker=docker)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +164,9 @@ class _Index:
     subnets: list[tuple[Any, Owner]] = field(default_factory=list)
     ports: dict[tuple[int, str], tuple[int, Owner]] = field(default_factory=dict)
     netns: dict[str, Owner] = field(default_factory=dict)  # netns label -> owner
+    uppers: dict[str, Owner] = field(default_factory=dict)  # container upper dir -> owner
     lab: Owner | None = None
+    docker: Owner | None = None  # a real Docker's own plumbing (DOCKER-USER, jumps, ...)
 
     def fingerprint(self) -> int:
         """Equal for two indexes that attribute every object the same way."""
@@ -148,7 +179,9 @@ class _Index:
                 tuple(self.subnets),
                 frozenset(self.ports.items()),
                 frozenset(self.netns.items()),
+                frozenset(self.uppers.items()),
                 self.lab,
+                self.docker,
             )
         )
 
@@ -158,8 +191,12 @@ def _index(snap: Snapshot, hints: Hints) -> _Index:
     o: Owner | None
     if hints.lab:
         ix.lab = Owner("lab", hints.lab)
+    if hints.docker:
+        ix.docker = DOCKERD
     for c in hints.containers:
         o = Owner("container", c.name, c.id)
+        if c.upperdir:
+            ix.uppers[c.upperdir] = o
         for k in (c.name, c.id, c.id[:12]):
             if k:
                 ix.containers[k] = o
@@ -224,6 +261,10 @@ def _index(snap: Snapshot, hints: Hints) -> _Index:
             if co is not None:
                 ix.ports[(host_port, proto)] = (cport, co)
     return ix
+
+
+#: Owner of what a real Docker sets up for itself rather than for one container or network.
+DOCKERD = Owner("docker", "dockerd")
 
 
 def _container_for_name(ix: _Index, name: str | None) -> Owner | None:
@@ -301,6 +342,11 @@ def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
             to_port = opts["--to-destination"].rsplit(":", 1)[-1]
             return _port(host_port, proto, container, to_port)
         if container is not None:
+            # A rule for the container's side (filter ACCEPT, hairpin MASQUERADE) names its
+            # port; the published port it serves is the one to show when the API told it.
+            for (hport, hproto), (cport, o) in ix.ports.items():
+                if o == container and hproto == proto and cport == host_port:
+                    return _port(hport, proto, container, cport)
             return Owner("port", f"{host_port}/{proto} -> {container.name}", container.id)
         if hinted is not None:
             cport, o = hinted
@@ -321,7 +367,14 @@ def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
             for sub, o in ix.subnets:
                 if sub == net:
                     return o
+    if ix.docker is not None and _docker_plumbing(rule, opts):
+        return ix.docker
     return None
+
+
+def _docker_plumbing(rule: Rule, opts: dict[str, str]) -> bool:
+    """A rule in one of Docker's own chains, or a jump into one (DOCKER, DOCKER-USER, ...)."""
+    return rule.chain.startswith("DOCKER") or opts.get("-j", "").startswith("DOCKER")
 
 
 class Memo:
@@ -390,8 +443,10 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
         return o
 
     def path_owner(path: str) -> Owner | None:
-        o = _container_in_path(ix, path)
-        if o is None:
+        o = ix.uppers.get(path) or _container_in_path(ix, path)
+        # Docker's overlay2 dirs are named after layer ids, which look like container ids
+        # but are not: only a hinted upper dir or the process that mounted it can tell.
+        if o is None and "/overlay2/" not in path:
             cid = _id_component(path)
             if cid is not None:
                 o = Owner("container", cid[:12], cid)
@@ -403,7 +458,7 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
 
     def mount_owner(m: Any) -> Owner | None:
         o = path_owner(m.upperdir)
-        if (o is None or o.kind == "lab") and m.seen_from.startswith("pid:"):
+        if (o is None or o.kind in ("lab", "docker")) and m.seen_from.startswith("pid:"):
             p = procs.get(int(m.seen_from[4:]))
             if p is not None:
                 o = proc_owner(p) or o

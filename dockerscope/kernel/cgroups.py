@@ -169,3 +169,15 @@ def read_cgroups(parent: str, root: str | Path = "/sys/fs/cgroup", depth: int = 
     """Every cgroup below ``parent`` with its figures; an absent parent gives []."""
     reader = read_v2 if is_v2(root) else read_v1
     return [reader(root, rel) for rel in list_cgroups(parent, root, depth)]
+
+
+def read_cgroups_at(rels: list[str], root: str | Path = "/sys/fs/cgroup") -> list[Cgroup]:
+    """Figures of the named cgroups (relative paths); ones that no longer exist are left out."""
+    v2 = is_v2(root)
+    out = []
+    for rel in rels:
+        rel = rel.strip("/")
+        bases = [Path(root)] if v2 else list(v1_controllers(root).values())
+        if any((b / rel).is_dir() for b in bases):
+            out.append(read_v2(root, rel) if v2 else read_v1(root, rel))
+    return out

@@ -106,16 +106,25 @@ class Scope:
 
     @classmethod
     def host(
-        cls, netns_root: str = "/run/netns", docker_socket: str = "/var/run/docker.sock"
+        cls,
+        netns_root: str = "/run/netns",
+        docker_socket: str | None = None,
+        cgroup_parent: str = "docker",
     ) -> Scope:
-        """The machine: its own netns, /run/netns, containers' unnamed netns, Docker's cgroups."""
+        """The machine: its own netns, /run/netns, containers' unnamed netns, Docker's cgroups.
+
+        ``docker_socket`` defaults to ``DOCKER_HOST`` when that names a unix socket, else
+        ``/var/run/docker.sock``, as the docker CLI chooses. Containers' cgroups are looked for
+        under ``cgroup_parent`` and wherever the API's containers' processes live (a daemon
+        started with ``--cgroup-parent``, or the systemd driver's ``docker-<id>.scope``).
+        """
         return cls(
             label="host",
             kind="host",
             netns_dirs=(netns_root,),
             include_host=True,
-            cgroup_parent="docker",
-            api_socket=docker_socket,
+            cgroup_parent=cgroup_parent,
+            api_socket=docker_socket or default_docker_socket(),
             docker=True,
         )
 
@@ -123,6 +132,14 @@ class Scope:
         """Directories whose entries announce namespaces coming and going."""
         dirs = {os.path.dirname(f) for f in self.netns_files} | set(self.netns_dirs)
         return sorted(dirs)
+
+
+def default_docker_socket(env: dict[str, str] | None = None) -> str:
+    """Docker's socket as the docker CLI finds it: ``DOCKER_HOST=unix://...``, else the default."""
+    value = (os.environ if env is None else env).get("DOCKER_HOST", "")
+    if value.startswith("unix://") and value[len("unix://") :].startswith("/"):
+        return value[len("unix://") :]
+    return "/var/run/docker.sock"
 
 
 @dataclass
@@ -178,6 +195,7 @@ class Observer:
         self._given_hints = hints
         self._hints = hints or Hints()
         self._hints_at = 0.0
+        self._upperdirs: dict[str, str] = {}  # container id -> upper dir, asked once each
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dockerscope-obs")
         self._ns: dict[str, _Ns] = {}
         self._netns_by_inode: dict[int, list[int]] = {}
@@ -405,7 +423,10 @@ class Observer:
         files = [f for f in self.scope.netns_files if os.path.exists(f)]
         for f in files:
             refs.extend(r for r in netns_mod.named([os.path.dirname(f)]) if r.path == f)
-        refs.extend(netns_mod.named(self.scope.netns_dirs))
+        # The observer's own namespace may also have a name (``ip netns exec foo`` or nsenter
+        # into /run/netns/foo): list it once, as the host.
+        host_inodes = {r.inode for r in refs if r.label == HOST}
+        refs.extend(r for r in netns_mod.named(self.scope.netns_dirs) if r.inode not in host_inodes)
         known = {r.inode for r in refs}
         if self.scope.kind == "host":
             refs.extend(netns_mod.unnamed(known, self._netns_by_inode, self.proc))
@@ -602,9 +623,35 @@ class Observer:
         if not parent:
             self._cgroups = []
             return
-        self._cgroups = self._try(
-            "cgroups", lambda: cgroups_mod.read_cgroups(parent, self.cgroup_root), self._cgroups
-        )
+
+        def read() -> list[Any]:
+            found = cgroups_mod.read_cgroups(parent, self.cgroup_root)
+            have = {c.path.strip("/") for c in found}
+            for rel in self._docker_cgroups():
+                if rel not in have:
+                    have.add(rel)
+                    found.extend(cgroups_mod.read_cgroups_at([rel], self.cgroup_root))
+            return found
+
+        self._cgroups = self._try("cgroups", read, self._cgroups)
+
+    def _docker_cgroups(self) -> list[str]:
+        """Cgroups of the API's containers found through their processes, wherever they are.
+
+        A real Docker puts a container in ``<cgroup parent>/<id>`` (``docker`` unless the
+        daemon was started with ``--cgroup-parent``) or, with the systemd driver, in
+        ``system.slice/docker-<id>.scope``: the process's own cgroup says which.
+        """
+        if not self.scope.docker or not self._hints.containers:
+            return []
+        ids = {c.id for c in self._hints.containers if c.id}
+        out = []
+        for p in self._processes:
+            rel = p.cgroup.strip("/")
+            last = rel.rsplit("/", 1)[-1].removeprefix("docker-").removesuffix(".scope")
+            if last in ids:
+                out.append(rel)
+        return sorted(set(out))
 
     def _read_mounts(self) -> None:
         def read() -> list[OverlayMount]:
@@ -679,7 +726,9 @@ class Observer:
             self._hints = Hints()
             return
         self._hints = self._try(
-            "hints", lambda: hints_from_socket(sock, docker=self.scope.docker), self._hints
+            "hints",
+            lambda: hints_from_socket(sock, docker=self.scope.docker, upperdirs=self._upperdirs),
+            self._hints,
         )
 
     def _full(self, reread_all: bool = True) -> Snapshot:
@@ -697,10 +746,10 @@ class Observer:
                         self._poll_counters(label)  # the rules stand; counters may not
                     continue
                 self._read_ns(label, what, check_legacy=False)
+        self._read_hints(force=True)  # first: cgroups are found through the API's containers
         self._read_processes()
         self._read_cgroups()
         self._read_mounts()
-        self._read_hints(force=True)
         return self._compose()
 
     def _state(self) -> tuple[Any, ...]:
@@ -773,6 +822,8 @@ class Observer:
             self._hints,
             lab=self.scope.name if self.scope.kind == "lab" else "",
             container_netns=container_netns,
+            # Docker's chains speak for themselves even when its socket does not answer.
+            docker=self._hints.docker or self.scope.docker,
         )
         snap = Snapshot(
             taken_at=time.time(),
