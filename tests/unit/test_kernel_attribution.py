@@ -19,12 +19,16 @@ from dockerscope.kernel.model import (
     Owner,
     ProcessNs,
     Route,
+    Rule,
     Snapshot,
     diff,
 )
 
 DATA = Path(__file__).parent.parent / "data" / "kernel"
 WEB_ID = "1e04fc43caf000c96663f1f24fa40aefda72af147ca983dc24c3792abf21e331"
+# Docker's overlay2 names a container's writable layer after a layer id, not the container id.
+LAYER_ID = "0c1e1fc4be5999067f7c7b01f29181405f478b556dad630fb3a2bb4a51030e3e"
+UPPER = f"/var/lib/docker/overlay2/{LAYER_ID}/diff"
 
 
 @pytest.fixture
@@ -236,10 +240,15 @@ class _FakeApi:
         bodies = {
             "/containers/json": (DATA / "api-containers.json").read_bytes(),
             "/networks": (DATA / "api-networks.json").read_bytes(),
+            f"/containers/{WEB_ID}/json": json.dumps(
+                {"Id": WEB_ID, "GraphDriver": {"Name": "overlay2", "Data": {"UpperDir": UPPER}}}
+            ).encode(),
         }
+        self.paths: list[str] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
+                api.paths.append(self.path)
                 body = bodies.get(self.path)
                 self.send_response(200 if body else 404)
                 self.send_header("Content-Length", str(len(body or b"")))
@@ -254,6 +263,8 @@ class _FakeApi:
 
         class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             daemon_threads = True
+
+        api = self
 
         self.server = Server(str(path), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -296,3 +307,86 @@ def test_port_names_the_container_port_when_it_differs():
     )
     out = attribute(replace(snap, rules=(other,)), Hints(container_netns=("web",)))
     assert out.rules[0].owner == Owner("port", "8081/tcp -> web:80")
+
+
+def test_hints_from_socket_asks_each_container_once_for_its_upper_dir(tmp_path):
+    from dockerscope.kernel.attribution import hints_from_socket
+
+    api = _FakeApi(tmp_path / "docker.sock")
+    cache: dict[str, str] = {"gone" + "0" * 60: "/old/diff"}
+    try:
+        first = hints_from_socket(str(tmp_path / "docker.sock"), upperdirs=cache)
+        second = hints_from_socket(str(tmp_path / "docker.sock"), upperdirs=cache)
+    finally:
+        api.close()
+    assert first.containers[0].upperdir == UPPER and second == first
+    assert api.paths.count(f"/containers/{WEB_ID}/json") == 1
+    assert cache == {WEB_ID: UPPER}  # containers no longer listed are forgotten
+
+
+def _docker_overlay(seen_from: str = "host") -> OverlayMount:
+    return OverlayMount(
+        f"/var/lib/docker/overlay2/{LAYER_ID}/merged",
+        ("/var/lib/docker/overlay2/l/ABC",),
+        UPPER,
+        f"/var/lib/docker/overlay2/{LAYER_ID}/work",
+        seen_from=seen_from,
+    )
+
+
+def test_docker_overlay_is_named_by_its_hinted_upper_dir_never_by_the_layer_id(hints):
+    from dataclasses import replace
+
+    snap = replace(_snapshot(), mounts=(_docker_overlay(),))
+    assert attribute(snap).mounts[0].owner is None  # the layer id is no container's id
+    web = replace(hints.containers[0], upperdir=UPPER)
+    out = attribute(snap, replace(hints, containers=(web,)))
+    assert out.mounts[0].owner == Owner("container", "web", WEB_ID)
+
+
+def test_docker_plumbing_rules_belong_to_dockerd(hints):
+    from dataclasses import replace
+
+    from dockerscope.kernel.attribution import DOCKERD
+
+    snap = attribute(_snapshot(), replace(hints, docker=True))
+    by_spec = {(r.table, r.chain, r.spec): r.owner for r in snap.rules}
+    assert by_spec[("filter", "FORWARD", "-j DOCKER-USER")] == DOCKERD
+    assert DOCKERD.kind == "docker"
+    # what a container or network caused keeps its own owner
+    assert by_spec[("filter", "FORWARD", "-o docker0 -j DOCKER")].name == "bridge"
+
+
+def test_container_side_rule_names_the_published_port():
+    """Docker's filter ACCEPT matches the container port; the person published another."""
+    from dockerscope.kernel.attribution import ContainerHint
+
+    accept = Rule(
+        "host",
+        "nf_tables",
+        "filter",
+        "DOCKER",
+        1,
+        "-d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 8080 -j ACCEPT",
+    )
+    web = ContainerHint(WEB_ID, "web", ("172.17.0.2",), ((18080, "tcp", 8080),))
+    out = attribute(replace_rules(_snapshot(), accept), Hints(containers=(web,)))
+    assert out.rules[0].owner == Owner("port", "18080/tcp -> web:8080", WEB_ID)
+
+
+def replace_rules(snap: Snapshot, *rules: Rule) -> Snapshot:
+    from dataclasses import replace
+
+    return replace(snap, rules=rules)
+
+
+def test_default_docker_socket_follows_docker_host():
+    from dockerscope.kernel.observer import default_docker_socket
+
+    assert default_docker_socket({}) == "/var/run/docker.sock"
+    assert default_docker_socket({"DOCKER_HOST": "unix:///tmp/x/docker.sock"}) == (
+        "/tmp/x/docker.sock"
+    )
+    assert default_docker_socket({"DOCKER_HOST": "tcp://127.0.0.1:2375"}) == (
+        "/var/run/docker.sock"
+    )

@@ -96,3 +96,12 @@ def test_missing_parent_and_depth(tmp_path):
 def test_weight_mapping():
     assert weight_to_shares(1) == 2
     assert weight_to_shares(10000) == 262144
+
+
+def test_read_cgroups_at_named_paths_only(tmp_path):
+    """Cgroups found through processes (a daemon's --cgroup-parent) are read where they are."""
+    from dockerscope.kernel.cgroups import read_cgroups_at
+
+    _v1_tree(tmp_path)
+    (cg,) = read_cgroups_at([f"/dockerscope/lab/{CID}", "/dockerscope/lab/gone"], tmp_path)
+    assert cg.path == f"/dockerscope/lab/{CID}" and cg.version == 1
