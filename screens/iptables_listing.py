@@ -153,6 +153,19 @@ def format_row(rule: Rule, cols: Columns | None = None) -> tuple[str, str]:
     return counters, rest.rstrip()
 
 
+#: Header of the narrow layout: no bytes or opt column; match options go on a second line.
+COMPACT_HEADER = " pkts target     prot in       out      source             destination"
+
+
+def format_compact(rule: Rule, cols: Columns | None = None) -> tuple[str, str, str]:
+    """Counters, the main columns and the match options of the narrow (80-column) layout."""
+    c = cols or columns(rule.spec)
+    counters = f"{human(rule.packets):>5} "
+    main = (f"{c.target:<10} {c.prot:<4} {c.in_:<8} {c.out:<8} {c.source:<18} "
+            f"{c.destination}")
+    return counters, main.rstrip(), c.extras
+
+
 def listing(chains: list[Chain], rules: list[Rule]) -> str:
     """The whole ``iptables -n -v -L`` text for one table (used by tests and ``show command``)."""
     out: list[str] = []

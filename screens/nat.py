@@ -7,7 +7,14 @@ frame light up, and each rule says which container, network or port caused it.
 from __future__ import annotations
 
 from dockerscope.screens import styles
-from dockerscope.screens.iptables_listing import HEADER, chain_title, columns, format_row
+from dockerscope.screens.iptables_listing import (
+    COMPACT_HEADER,
+    HEADER,
+    chain_title,
+    columns,
+    format_compact,
+    format_row,
+)
 from dockerscope.screens.lines import Line, Row
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
@@ -17,6 +24,10 @@ from rich.text import Span, Text
 from dockerscope.kernel.model import Chain, Rule
 
 TABLES = ("nat", "filter")
+
+#: Below this many columns the full listing would hide the targets' options and the owners
+#: off to the right: rules then take two lines (columns, then options and owner).
+COMPACT_BELOW = 112
 
 
 class NatPanel(Panel):
@@ -30,11 +41,20 @@ class NatPanel(Panel):
     def __init__(self) -> None:
         super().__init__()
         self.table = "nat"  #: which table is shown: "nat" or "filter"
+        self._drawn_compact: bool | None = None
 
     def toggle_table(self) -> None:
         """Flip between the nat and filter tables."""
         self.table = TABLES[(TABLES.index(self.table) + 1) % len(TABLES)]
         self.border_title = f"{self.TITLE} (-t {self.table})"
+
+    @property
+    def compact(self) -> bool:
+        """True when the panel is too narrow for ``iptables -n -v -L``'s one-line rules."""
+        return 0 < self.size.width < COMPACT_BELOW
+
+    def layout_changed(self) -> bool:
+        return self._drawn_compact is not None and self._drawn_compact != self.compact
 
     def render_body(self, state: DashState) -> list[Line]:
         snap = state.snapshot
@@ -79,17 +99,25 @@ class NatPanel(Panel):
         if out:
             out.append(Text(""))
         out.append(Text(title, style=styles.HEADING))
-        out.append(Text(HEADER.rstrip(), style=styles.DIM))
+        compact = self._drawn_compact = self.compact
+        out.append(Text((COMPACT_HEADER if compact else HEADER).rstrip(), style=styles.DIM))
         # A removed rule keeps its old position so it fades out where it was.
         for rule, was_removed in sorted(shown, key=lambda rg: (rg[0].position, rg[1])):
             mark = state.mark("rules", rule.key)
             if was_removed and (mark is None or mark.action != "removed"):
                 continue
             style = styles.mark_style(state, mark)
-            counters, rest = format_row(rule)
             ticked = mark is None and ("rules", rule.key) in state.ticked
-            out.append(_row(counters, style or (styles.TICKED if ticked else ""), rest, style,
-                            styles.owner_tag(rule)))
+            counters_style = style or (styles.TICKED if ticked else "")
+            if not compact:
+                counters, rest = format_row(rule)
+                out.append(_row(counters, counters_style, rest, style, styles.owner_tag(rule)))
+                continue
+            counters, main, extras = format_compact(rule)
+            out.append(_row(counters, counters_style, main, style, ""))
+            owner = styles.owner_tag(rule)
+            if extras or owner:
+                out.append(_row("", "", f"       {extras}" if extras else "      ", style, owner))
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         scope = state.snapshot.scope if state.snapshot else ""

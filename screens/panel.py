@@ -69,6 +69,7 @@ class Panel(Vertical, can_focus=True):
         self.dirty = True  #: state moved on since the last render
         self._renderable: RenderableType | Sequence[Line] = Text("waiting for the first frame...")
         self._lines: list[Line] = to_lines(self._renderable)
+        self._state: DashState | None = None  # the state last drawn, to redraw on resize
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter (enter to keep, esc to clear)", classes="filter")
@@ -81,6 +82,14 @@ class Panel(Vertical, can_focus=True):
         """The panel's content for the current state: a ``Text``, lines of it, or (slower)
         any Rich renderable."""
         raise NotImplementedError
+
+    def layout_changed(self) -> bool:
+        """True when the panel's size calls for a different layout than the one drawn."""
+        return False
+
+    def on_resize(self) -> None:
+        if self._state is not None and self.layout_changed():
+            self.show(self._state)
 
     def wants(self, touched: set[str]) -> bool:
         """True when something this panel draws from changed."""
@@ -101,6 +110,7 @@ class Panel(Vertical, can_focus=True):
         if state.snapshot is None:
             return  # stays dirty: the first frame will draw it
         self.dirty = False
+        self._state = state
         self._renderable = self.render_body(state)
         self._lines = to_lines(self._renderable)
         self.query_one(LinesView).set_lines(self._lines)

@@ -23,8 +23,7 @@ EXPECTED = {
     "bridges": ["docker0", "8000.024297f17b4f", "vethd98d5a6",
                 "eth0 in web 172.17.0.2/16", "◂ network bridge"],
     "nat": ["Chain DOCKER (2 references)", "Chain POSTROUTING (policy ACCEPT",
-            "DNAT       tcp  --  !docker0", "tcp dpt:8080 to:172.17.0.2:8080 ◂ port web 8080/tcp",
-            "MASQUERADE all  --  *      !docker0  172.17.0.0/16"],
+            "tcp dpt:8080 to:172.17.0.2:8080 ◂ port web 8080/tcp", "!docker0", "172.17.0.0/16"],
     "namespaces": ["4026532301", "net 4026532301 (netns demo) shared by container tools, lab demo"],
     "cgroups": ["container web", "3.0 MiB / 64.0 MiB", "2 / 100", "1.0 MiB / no limit"],
     "storage": ["✗ etc/motd", "whiteout: deleted from a lower layer", "◼ var/cache/",
@@ -102,7 +101,7 @@ async def test_grid_on_a_big_terminal_and_g_toggles() -> None:
 async def test_new_rule_is_highlighted_after_the_next_frame_then_fades() -> None:
     clock = Clock()
     app, source = make_app(clock=clock)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 30)) as pilot:  # wide enough for one-line rules
         await frames(pilot, app, 1)
         await pilot.press("2")
         nat = app.dashboard.panel("nat")
@@ -171,6 +170,26 @@ async def test_traffic_and_timeline_link_calls_to_kernel_changes() -> None:
         assert "+ nat -A DOCKER ! -i br-12eeb8c4266b" in after
         create = timeline[timeline.index("containers/create"):start]
         assert "(no kernel changes)" in create
+
+
+async def test_nat_listing_layout_follows_the_width() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.press("2")
+        await pilot.pause()
+        nat = app.dashboard.panel("nat")
+        wide = nat.rendered_text()
+        assert " pkts bytes target     prot opt in     out     source               destination" \
+            in wide
+        assert "DNAT       tcp  --  !docker0 *       0.0.0.0/0            0.0.0.0/0            " \
+            "tcp dpt:8080 to:172.17.0.2:8080 ◂ port web 8080/tcp" in wide
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: " pkts target" in nat.rendered_text())
+        lines = nat.rendered_text().splitlines()
+        i = next(n for n, line in enumerate(lines) if "DNAT       tcp  !docker0" in line)
+        assert lines[i + 1].strip() == "tcp dpt:8080 to:172.17.0.2:8080 ◂ port web 8080/tcp"
+        assert max(len(line) for line in lines if "docker0" not in line and "br-" not in line) < 78
 
 
 async def test_t_flips_to_the_filter_table() -> None:
