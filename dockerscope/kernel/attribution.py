@@ -248,10 +248,12 @@ def _index(snap: Snapshot, hints: Hints) -> _Index:
             o = ix.lab
         if o is not None and label:
             ix.netns[label] = o
-    # Container addresses seen in their own namespaces.
+    # Container addresses seen in their own namespaces. A bridge there (Docker in a container,
+    # a nested lab) holds that inner network's gateway, often 172.17.0.1 again: not the
+    # container's own address, and taking it would name the outer docker0's traffic after it.
     for link in snap.links:
         lo = ix.netns.get(link.netns)
-        if lo is not None and lo.kind == "container" and link.kind != "loopback":
+        if lo is not None and lo.kind == "container" and link.kind not in ("loopback", "bridge"):
             for a in link.addresses:
                 if a.family == 4:
                     ix.ip_owner.setdefault(a.address, lo)

@@ -390,3 +390,25 @@ def test_default_docker_socket_follows_docker_host():
     assert default_docker_socket({"DOCKER_HOST": "tcp://127.0.0.1:2375"}) == (
         "/var/run/docker.sock"
     )
+
+
+def test_a_bridge_inside_a_container_does_not_lend_it_the_gateway_address():
+    """Docker in a container: its inner docker0 has 172.17.0.1 too, which is not the container's."""
+    from dataclasses import replace
+
+    from dockerscope.kernel.attribution import _index
+
+    snap = _snapshot(web_netns="pid:42")
+    inner = Link(
+        "pid:42",
+        9,
+        "docker0",
+        "bridge",
+        "02:42:00:00:00:09",
+        "UP",
+        1500,
+        addresses=(Address(4, "172.17.0.1", 16),),
+    )
+    ix = _index(replace(snap, links=(*snap.links, inner)), Hints())
+    assert ix.netns["pid:42"].id == WEB_ID and ix.ip_owner["172.17.0.2"].id == WEB_ID
+    assert "172.17.0.1" not in ix.ip_owner
