@@ -40,7 +40,9 @@ def test_lifecycle_verbs(daemon: RunningDaemon) -> None:  # noqa: F811
     top = cli.ok("top", "c1").splitlines()
     assert top[0].split()[:2] == ["UID", "PID"] and any("sleep 1000" in x for x in top[1:])
     # exec, with env and workdir; its exit code comes back
-    assert cli.ok("exec", "-e", "X=y", "-w", "/etc", "c1", "sh", "-c", "echo $X $(pwd)") == "y /etc\n"
+    assert (
+        cli.ok("exec", "-e", "X=y", "-w", "/etc", "c1", "sh", "-c", "echo $X $(pwd)") == "y /etc\n"
+    )
     assert cli.run("exec", "c1", "sh", "-c", "exit 4").returncode == 4
     assert cli.ok("exec", "-i", "c1", "cat", stdin="to exec\n") == "to exec\n"
     # diff and commit of what exec changed
@@ -77,22 +79,31 @@ def test_lifecycle_verbs(daemon: RunningDaemon) -> None:  # noqa: F811
     # rm refuses a running container without -f
     cli.ok("start", "c2")
     p = cli.run("rm", "c2")
-    assert p.returncode != 0 and "stop the container before removing" in p.stderr.lower() or (
-        "force" in p.stderr
-    )
+    assert p.returncode != 0 and "You cannot remove a running container" in p.stderr
     assert cli.ok("rm", "-f", "c2") == "c2\n"
     assert cli.ok("ps", "-a", "-q") == ""
     # the container's cgroup went with it
-    assert cid not in subprocess.run(
-        ["find", "/sys/fs/cgroup/pids/dockerscope", "-name", cid], capture_output=True, text=True
-    ).stdout
+    assert (
+        cid
+        not in subprocess.run(
+            ["find", "/sys/fs/cgroup/pids/dockerscope", "-name", cid],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
 
 
 @needs_cli
 def test_logs_follow_wait_and_attach(daemon: RunningDaemon) -> None:  # noqa: F811
     cli = make_cli(CLI_28, daemon)
     cli.ok(
-        "run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
         "for i in 1 2 3; do echo tick $i; sleep 0.3; done; echo err >&2; sleep 1000",
     )
     follow = subprocess.Popen(
@@ -103,7 +114,9 @@ def test_logs_follow_wait_and_attach(daemon: RunningDaemon) -> None:  # noqa: F8
         stdin=subprocess.DEVNULL,
     )
     waiter = subprocess.Popen(
-        [cli.binary, "wait", "ticker"], env=cli.env, stdout=subprocess.PIPE,
+        [cli.binary, "wait", "ticker"],
+        env=cli.env,
+        stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
     )
     attach = subprocess.Popen(
@@ -149,8 +162,19 @@ def test_networks(daemon: RunningDaemon, binary: str) -> None:  # noqa: F811
     [net] = json.loads(cli.ok("network", "inspect", "n1"))
     subnet = net["IPAM"]["Config"][0]["Subnet"]
     assert net["Id"] == nid and subnet.startswith("172.")
-    cli.ok("run", "-d", "--name", "ca", "--network", "n1", "--network-alias", "alpha",
-           "busybox", "sleep", "1000")
+    cli.ok(
+        "run",
+        "-d",
+        "--name",
+        "ca",
+        "--network",
+        "n1",
+        "--network-alias",
+        "alpha",
+        "busybox",
+        "sleep",
+        "1000",
+    )
     cli.ok("run", "-d", "--name", "cb", "busybox", "sleep", "1000")
     cli.ok("network", "connect", "n1", "cb")
     [info] = cli.inspect("cb")
@@ -216,15 +240,26 @@ def test_images_transfer_events_and_df(daemon: RunningDaemon) -> None:  # noqa: 
     untagged = cli.ok("rmi", "imp:1")
     assert "Untagged: imp:1" in untagged and "Deleted: sha256:" in untagged
     until = str(int(time.time()) + 1)
-    events = cli.ok("events", "--since", since, "--until", until, "--format", "{{.Type}} {{.Action}}")
+    events = cli.ok(
+        "events", "--since", since, "--until", until, "--format", "{{.Type}} {{.Action}}"
+    )
     lines = events.splitlines()
-    for expected in ("image tag", "image untag", "image load", "image import",
-                     "container create", "container destroy", "image delete"):
+    for expected in (
+        "image tag",
+        "image untag",
+        "image load",
+        "image import",
+        "container create",
+        "container destroy",
+        "image delete",
+    ):
         assert expected in lines, (expected, lines)
     # a live events stream sees a container start
     live = subprocess.Popen(
         [cli.binary, "events", "--filter", "type=container", "--format", "{{.Action}}"],
-        env=cli.env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
     )
     try:
         time.sleep(0.5)
@@ -243,7 +278,7 @@ def test_cli_20_lifecycle(daemon: RunningDaemon) -> None:  # noqa: F811
     cli = make_cli(CLI_20, daemon)
     cli.ok("run", "-d", "--name", "old", "-p", "8081:80", "busybox", "sleep", "1000")
     assert cli.ok("exec", "old", "hostname").strip() == cli.inspect("old")[0]["Id"][:12]
-    assert cli.ok("port", "old") .splitlines()[0] == "80/tcp -> 0.0.0.0:8081"
+    assert cli.ok("port", "old").splitlines()[0] == "80/tcp -> 0.0.0.0:8081"
     cli.ok("stop", "-t", "0", "old")
     assert cli.ok("wait", "old") == "137\n"
     assert cli.ok("rm", "old") == "old\n"

@@ -113,8 +113,20 @@ def test_run_foreground_flags(daemon: RunningDaemon, binary: str) -> None:  # no
     big = "".join(f"line {i}\n" for i in range(20000))
     assert cli.ok("run", "--rm", "-i", "busybox", "wc", "-l", stdin=big).strip() == "20000"
     out = cli.ok(
-        "run", "--rm", "-e", "A=1", "-e", "B=two words", "-w", "/tmp", "-u", "65534:65534",
-        "busybox", "sh", "-c", 'echo "$A|$B|$(pwd)|$(id -u):$(id -g)"',
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-e",
+        "B=two words",
+        "-w",
+        "/tmp",
+        "-u",
+        "65534:65534",
+        "busybox",
+        "sh",
+        "-c",
+        'echo "$A|$B|$(pwd)|$(id -u):$(id -g)"',
     )
     assert out == "1|two words|/tmp|65534:65534\n"
     assert cli.ok("run", "--rm", "--entrypoint", "echo", "busybox", "via", "entry") == "via entry\n"
@@ -126,7 +138,13 @@ def test_run_foreground_flags(daemon: RunningDaemon, binary: str) -> None:  # no
     host.mkdir()
     (host / "in.txt").write_text("from host\n")
     out = cli.ok(
-        "run", "--rm", "-v", f"{host}:/data", "busybox", "sh", "-c",
+        "run",
+        "--rm",
+        "-v",
+        f"{host}:/data",
+        "busybox",
+        "sh",
+        "-c",
         "cat /data/in.txt; echo from ctr > /data/out.txt",
     )
     assert out == "from host\n" and (host / "out.txt").read_text() == "from ctr\n"
@@ -144,8 +162,22 @@ def test_run_foreground_flags(daemon: RunningDaemon, binary: str) -> None:  # no
 def test_run_detached_limits_and_ports(daemon: RunningDaemon) -> None:  # noqa: F811
     cli = make_cli(CLI_28, daemon)
     cid = cli.ok(
-        "run", "-d", "--name", "web", "-p", "8080:80", "-m", "64m", "--cpus", "0.5",
-        "--pids-limit", "50", "busybox", "sh", "-c", "echo started; exec httpd -f -p 80 -h /etc",
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "-m",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; exec httpd -f -p 80 -h /etc",
     ).strip()
     assert re.fullmatch(r"[0-9a-f]{64}", cid)
     [info] = cli.inspect("web")
