@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -359,6 +361,82 @@ def test_host_scope_shows_a_real_dockers_bridge_rules_container_and_flow(real_do
     # dockerd's netns is named (/run/netns/<test>d) and is the observer's own: listed once
     assert dk.netns not in {n.label for n in snap.netns}
     assert not [e for e in snap.errors if "host" in e or "hints" in e], snap.errors
+
+
+FRAMES = """
+import asyncio, json, signal, sys
+from dockerscope.kernel.observer import Observer, Scope
+
+async def main():
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    obs = Observer(Scope.host(docker_socket=sys.argv[1]))
+    try:
+        async for frame in obs.frames(stop):
+            if not frame.diff:
+                print(json.dumps({"ready": True}), flush=True)
+            for c in frame.diff.changes:
+                o = getattr(c.after or c.before, "owner", None)
+                own = [o.kind, o.name, o.id] if o else None
+                out = {"c": c.collection, "a": c.action, "k": c.key, "o": own}
+                print(json.dumps(out), flush=True)
+    finally:
+        obs.close()
+
+asyncio.run(main())
+"""
+
+
+def test_live_frames_show_docker_run_with_owners(real_docker):
+    """The observer running while Docker starts a container: the changes come as frames."""
+    dk = real_docker
+    proc = subprocess.Popen(
+        [*dk.enter(), sys.executable, "-c", FRAMES, dk.socket],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    lines: queue.Queue[dict] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(json.loads(line))
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert lines.get(timeout=60) == {"ready": True}
+        web = _run_web(dk)
+        me = ["container", "web", web.id]
+        port = ["port", f"{HOST_PORT}/tcp -> web:{CONTAINER_PORT}", web.id]
+        owners: dict[tuple[str, str], list[str] | None] = {}
+
+        def seen() -> bool:
+            veth = [v for (c, k), v in owners.items() if c == "links" and k.startswith("host/veth")]
+            dnat = [v for (c, k), v in owners.items() if c == "rules" and "DNAT" in k]
+            cg = owners.get(("cgroups", f"/{dk.cgroup_parent}/{web.id}"))
+            return veth == [me] and dnat == [port] and cg == me
+
+        deadline = time.monotonic() + 30
+        while not seen() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                ch = lines.get(timeout=0.5)
+                if ch.get("a") == "removed":
+                    owners.pop((ch["c"], ch["k"]), None)
+                else:
+                    owners[(ch["c"], ch["k"])] = ch["o"]
+        assert seen(), owners
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+    assert proc.returncode == 0, err[-3000:]
 
 
 def _screen(server: str) -> str:
