@@ -186,9 +186,9 @@ def real_docker(tmp_path: Path, lab_name: str) -> Iterator[RealDocker]:
                     str(run / "dockerd.pid"),
                     "-H",
                     f"unix://{sock}",
+                    # Docker's defaults otherwise (userland proxy on, as Debian ships it)
                     "--iptables=true",
                     "--ip-masq=true",
-                    "--userland-proxy=false",
                     f"--cgroup-parent=/{cgroup_parent}",
                 ],
                 stdout=out,
