@@ -46,7 +46,7 @@ case "$mode" in
     ;;
   test)
     export PATH="$here/.venv/bin:$PATH"
-    echo "== ruff"; ruff check dockerscope tests $(ls -d bench 2>/dev/null)
+    echo "== ruff"; ruff check dockerscope screens tests bench
     echo "== mypy"; mypy
     echo "== pytest"
     set +e
