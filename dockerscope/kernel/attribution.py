@@ -54,6 +54,8 @@ class Hints:
     docker: bool = False  # hints come from a real Docker (owners of its own objects: "docker")
     #: labels of namespaces known to be containers' (a lab's netns dir names them after them)
     container_netns: tuple[str, ...] = ()
+    #: (upper dir, container id) read from Docker's layer store, for when the API is silent
+    docker_uppers: tuple[tuple[str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +162,9 @@ class _Index:
     containers: dict[str, Owner] = field(default_factory=dict)  # name, id, id[:12] -> owner
     ids: list[tuple[str, Owner]] = field(default_factory=list)  # (id, owner) for path search
     ip_owner: dict[str, Owner] = field(default_factory=dict)  # container ip -> owner
+    #: (netns label, ip) -> the container with that address whose veth peer is in that netns:
+    #: on a host with many labs 172.17.0.2 is many containers, one per bridge's namespace
+    ip_near: dict[tuple[str, str], Owner] = field(default_factory=dict)
     bridges: dict[str, Owner] = field(default_factory=dict)  # bridge name -> network owner
     subnets: list[tuple[Any, Owner]] = field(default_factory=list)
     ports: dict[tuple[int, str], tuple[int, Owner]] = field(default_factory=dict)
@@ -168,6 +173,10 @@ class _Index:
     lab: Owner | None = None
     docker: Owner | None = None  # a real Docker's own plumbing (DOCKER-USER, jumps, ...)
 
+    def ip_in(self, netns: str, ip: str) -> Owner | None:
+        """The container with address ``ip`` as seen from ``netns``: one wired to it first."""
+        return self.ip_near.get((netns, ip)) or self.ip_owner.get(ip)
+
     def fingerprint(self) -> int:
         """Equal for two indexes that attribute every object the same way."""
         return hash(
@@ -175,6 +184,7 @@ class _Index:
                 frozenset(self.containers.items()),
                 tuple(self.ids),
                 frozenset(self.ip_owner.items()),
+                frozenset(self.ip_near.items()),
                 frozenset(self.bridges.items()),
                 tuple(self.subnets),
                 frozenset(self.ports.items()),
@@ -204,6 +214,11 @@ def _index(snap: Snapshot, hints: Hints) -> _Index:
             ix.ids.append((c.id, o))
         for ip in c.ips:
             ix.ip_owner[ip] = o
+    for upper, layer_of in hints.docker_uppers:
+        if upper not in ix.uppers:
+            ix.uppers[upper] = ix.containers.get(layer_of) or Owner(
+                "container", layer_of[:12], layer_of
+            )
     for n in hints.networks:
         o = Owner("network", n.name, n.id)
         if n.bridge:
@@ -257,6 +272,8 @@ def _index(snap: Snapshot, hints: Hints) -> _Index:
             for a in link.addresses:
                 if a.family == 4:
                     ix.ip_owner.setdefault(a.address, lo)
+                    if link.kind == "veth" and link.peer_netns:
+                        ix.ip_near.setdefault((link.peer_netns, a.address), lo)
     for c in hints.containers:
         co = ix.containers.get(c.id) or ix.containers.get(c.name)
         for host_port, proto, cport in c.ports:
@@ -332,8 +349,8 @@ def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
         if not val:
             continue
         ip = _ip_of(val.split(":")[0] if key.startswith("--to") else val)
-        if ip in ix.ip_owner:
-            container = ix.ip_owner[ip]
+        container = ix.ip_in(rule.netns, ip)
+        if container is not None:
             break
     dport = opts.get("--dport")
     proto = opts.get("-p", "tcp")
@@ -468,7 +485,7 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
 
     def flow_owner(f: Any) -> Owner | None:
         for ip in (f.reply_src, f.orig_src, f.orig_dst):
-            o = ix.ip_owner.get(ip)
+            o = ix.ip_in(f.netns, ip)
             if o is not None:
                 if f.dnat:
                     return _port(f.orig_dport, f.proto, o, f.reply_sport)

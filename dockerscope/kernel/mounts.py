@@ -110,3 +110,34 @@ def upper_entries(upperdir: str, cap: int = 200) -> tuple[UpperEntry, ...]:
             if len(found) >= cap:
                 return tuple(sorted(found, key=lambda e: e.path))
     return tuple(sorted(found, key=lambda e: e.path))
+
+
+def docker_layer_owners(upperdirs: list[str]) -> dict[str, str]:
+    """Container ids of Docker overlay2 upper dirs, from Docker's own layer store.
+
+    overlay2 names a container's writable layer ``<data root>/overlay2/<mount id>/diff``; the
+    container it belongs to is the one whose ``image/overlay2/layerdb/mounts/<container
+    id>/mount-id`` holds that mount id. Used when Docker's API cannot be asked (it names the
+    upper dir in an inspect); upper dirs outside an overlay2 tree are left out.
+    """
+    wanted: dict[str, dict[str, str]] = {}  # data root -> mount id -> upper dir
+    for upper in upperdirs:
+        root, sep, rest = upper.rpartition("/overlay2/")
+        parts = rest.split("/")
+        if sep and len(parts) == 2 and parts[1] == "diff":
+            wanted.setdefault(root, {})[parts[0]] = upper
+    out: dict[str, str] = {}
+    for root, by_mount in wanted.items():
+        mounts_dir = Path(root, "image", "overlay2", "layerdb", "mounts")
+        try:
+            cids = os.listdir(mounts_dir)
+        except OSError:
+            continue
+        for cid in cids:
+            try:
+                mount_id = (mounts_dir / cid / "mount-id").read_text().strip()
+            except OSError:
+                continue
+            if mount_id in by_mount:
+                out[by_mount[mount_id]] = cid
+    return out

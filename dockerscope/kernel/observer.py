@@ -196,6 +196,7 @@ class Observer:
         self._hints = hints or Hints()
         self._hints_at = 0.0
         self._upperdirs: dict[str, str] = {}  # container id -> upper dir, asked once each
+        self._docker_uppers: dict[str, str] = {}  # upper dir -> container id, Docker's layerdb
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dockerscope-obs")
         self._ns: dict[str, _Ns] = {}
         self._netns_by_inode: dict[int, list[int]] = {}
@@ -690,9 +691,22 @@ class Observer:
                         seen_from=seen_from,
                     )
             self._uppers = {k: v for k, v in self._uppers.items() if k in uppers}
+            if self.scope.docker:
+                self._docker_layers(uppers)
             return sorted(found.values(), key=lambda m: m.target)
 
         self._mounts = self._try("mounts", read, self._mounts)
+
+    def _docker_layers(self, uppers: set[str]) -> None:
+        """Which container each Docker overlay2 upper dir is, from Docker's layer store.
+
+        Read only for upper dirs not known yet: a container's layer never changes.
+        """
+        known = {u: c for u, c in self._docker_uppers.items() if u in uppers}
+        new = [u for u in uppers if u not in known and "/overlay2/" in u]
+        if new:
+            known.update(mounts.docker_layer_owners(new))
+        self._docker_uppers = known
 
     def _upper_entries(self, upperdir: str, now: float) -> tuple[UpperEntry, ...]:
         """An upper dir's listing, walked again at most every ``upper_every`` seconds.
@@ -824,6 +838,7 @@ class Observer:
             container_netns=container_netns,
             # Docker's chains speak for themselves even when its socket does not answer.
             docker=self._hints.docker or self.scope.docker,
+            docker_uppers=tuple(sorted(self._docker_uppers.items())),
         )
         snap = Snapshot(
             taken_at=time.time(),

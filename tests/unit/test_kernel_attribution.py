@@ -412,3 +412,56 @@ def test_a_bridge_inside_a_container_does_not_lend_it_the_gateway_address():
     ix = _index(replace(snap, links=(*snap.links, inner)), Hints())
     assert ix.netns["pid:42"].id == WEB_ID and ix.ip_owner["172.17.0.2"].id == WEB_ID
     assert "172.17.0.1" not in ix.ip_owner
+
+
+def test_docker_overlay_named_from_the_layer_store_when_the_api_is_silent(hints):
+    from dataclasses import replace
+
+    snap = replace(_snapshot(), mounts=(_docker_overlay(),))
+    out = attribute(snap, Hints(docker_uppers=((UPPER, WEB_ID),)))
+    assert out.mounts[0].owner == Owner("container", WEB_ID[:12], WEB_ID)
+    named = attribute(snap, replace(hints, docker_uppers=((UPPER, WEB_ID),)))
+    assert named.mounts[0].owner == Owner("container", "web", WEB_ID)
+
+
+def test_same_container_address_in_two_labs_is_told_apart_by_namespace():
+    """172.17.0.2 behind two bridges: a rule or flow names the container wired to its netns."""
+    ids = {"a": "a" * 64, "b": "b" * 64}
+    links, procs, netns, rules = [], [], [], []
+    for n, (side, cid) in enumerate(ids.items()):
+        inner = f"pid:{10 + n}"
+        links.append(
+            Link(
+                inner,
+                2,
+                "eth0",
+                "veth",
+                "02:42:ac:11:00:02",
+                "UP",
+                1500,
+                peer_netns=f"lab-{side}",
+                addresses=(Address(4, "172.17.0.2", 16),),
+            )
+        )
+        procs.append(ProcessNs(10 + n, "sh", (("net", 100 + n),), f"/dockerscope/{side}/{cid}"))
+        netns.append(NetNs(100 + n, None, (10 + n,), label=inner))
+        rules.append(
+            Rule(
+                f"lab-{side}",
+                "nf_tables",
+                "nat",
+                "DOCKER",
+                1,
+                "-p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80",
+            )
+        )
+    snap = Snapshot(
+        taken_at=1.0,
+        scope="host",
+        links=tuple(links),
+        netns=tuple(netns),
+        processes=tuple(procs),
+        rules=tuple(rules),
+    )
+    out = attribute(snap)
+    assert [r.owner.id for r in out.rules] == [ids["a"], ids["b"]]

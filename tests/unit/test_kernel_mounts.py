@@ -64,3 +64,18 @@ def test_whiteout_and_opaque(tmp_path):
         pytest.skip("no trusted xattrs on this file system")
     entries = {e.path: e.kind for e in upper_entries(str(tmp_path))}
     assert entries == {"gone": "whiteout", "d": "opaque"}
+
+
+def test_docker_layer_owners_from_the_layer_store(tmp_path):
+    """overlay2/<mount id>/diff -> the container whose layerdb mount-id names it."""
+    from dockerscope.kernel.mounts import docker_layer_owners
+
+    cid, mount_id = "c" * 64, "0c1e1fc4be59" + "0" * 52
+    store = tmp_path / "image" / "overlay2" / "layerdb" / "mounts"
+    (store / cid).mkdir(parents=True)
+    (store / cid / "mount-id").write_text(mount_id)
+    (store / ("d" * 64)).mkdir()  # a container whose mount-id is missing: skipped
+    upper = f"{tmp_path}/overlay2/{mount_id}/diff"
+    others = [f"{tmp_path}/overlay2/{'e' * 64}/diff", "/run/dockerscope/lab/c/upper"]
+    assert docker_layer_owners([upper, *others]) == {upper: cid}
+    assert docker_layer_owners([f"{tmp_path / 'absent'}/overlay2/x/diff"]) == {}
