@@ -13,7 +13,6 @@ subcommand that needs them, so ``dockerscope --help`` and the docker-like comman
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from pathlib import Path
@@ -512,13 +511,15 @@ def stop_daemon(lab: Lab, timeout: float = 20.0) -> str | None:
     import signal
     import time
 
+    from dockerscope.engine.teardown import process_gone
+
     pid = read_pid(lab)
     if pid is None or not pid_alive(pid) or not _is_daemon(pid, lab):
         return None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not pid_alive(pid) or _is_zombie(pid):
+        if not pid_alive(pid) or process_gone(pid):
             return None
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
@@ -533,115 +534,26 @@ def _is_daemon(pid: int, lab: Lab) -> bool:
     return b"daemon" in cmd and any(b"dockerscope" in part for part in cmd)
 
 
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
-def _mount_points_under(roots: list[Path]) -> list[str]:
-    """Mount points at or below any of ``roots`` (deepest first), from /proc/self/mountinfo."""
-    try:
-        text = Path("/proc/self/mountinfo").read_text()
-    except OSError:
-        return []
-    found = []
-    prefixes = [str(r).rstrip("/") for r in roots]
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 5:
-            continue
-        point = fields[4].encode().decode("unicode_escape")
-        if any(point == p or point.startswith(p + "/") for p in prefixes):
-            found.append(point)
-    return sorted(set(found), key=lambda p: p.count("/"), reverse=True)
-
-
-def _umount(path: str) -> None:
-    import ctypes
-    import ctypes.util
-
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    mnt_detach = 2
-    if libc.umount2(path.encode(), mnt_detach) != 0:
-        err = ctypes.get_errno()
-        if err not in (22, 2):  # EINVAL: not a mount point (any more); ENOENT: gone
-            raise OSError(err, os.strerror(err), path)
-
-
-def kill_lab_processes(lab: Lab, cgroups: Any, timeout: float = 5.0) -> list[int]:
-    """SIGKILL every process in the lab's cgroups (containers left behind by a daemon that
-    died, exec'd processes) and wait for them to go; returns the pids still there."""
-    import signal
-    import time
-
-    layout = cgroups.CgroupLayout.detect()
-    pids: set[int] = set()
-    for top in layout.dirs(lab.cgroup_parent):
-        for dirpath, _dirs, _files in os.walk(top):
-            pids.update(cgroups.pids_in(dirpath))
-    pids.discard(os.getpid())
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    left = sorted(p for p in pids if pid_alive(p) and not _is_zombie(p))
-    while left and time.monotonic() < deadline:
-        time.sleep(0.02)
-        left = [p for p in left if pid_alive(p) and not _is_zombie(p)]
-    return left
-
-
 def lab_down(lab: Lab, keep_log: bool = False, say: Any = print) -> list[str]:
-    """Remove a lab completely and idempotently: daemon, container processes and cgroups,
-    mounts, the lab host's kernel objects (netns, links, rules, host side), state and run dirs.
+    """Remove a lab completely and idempotently: its daemon, then everything else through
+    ``dockerscope.engine.teardown.remove_lab``, then the daemon's log.
 
     Returns what could not be removed (empty when all went).
     """
-    import shutil
-
     problems: list[str] = []
-
-    def step(what: str, fn: Any) -> None:
-        try:
-            fn()
-        except Exception as exc:  # keep going: take down as much as possible
-            problems.append(f"{what}: {exc}")
-
-    def daemon() -> None:
+    try:
         note = stop_daemon(lab)
         if note:
             say(note)
-
-    def cgroups() -> None:
-        mod = import_optional("dockerscope.engine.runtime.cgroups", "cgroup removal")
-        left = kill_lab_processes(lab, mod)
-        if left:
-            say(f"processes still in lab {lab.name}'s cgroups: {' '.join(map(str, left))}")
-        mod.remove_parent(lab.cgroup_parent)
-
-    def mounts() -> None:
-        for point in _mount_points_under([lab.data_root, lab.run_root]):
-            _umount(point)
-
-    def network() -> None:
-        net = import_optional("dockerscope.engine.network", "the lab network")
-        net.LabHost(lab).down()
-
-    def files() -> None:
-        for d in (lab.data_root, lab.run_root):
-            if d.exists():
-                shutil.rmtree(d)
-        if not keep_log:
+    except Exception as exc:  # keep going: take down as much as possible
+        problems.append(f"stopping the daemon: {exc}")
+    teardown = import_optional("dockerscope.engine.teardown", "lab removal")
+    problems += teardown.remove_lab(lab, say)
+    if not keep_log:
+        try:
             log_path(lab).unlink(missing_ok=True)
-
-    step("stopping the daemon", daemon)
-    step("removing cgroups", cgroups)
-    step("unmounting", mounts)
-    step("removing the lab host", network)
-    step("removing state", files)
+        except OSError as exc:
+            problems.append(f"removing the log: {exc}")
     return problems
 
 

@@ -385,78 +385,10 @@ class LabSession:
 
 
 def lab_down(name: str, data_root: Path, run_root: Path) -> None:
-    """Remove a lab the session created: leftover processes, mounts, network, cgroups, dirs.
-
-    The daemon has stopped its containers by now; the first two steps are the safety net for
-    a daemon that could not (the same order as ``dockerscope lab down``).
-    """
+    """Remove a lab the session created (its daemon has stopped by now)."""
     from dockerscope.engine.paths import Lab
+    from dockerscope.engine.teardown import remove_lab
 
-    lab = Lab.named(name, data_root, run_root)
-    errors = []
-
-    def step(what: str, fn: Any) -> None:
-        try:
-            fn()
-        except Exception as e:  # keep going: the rest must still be removed
-            errors.append(f"{what}: {e}")
-
-    step("processes", lambda: _kill_cgroup_processes(lab.cgroup_parent))
-    step("mounts", lambda: _unmount_under((data_root, run_root)))
-
-    def network() -> None:
-        from dockerscope.engine.network import LabHost
-
-        LabHost(lab).down()
-
-    def cgroups() -> None:
-        from dockerscope.engine import runtime
-
-        runtime.remove_parent(lab.cgroup_parent)
-
-    step("network", network)
-    step("cgroups", cgroups)
-    shutil.rmtree(run_root, ignore_errors=True)
-    shutil.rmtree(data_root, ignore_errors=True)
-    if errors:
-        raise LabError(f"lab {name} not fully removed: " + "; ".join(errors))
-
-
-def _kill_cgroup_processes(parent: str, timeout: float = 5.0) -> None:
-    from dockerscope.engine.runtime import cgroups
-
-    pids: set[int] = set()
-    for top in cgroups.CgroupLayout.detect().dirs(parent):
-        for dirpath, _dirs, _files in os.walk(top):
-            pids.update(cgroups.pids_in(dirpath))
-    pids.discard(os.getpid())
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_running(p) for p in pids):
-        time.sleep(0.02)
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _unmount_under(roots: tuple[Path, ...]) -> None:
-    import ctypes
-
-    prefixes = [str(r).rstrip("/") for r in roots]
-    points = set()
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            point = fields[4].encode().decode("unicode_escape") if len(fields) > 4 else ""
-            if any(point == p or point.startswith(p + "/") for p in prefixes):
-                points.add(point)
-    libc = ctypes.CDLL(None, use_errno=True)
-    for point in sorted(points, key=lambda p: p.count("/"), reverse=True):
-        libc.umount2(point.encode(), 2)  # MNT_DETACH; "not mounted any more" is fine
+    problems = remove_lab(Lab.named(name, data_root, run_root))
+    if problems:
+        raise LabError(f"lab {name} not fully removed: " + "; ".join(problems))

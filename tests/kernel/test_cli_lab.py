@@ -11,6 +11,7 @@ import pytest
 
 from dockerscope import cli
 from dockerscope.engine.paths import Lab
+from dockerscope.engine.teardown import process_gone
 
 pytestmark = pytest.mark.kernel
 
@@ -83,7 +84,7 @@ def test_start_drive_list_and_take_down(lab: Lab, capsys) -> None:
     pid = cli.read_pid(lab)
     assert pid is not None
     assert cli.lab_down(lab, say=lambda m: None) == []
-    assert not cli.pid_alive(pid) or cli._is_zombie(pid)
+    assert process_gone(pid)
     assert not lab.socket.exists()
     assert not lab.netns_path.exists()
     assert not lab.data_root.exists()

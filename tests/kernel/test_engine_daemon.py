@@ -6,7 +6,6 @@ and run roots, and always stops it and takes the lab down (netns, uplink, cgroup
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -134,13 +133,9 @@ def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
 
 def take_lab_down(lab: Lab) -> None:
     """Everything a lab made on the machine goes: netns, uplink, rules, cgroups."""
-    from dockerscope.engine import runtime
-    from dockerscope.engine.network import LabHost
+    from dockerscope.engine.teardown import remove_lab
 
-    with contextlib.suppress(Exception):
-        LabHost(lab).down()
-    with contextlib.suppress(Exception):
-        runtime.remove_parent(lab.cgroup_parent)
+    remove_lab(lab)
 
 
 @pytest.fixture
