@@ -794,9 +794,14 @@ class Observer:
     def _reread(self, dirty: set[Dirty]) -> Callable[[], Snapshot]:
         todo = set(dirty)
         if ("netns", "") in todo:
-            for label in self._sync_namespaces():
+            fresh = self._sync_namespaces()
+            for label in fresh:
                 todo.update((what, label) for what in PER_NS)
             todo.add(("processes", ""))
+            if fresh:
+                # A new namespace is usually a container starting: ask the API for its name
+                # now rather than at the next slow poll.
+                todo.add(("hints", ""))
         if ("counters", "") in todo:
             # Only namespaces that hold rules (and whose rules are not re-read anyway).
             for lb, st in self._ns.items():
