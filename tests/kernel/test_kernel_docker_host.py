@@ -297,9 +297,27 @@ def _host_snapshot(dk: RealDocker, sock: str | None = None) -> Snapshot:
     return Snapshot.from_json(json.loads(out.stdout))
 
 
+def _run_on_network(dk: RealDocker, network: str, name: str) -> tuple[str, str]:
+    """``docker network create <network>`` and a container on it: (network id, container id)."""
+    client = dk.api()
+    try:
+        net = client.create_network(network, driver="bridge")
+        c = client.create_container(
+            dk.image,
+            ["/bin/sleep", "600"],
+            name=name,
+            host_config=client.create_host_config(network_mode=network),
+        )
+        client.start(c["Id"])
+    finally:
+        client.close()
+    return net["Id"], c["Id"]
+
+
 def test_host_scope_shows_a_real_dockers_bridge_rules_container_and_flow(real_docker):
     dk = real_docker
     web = _run_web(dk)
+    net_id, db_id = _run_on_network(dk, "appnet", "db")
     reply = _connect_through_dnat(dk, web)
     assert reply.startswith(b"HTTP/1."), reply
     snap = _host_snapshot(dk)
@@ -357,6 +375,14 @@ def test_host_scope_shows_a_real_dockers_bridge_rules_container_and_flow(real_do
     assert flow.dnat and flow.orig_dst == web.gateway
     assert (flow.reply_src, flow.reply_sport) == (web.ip, CONTAINER_PORT)
     assert flow.owner == port
+
+    # a user-defined network: br-<id12>, named by the API, with its rules and its container
+    appnet = Owner("network", "appnet", net_id)
+    assert links[f"host/br-{net_id[:12]}"].owner == appnet
+    (db_veth,) = [lk for lk in snap.links if lk.master == f"br-{net_id[:12]}"]
+    assert db_veth.owner == Owner("container", "db", db_id)
+    isolation = [r for r in rules if r.chain.startswith("DOCKER-ISOLATION") and "br-" in r.spec]
+    assert isolation and {r.owner for r in isolation} == {appnet}
 
     # dockerd's netns is named (/run/netns/<test>d) and is the observer's own: listed once
     assert dk.netns not in {n.label for n in snap.netns}
