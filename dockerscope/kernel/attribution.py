@@ -392,7 +392,10 @@ def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
 
 
 def _docker_plumbing(rule: Rule, opts: dict[str, str]) -> bool:
-    """A rule in one of Docker's own chains, or a jump into one (DOCKER, DOCKER-USER, ...)."""
+    """A rule in one of Docker's own chains, or a jump into one (DOCKER, DOCKER-USER, ...),
+    in the host's namespace: a lab's namespace has such chains too, made by our engine."""
+    if rule.netns != "host":
+        return False
     return rule.chain.startswith("DOCKER") or opts.get("-j", "").startswith("DOCKER")
 
 

@@ -349,12 +349,17 @@ def test_docker_plumbing_rules_belong_to_dockerd(hints):
 
     from dockerscope.kernel.attribution import DOCKERD
 
-    snap = attribute(_snapshot(), replace(hints, docker=True))
+    base = _snapshot()
+    on_host = replace(base, rules=tuple(replace(r, netns="host") for r in base.rules))
+    snap = attribute(on_host, replace(hints, docker=True))
     by_spec = {(r.table, r.chain, r.spec): r.owner for r in snap.rules}
     assert by_spec[("filter", "FORWARD", "-j DOCKER-USER")] == DOCKERD
     assert DOCKERD.kind == "docker"
     # what a container or network caused keeps its own owner
     assert by_spec[("filter", "FORWARD", "-o docker0 -j DOCKER")].name == "bridge"
+    # a lab's namespace has DOCKER chains too, made by our engine, not by dockerd
+    in_lab = attribute(base, replace(hints, docker=True))
+    assert {r.owner for r in in_lab.rules if r.spec == "-j DOCKER-USER"} == {None}
 
 
 def test_container_side_rule_names_the_published_port():
