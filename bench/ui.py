@@ -1,0 +1,397 @@
+"""Speed of the dashboard (the UI half of issue 4 "Speed"). Prints a table; not a test.
+
+    python3 bench/ui.py                 # everything (the live parts need root)
+    python3 bench/ui.py --fake-only     # key presses on fake data, anywhere
+    python3 bench/ui.py --presses 30 --trials 20 --idle 20 --idle-seconds 30
+
+What is measured, and how:
+
+1. Key press -> repaint with 100 containers and 1,000 rules (``fake.big_snapshot()``), on the
+   headless app at 200x60 (grid) and 80x24 (tabs): switch panel, nat/filter, scroll, a filter
+   keystroke, and a panel switch right after a frame (1,000 counters moved) left hidden panels
+   dirty. Also a frame -> repaint (the UI's share of a full refresh).
+2. Kernel change -> panel, live (root): the bench lab of bench/observer.py (a lab netns with a
+   bridge, container netns joined by veths, Docker-shaped NAT rules) seen through a real
+   ``LiveSource(Scope.lab(...))``; from making the change (link add / address add through
+   netlink, ``iptables -A`` in the netns (process included), a TCP connect through the DNAT
+   rule from a known source port) to the first paint after which the relevant panel's rendered
+   lines hold it (Bridges: the bridge name, its address; NAT: the rule; Flows: the source port).
+3. Idle CPU of the app (its process, threads and children: the observer runs in it) with N
+   idle containers in a live lab scope, after 15 s of settling.
+
+The "paint" is the app's ``_display`` call: Textual's compositor has rendered the changed
+regions (every visible widget's ``render_line``) into a ``CompositorUpdate``, which a real
+driver turns into escape codes and writes. The headless driver skips that last step, so the
+bench does it (``render_segments(console)``) inside the hook, then stamps the time: the stamp
+is the moment the bytes for the new screen exist. A key's time runs from just before
+``pilot.press`` to the last paint it caused (the bench waits until 150 ms pass with no
+paint: a key can cause two, e.g. a panel switch and the scrollbar's layout pass after it).
+Nothing else paints meanwhile: the fake source is quiet and no highlight is fading.
+
+Wall times on a 2-core machine shared with other work swing; the CPU column (this process,
+from the press to the last paint) is steadier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import dataclasses
+import importlib.util
+import os
+import resource
+import socket
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dockerscope.screens import app as app_module  # noqa: E402
+from dockerscope.screens.app import DockerscopeApp  # noqa: E402
+from dockerscope.screens.fake import FakeSource, big_snapshot  # noqa: E402
+from rich.console import RenderableType  # noqa: E402
+from textual._compositor import CompositorUpdate  # noqa: E402
+from textual.pilot import Pilot  # noqa: E402
+from textual.screen import Screen  # noqa: E402
+
+from dockerscope.feed import Frame  # noqa: E402
+from dockerscope.kernel.model import Diff, Snapshot, diff  # noqa: E402
+
+Row = tuple[str, str, str]
+
+
+class MeasuredApp(DockerscopeApp):
+    """The real app, with every paint stamped (and turned into terminal bytes, as a driver
+    would) and optional watchers called after each paint."""
+
+    # Textual reads CSS_PATH relative to the class's own file: point back at the app's.
+    CSS_PATH = [str(Path(app_module.__file__).parent / "dockerscope.tcss")]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.paints: list[tuple[float, float]] = []  #: (perf_counter, process_time)
+        self.after_paint: list[Callable[[float], None]] = []
+        self.paint_bytes = 0
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        super()._display(screen, renderable)
+        if renderable is None or self._batch_count:
+            return
+        if self.is_headless and isinstance(renderable, CompositorUpdate):
+            self.paint_bytes += len(renderable.render_segments(self.console))
+        now = time.perf_counter()
+        self.paints.append((now, time.process_time()))
+        for watcher in list(self.after_paint):
+            watcher(now)
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def summary(values: list[float]) -> str:
+    return (f"p50 {statistics.median(values):6.1f}  p95 {pct(values, 0.95):6.1f}  "
+            f"max {max(values):6.1f}")
+
+
+# -- 1. key presses on fake data --------------------------------------------------------------
+
+
+def big_frames(count: int) -> list[Frame]:
+    """The big snapshot, then ``count`` frames in which every rule's counters moved."""
+    base = big_snapshot()
+    frames = [Frame(at=1.0, snapshot=base, diff=Diff(), note="bench")]
+    prev = base
+    for n in range(1, count + 1):
+        rules = tuple(dataclasses.replace(r, packets=r.packets + n, bytes=r.bytes + 60 * n)
+                      for r in base.rules)
+        snap: Snapshot = dataclasses.replace(base, rules=rules, taken_at=base.taken_at + n)
+        frames.append(Frame(at=1.0 + n, snapshot=snap, diff=diff(prev, snap)))
+        prev = snap
+    return frames
+
+
+async def settle(pilot: Pilot[Any], app: MeasuredApp, quiet: float = 0.15,
+                 limit: float = 5.0) -> None:
+    """Let the app run until no paint happened for ``quiet`` seconds."""
+    deadline = time.perf_counter() + limit
+    seen = len(app.paints)
+    while time.perf_counter() < deadline:
+        await pilot.pause(quiet)
+        if len(app.paints) == seen:
+            return
+        seen = len(app.paints)
+
+
+async def press(pilot: Pilot[Any], app: MeasuredApp, key: str) -> tuple[float, float] | None:
+    """Wall and CPU ms from pressing ``key`` to the last paint it caused (None: no paint)."""
+    n0 = len(app.paints)
+    t0, c0 = time.perf_counter(), time.process_time()
+    await pilot.press(key)
+    await settle(pilot, app)
+    if len(app.paints) == n0:
+        return None
+    t1, c1 = app.paints[-1]
+    return (t1 - t0) * 1000, (c1 - c0) * 1000
+
+
+async def keys_bench(size: tuple[int, int], presses: int) -> list[Row]:
+    """Key presses on the big fake lab at one terminal size."""
+    frames = big_frames(presses + 1)
+    source = FakeSource(frames, auto=False, scope="lab:bench")
+    app = MeasuredApp(source, clock=lambda: 1000.0)
+    results: dict[str, list[tuple[float, float]]] = {}
+    missed: dict[str, int] = {}
+
+    async def measure(kind: str, key: str) -> None:
+        got = await press(pilot, app, key)
+        if got is None:
+            missed[kind] = missed.get(kind, 0) + 1
+        else:
+            results.setdefault(kind, []).append(got)
+
+    async with app.run_test(size=size) as pilot:
+        while app.frames_applied < 1:
+            await pilot.pause(0.02)
+        await settle(pilot, app)
+        dash = app.dashboard
+        for i in range(presses):  # panel switches, through all eight in turn
+            await measure("switch panel (1-8 in turn)", str((i + 1) % 8 + 1))
+        await measure("-", "2")
+        for _ in range(presses):
+            await measure("t: nat <-> filter", "t")
+        if dash.panel("nat").table != "nat":  # type: ignore[attr-defined]
+            await press(pilot, app, "t")
+        for _ in range(presses):
+            await measure("down (NAT, one line)", "down")
+        for i in range(presses):
+            await measure("pagedown/pageup (NAT)", "pagedown" if i % 10 < 5 else "pageup")
+        await press(pilot, app, "slash")
+        for i in range(presses):
+            await measure("filter keystroke (NAT)", "1" if i % 2 == 0 else "backspace")
+        await press(pilot, app, "escape")
+        await press(pilot, app, "1")
+        for i in range(presses):
+            # A frame lands (1,000 counters moved) while Bridges is shown: NAT is left dirty,
+            # and the switch to it renders 1,000 rules before the paint.
+            n0, t0, c0 = len(app.paints), time.perf_counter(), time.process_time()
+            source.release()
+            while app.frames_applied < i + 2:
+                await pilot.pause(0.001)
+            await settle(pilot, app)
+            if len(app.paints) > n0:
+                t1, c1 = app.paints[-1]
+                results.setdefault("frame (1,000 counters) -> paint", []).append(
+                    ((t1 - t0) * 1000, (c1 - c0) * 1000))
+            await measure("switch to NAT after a frame", "2")
+            await press(pilot, app, "1")
+        await source.stop()
+    rows: list[Row] = []
+    w, h = size
+    for kind, values in results.items():
+        if kind == "-":
+            continue
+        wall = [v[0] for v in values]
+        cpu = [v[1] for v in values]
+        miss = f", {missed[kind]} no paint" if kind in missed else ""
+        rows.append((f"{w}x{h} {kind} (ms, n={len(values)}{miss})",
+                     f"{summary(wall)}  cpu p50 {statistics.median(cpu):.1f}",
+                     "p95 <= 100"))
+    return rows
+
+
+# -- 2 and 3. live ---------------------------------------------------------------------------
+
+
+def _bench_lab_class() -> Any:
+    """``BenchLab`` of bench/observer.py: the same lab-shaped namespaces, the same clean-up."""
+    path = Path(__file__).resolve().parent / "observer.py"
+    spec = importlib.util.spec_from_file_location("bench_observer", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _accept_forever(srv: socket.socket) -> None:
+    while True:
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        conn.close()
+
+
+async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int],
+                       run: int) -> list[Row]:
+    """Kernel change -> the panel showing it, through a real LiveSource.
+
+    ``run`` keeps names, addresses, rules and ports of successive runs on one lab apart.
+    """
+    from pyroute2 import IPRoute
+
+    from dockerscope.kernel.observer import LiveSource
+    from dockerscope.kernel.setns import in_netns, netlink_socket
+
+    source = LiveSource(lab.scope())
+    app = MeasuredApp(source, live=False)
+    loop = asyncio.get_running_loop()
+    changer = concurrent.futures.ThreadPoolExecutor(1)
+    results: dict[str, list[float]] = {}
+    server = in_netns(str(lab.files[0]), lambda: socket.create_server(("0.0.0.0", 20000)))
+    threading.Thread(target=_accept_forever, args=(server,), daemon=True).start()
+    ipr = await loop.run_in_executor(
+        changer, lambda: IPRoute(fileno=netlink_socket(lab.path, 0).detach()))
+
+    def connect(sport: int) -> None:
+        def go() -> None:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", sport))
+            s.settimeout(5)
+            s.connect(("198.51.100.1", 20000))
+            s.close()
+
+        in_netns(lab.path, go)
+
+    for _ in range(50):  # the new bridge port needs a moment before it forwards
+        try:
+            await loop.run_in_executor(changer, connect, 0)
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
+
+    async def trial(kind: str, panel: str, needle: str, change: Callable[[], Any]) -> None:
+        dash = app.dashboard
+        if dash.active != panel:  # in tabs only the shown panel renders: show the right one
+            dash.action_show_panel(panel)
+            await settle(pilot, app)
+        if needle in dash.panel(panel).rendered_text():
+            raise RuntimeError(f"{needle!r} is in the {panel} panel before the change")
+        done: asyncio.Future[float] = loop.create_future()
+
+        def check(now: float) -> None:
+            if not done.done() and needle in dash.panel(panel).rendered_text():
+                done.set_result(now)
+
+        app.after_paint.append(check)
+        try:
+            t0 = time.perf_counter()
+            await loop.run_in_executor(changer, change)
+            at = await asyncio.wait_for(done, 10)
+            results.setdefault(kind, []).append((at - t0) * 1000)
+        except TimeoutError:
+            results.setdefault(kind + " TIMEOUT", []).append(10_000.0)
+        finally:
+            app.after_paint.remove(check)
+
+    try:
+        async with app.run_test(size=size) as pilot:
+            while app.frames_applied < 1:
+                await pilot.pause(0.02)
+            await pilot.pause(1.0)
+            for i in range(trials):
+                name = f"lu{run}x{i}"
+                await trial("link add", "bridges", name,
+                            partial(ipr.link, "add", ifname=name, kind="bridge"))
+                idx = (await loop.run_in_executor(
+                    changer, partial(ipr.link_lookup, ifname=name)))[0]
+                ip = f"10.{200 + run}.{i % 250}.1"
+                await trial("address add", "bridges", f"{ip}/24",
+                            partial(ipr.addr, "add", index=idx, address=ip, prefixlen=24))
+                spec = f"10.{90 + run}.{i % 250}.0/24"
+                await trial("rule add (iptables -A process included)", "nat", spec,
+                            partial(module.sh, "ip", "netns", "exec", lab.name, "iptables",
+                                    "-t", "nat", "-A", "POSTROUTING", "-s", spec,
+                                    "-j", "MASQUERADE"))
+                sport = 31000 + 1000 * run + i
+                await trial("conntrack entry (TCP connect via DNAT)", "flows",
+                            f":{sport} -> 198.51.100.1:20000", partial(connect, sport))
+                await loop.run_in_executor(changer, partial(ipr.link, "del", index=idx))
+                await pilot.pause(0.05)
+            await source.stop()
+    finally:
+        server.close()
+        await loop.run_in_executor(changer, ipr.close)
+        changer.shutdown()
+    w, h = size
+    return [(f"{w}x{h} change -> panel, {kind} (ms, n={len(v)})", summary(v), "p95 <= 100")
+            for kind, v in results.items()]
+
+
+async def idle_cpu(lab: Any, seconds: float, size: tuple[int, int]) -> Row:
+    """% of one core used by the whole app (UI, observer threads, children) while idle."""
+    from dockerscope.kernel.observer import LiveSource
+
+    source = LiveSource(lab.scope())
+    app = MeasuredApp(source, live=False)
+    async with app.run_test(size=size) as pilot:
+        while app.frames_applied < 1:
+            await pilot.pause(0.02)
+        # Fresh veths chatter (IPv6 DAD, router solicitations) for some seconds: let it pass.
+        await asyncio.sleep(15.0)
+        f0, p0 = app.frames_applied, len(app.paints)
+        r0 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        t0 = time.perf_counter()
+        await asyncio.sleep(seconds)
+        r1 = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        t1 = time.perf_counter()
+        frames, paints = app.frames_applied - f0, len(app.paints) - p0
+        await source.stop()
+    cpu = sum(getattr(b, f) - getattr(a, f) for a, b in zip(r0, r1, strict=True)
+              for f in ("ru_utime", "ru_stime"))
+    w, h = size
+    return (f"{w}x{h} idle CPU of the app, {lab.containers} containers ({seconds:.0f} s)",
+            f"{cpu / (t1 - t0) * 100:.2f} % of a core ({frames} frames, {paints} paints)",
+            "<= 3 %")
+
+
+def print_table(rows: list[Row]) -> None:
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print(f"{'measure':<{w0}}  {'result':<{w1}}  target")
+    print(f"{'-' * w0}  {'-' * w1}  ------")
+    for a, b, c in rows:
+        print(f"{a:<{w0}}  {b:<{w1}}  {c}", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--presses", type=int, default=30)
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--idle", type=int, default=20, help="containers for the idle CPU run")
+    ap.add_argument("--idle-seconds", type=float, default=30.0)
+    ap.add_argument("--fake-only", action="store_true", help="skip the live (root) parts")
+    ap.add_argument("--live-only", action="store_true", help="skip the key presses")
+    args = ap.parse_args()
+    rows: list[Row] = []
+    if not args.live_only:
+        for size in ((200, 60), (80, 24)):
+            rows += asyncio.run(keys_bench(size, args.presses))
+    if not args.fake_only:
+        if os.geteuid() != 0:
+            print("the live parts need root (or pass --fake-only)", file=sys.stderr)
+        else:
+            module = _bench_lab_class()
+            lab = module.BenchLab(args.idle, 50)
+            try:
+                lab.up()
+                for run, size in enumerate(((200, 60), (80, 24))):
+                    rows += asyncio.run(live_latency(lab, module, args.trials, size, run))
+                rows.append(asyncio.run(idle_cpu(lab, args.idle_seconds, (200, 60))))
+            finally:
+                lab.down()
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
