@@ -236,8 +236,13 @@ def _ui() -> Any:
 def cmd_scope(args: argparse.Namespace) -> int:
     observer = import_optional("dockerscope.kernel.observer", "the live observer")
     if args.scope_host:
-        scope = observer.Scope.host()
-        host = DockerHost.parse(None)
+        # One Docker for both halves: the panels' hints and the command bar follow -H, then
+        # DOCKER_HOST, then the default socket, as the docker CLI does.
+        host = DockerHost.parse(getattr(args, "host", None) or os.environ.get("DOCKER_HOST"))
+        if host.scheme == "unix":
+            scope = observer.Scope.host(docker_socket=host.path)
+        else:
+            scope = observer.Scope.host()
         title = "dockerscope: host"
     elif args.netns:
         scope = observer.Scope.netns(args.netns)

@@ -312,3 +312,39 @@ def test_record_hands_over_to_the_scenario_recorder(monkeypatch) -> None:
     assert cli.main(["record", "02", "-o", "out.jsonl"]) == 1  # not every expectation held
     assert cli.main(["--lab", "l8", "record", "02", "-o", "out.jsonl"]) == 1
     assert calls == [("02", "out.jsonl", None), ("02", "out.jsonl", "l8")]
+
+
+def test_scope_host_uses_one_docker_socket_for_panels_and_command_bar(monkeypatch) -> None:
+    """`scope --host` hands DOCKER_HOST's socket to the observer's hints and the command bar."""
+    seen: dict[str, object] = {}
+
+    class FakeUi:
+        @staticmethod
+        def run_scope(source, client=None, title=""):
+            seen["source"], seen["client"] = source, client
+
+    class FakeScope:
+        @staticmethod
+        def host(docker_socket=None):
+            seen["socket"] = docker_socket
+            return "host-scope"
+
+    class FakeObserver:
+        Scope = FakeScope
+
+        @staticmethod
+        def LiveSource(scope):  # noqa: N802 (mirrors the observer's class)
+            return ("live", scope)
+
+    def fake_line_runner(host):
+        seen["bar_host"] = host
+        return "runner"
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/other-docker.sock")
+    monkeypatch.setattr(cli, "import_optional", lambda module, what: FakeObserver)
+    monkeypatch.setattr(cli, "_ui", lambda: FakeUi)
+    monkeypatch.setattr(cli.docker_commands, "line_runner", fake_line_runner)
+    assert cli.main(["scope", "--host"]) == 0
+    assert seen["socket"] == "/tmp/other-docker.sock"
+    assert getattr(seen["bar_host"], "path", None) == "/tmp/other-docker.sock"
+    assert seen["source"] == ("live", "host-scope")
