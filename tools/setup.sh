@@ -20,7 +20,17 @@ if [[ $(id -u) -eq 0 ]]; then
   if ((${#need_apt[@]})); then
     echo "setup: installing Debian packages: ${need_apt[*]}"
     apt-get update -qq
+    # docker.io is here for its CLI and for tests that start a sandboxed dockerd themselves:
+    # its package scripts must not start a dockerd on the host (that would change the host's
+    # network). policy-rc.d answering 101 tells them "not now".
+    guard=""
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      guard=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' >"$guard"; chmod +x "$guard"
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    if [[ -n "$guard" ]]; then rm -f "$guard"; trap - EXIT; fi
   fi
 else
   echo "setup: not root, skipping Debian packages (the app will replay recordings only)"
