@@ -261,9 +261,10 @@ class ContainerRoutes:
         async def run(s: HijackedStream) -> None:
             pump = None
             if use_stdin:
-                pump = asyncio.ensure_future(
-                    _stdin_pump(s, mgr, c.id, c.config.stdin_once, keys, q)
-                )
+                # As dockerd: the client's EOF ends a tty's stdin never (a detach or a closed
+                # terminal must leave the shell usable for the next attach), else with StdinOnce.
+                close_on_eof = c.config.stdin_once and not c.config.tty
+                pump = asyncio.ensure_future(_stdin_pump(s, mgr, c.id, close_on_eof, keys, q))
             elif not asked_stdin and q is not None:
                 # Stop waiting for output of a quiet container once the client is gone.
                 pump = asyncio.ensure_future(_gone(s, q))
@@ -329,7 +330,9 @@ class ContainerRoutes:
             }
             pump = None
             if writer is not None:
-                pump = asyncio.ensure_future(_exec_stdin(s, writer))
+                # As dockerd: the detach keys end a tty session; the exec's process stays.
+                keys = parse_keys(e2.detach_keys) if e2.tty else b""
+                pump = asyncio.ensure_future(_exec_stdin(s, writer, keys, q))
             try:
                 while True:
                     item = await q.get()
@@ -404,10 +407,23 @@ async def _gone(s: HijackedStream, q: asyncio.Queue[Any]) -> None:
     q.put_nowait(None)
 
 
-async def _exec_stdin(s: HijackedStream, writer: Any) -> None:
+async def _exec_stdin(
+    s: HijackedStream,
+    writer: Any,
+    keys: bytes = b"",
+    q: asyncio.Queue[Any] | None = None,
+) -> None:
+    """Client bytes to an exec's stdin; EOF closes it; the detach keys end the session only."""
+    watcher = DetachWatcher(keys)
     while True:
         data = await s.read()
         if not data:
             break
-        writer.write(data)
+        data, detached = watcher.feed(data)
+        if data:
+            writer.write(data)
+        if detached:
+            if q is not None:
+                q.put_nowait(None)
+            return
     writer.close()

@@ -32,6 +32,7 @@ from dockerscope.engine.api.errors import (
 )
 from dockerscope.engine.containers import etcfiles
 from dockerscope.engine.containers.create_request import CreateRequest, check_name, merge_env
+from dockerscope.engine.containers.detach import parse_keys
 from dockerscope.engine.containers.logs import JsonLogWriter, LogLine
 from dockerscope.engine.containers.model import Container, ContainerConfig, State
 from dockerscope.engine.containers.names import random_name
@@ -93,6 +94,8 @@ class ExecInstance:
     attach_stdout: bool
     attach_stderr: bool
     console_size: tuple[int, int] = (0, 0)
+    # ``docker exec --detach-keys`` (or the default): they end a tty session, not the process
+    detach_keys: str = ""
     running: bool = False
     started: bool = False
     exit_code: int | None = None
@@ -117,7 +120,7 @@ class ExecInstance:
             "OpenStdout": self.attach_stdout,
             "CanRemove": False,
             "ContainerID": self.container_id,
-            "DetachKeys": "",
+            "DetachKeys": self.detach_keys,
             "Pid": self.pid,
         }
 
@@ -740,6 +743,11 @@ class ContainerManager:
         if not isinstance(env, list):
             raise BadParameter("Env must be a list of strings")
         size = body.get("ConsoleSize") or [0, 0]
+        detach_keys = body.get("DetachKeys") or ""
+        try:
+            parse_keys(detach_keys)
+        except (ValueError, AttributeError):
+            raise BadParameter(f"Invalid detach keys ({detach_keys}) provided") from None
         e = ExecInstance(
             id=secrets.token_hex(32),
             container_id=c.id,
@@ -752,6 +760,7 @@ class ContainerManager:
             attach_stdout=bool(body.get("AttachStdout")),
             attach_stderr=bool(body.get("AttachStderr")),
             console_size=(int(size[0]), int(size[1])) if len(size) == 2 else (0, 0),
+            detach_keys=detach_keys,
         )
         self.execs[e.id] = e
         self.events.emit(
