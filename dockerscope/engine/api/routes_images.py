@@ -11,6 +11,7 @@ from typing import IO, Any
 from dockerscope.engine.api.errors import BadParameter, NotFound, NotSupported
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.router import Router
+from dockerscope.engine.images.dockerimage import ensure_docker_image, is_docker_image
 
 
 async def _spool(req: Request) -> IO[bytes]:
@@ -189,11 +190,17 @@ class ImageRoutes:
             loop.call_soon_threadsafe(queue.put_nowait, _line(msg))
 
         # First check the name: an unknown image is a normal 404 before the stream starts.
-        if not self.store.is_builtin(ref):
+        if not (self.store.is_builtin(ref) or is_docker_image(ref)):
             raise NotFound(
                 f"pull access denied for {name}: dockerscope is offline and only builds its "
-                "built-in images (busybox, debian)"
+                "built-in images (busybox, debian, docker)"
             )
+
+        try:
+            self.store.get(ref)
+            fresh = False
+        except Exception:
+            fresh = True
 
         async def body() -> AsyncIterator[bytes]:
             task = loop.run_in_executor(None, self._ensure, ref, progress)
@@ -210,12 +217,17 @@ class ImageRoutes:
                 return
             tag_text = ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"
             yield _line({"status": f"Digest: {img.id}"})
-            yield _line({"status": f"Status: Image is up to date for {tag_text}"})
+            if fresh:
+                yield _line({"status": f"Status: Downloaded newer image for {tag_text}"})
+            else:
+                yield _line({"status": f"Status: Image is up to date for {tag_text}"})
             self.d.events.emit("image", "pull", tag_text, {"name": tag_text})
 
         return StreamResponse(body())
 
     def _ensure(self, ref: str, progress: Any) -> Any:
+        if is_docker_image(ref):
+            return ensure_docker_image(self.store, ref, progress)
         return self.store.ensure_builtin(ref, progress=progress)
 
     async def _import(self, req: Request, src: str) -> StreamResponse:
