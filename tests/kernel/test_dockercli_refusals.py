@@ -1,0 +1,56 @@
+"""What dockerscope does not do, it says, through the real CLI: a 4xx naming the flag or
+command, and nothing left half-made."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.kernel.test_dockercli_run import CLI_28, make_cli, needs_cli
+from tests.kernel.test_engine_daemon import RunningDaemon, daemon  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.kernel
+
+REFUSED_RUN = [
+    (["--privileged"], "--privileged"),
+    (["--cap-add", "NET_ADMIN"], "--cap-add"),
+    (["--restart", "always"], "--restart always"),
+    (["-v", "named:/data"], "named volumes"),
+    (["--mount", "type=volume,src=v,dst=/v"], "--mount"),
+    (["--network", "container:other"], "--network container:other"),
+    (["--ulimit", "nofile=10:10"], "--ulimit"),
+    (["--read-only"], "--read-only"),
+    (["--device", "/dev/null"], "--device"),
+]
+
+
+@needs_cli
+def test_refused_flags_and_commands(daemon: RunningDaemon) -> None:  # noqa: F811
+    cli = make_cli(CLI_28, daemon)
+    for flags, text in REFUSED_RUN:
+        p = cli.run("run", *flags, "busybox", "true")
+        assert p.returncode == 125, (flags, p.stderr)
+        assert "not supported by dockerscope" in p.stderr and text in p.stderr, (flags, p.stderr)
+    assert cli.ok("ps", "-a", "-q") == ""
+    cli.ok("network", "create", "n1")
+    p = cli.run("run", "--rm", "--network", "n1", "--ip", "172.30.0.9", "busybox", "true")
+    assert p.returncode == 125 and "not supported by dockerscope" in p.stderr
+    cli.ok("run", "-d", "--name", "live", "busybox", "sleep", "1000")
+    for args, text in [
+        (["pause", "live"], "pause"),
+        (["update", "--memory", "10m", "live"], "update"),
+        (["stats", "--no-stream", "live"], "stats"),
+        (["cp", "live:/etc/passwd", str(daemon.log.parent / "x")], "docker cp"),
+        (["export", "live"], "export"),
+        (["volume", "create", "v1"], "named volumes"),
+        (["network", "create", "-d", "overlay", "ov"], "overlay"),
+    ]:
+        p = cli.run(*args)
+        assert p.returncode != 0, (args, p.stdout)
+        assert "not supported by dockerscope" in p.stderr and text in p.stderr, (args, p.stderr)
+    assert cli.ok("ps", "-a", "--format", "{{.Names}}") == "live\n"
+    assert sorted(cli.ok("network", "ls", "--format", "{{.Name}}").split()) == [
+        "bridge",
+        "host",
+        "n1",
+        "none",
+    ]
