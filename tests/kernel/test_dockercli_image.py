@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from dockerscope.engine.images.builtin import DEFAULT_PATH
 from tests.kernel.test_dockercli_run import CLI_28, make_cli, needs_cli
 from tests.kernel.test_engine_daemon import RunningDaemon, daemon  # noqa: F401 (fixture)
 
@@ -68,3 +69,36 @@ def test_docker_image_runs_a_sibling(daemon: RunningDaemon) -> None:  # noqa: F8
     assert cli.ok("ps", "-a", "-q") == ""
     p = cli.run("pull", "docker:dind")
     assert p.returncode != 0 and "builds docker:latest" in p.stderr
+
+
+@needs_cli
+def test_stdlib_client_fallback_runs_a_sibling(daemon: RunningDaemon) -> None:  # noqa: F811
+    """Without a host CLI the image holds dockerscope's own client on a python3 copy: the
+    same layer, imported by hand here, runs a sibling through the socket."""
+    from dockerscope.engine.images import dockerimage
+
+    cli = make_cli(CLI_28, daemon)
+    layer = daemon.log.parent / "layer.tar"
+    with open(layer, "wb") as f:
+        dockerimage.write_layer(f, dockerimage.stdlib_client())
+    cli.ok("import", "-c", 'CMD ["sh"]', "-c", f"ENV {DEFAULT_PATH}", str(layer), "pyclient")
+    sock = f"{daemon.lab.socket}:/var/run/docker.sock"
+    out = cli.ok(
+        "run",
+        "--rm",
+        "--name",
+        "pyouter",
+        "-v",
+        sock,
+        "pyclient",
+        "docker",
+        "run",
+        "--rm",
+        "busybox",
+        "echo",
+        "sibling",
+        timeout=60,
+    )
+    assert out == "sibling\n"
+    creates = [c for c in traffic(daemon) if c["path"].endswith("/containers/create")]
+    assert creates[-1]["client_container"] == "pyouter"

@@ -148,9 +148,25 @@ def stdlib_client(python: str | None = None) -> ClientChoice:
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     for path in _stdlib_files(stdlib):
         files[str(path).lstrip("/")] = path
+        if path.suffix == ".so":
+            # Extension modules (_ssl, _ctypes...) bring their own libraries; a module whose
+            # library this host lacks would not import here either: leave it out.
+            try:
+                needed = shared_libraries(path)
+            except ImageError:
+                del files[str(path).lstrip("/")]
+                continue
+            for lib in needed:
+                files[str(lib).lstrip("/")] = lib.resolve()
+    # glibc dlopen()s libgcc_s for thread exit and cancellation: ldd does not list it.
+    for rel in [r for r in files if r.endswith("/libc.so.6")]:
+        gcc = Path("/" + rel).parent / "libgcc_s.so.1"
+        if gcc.exists():
+            files[str(gcc).lstrip("/")] = gcc.resolve()
     for rel, (data, mode) in bundle_files().items():
         files[rel] = (data, mode)
-    links = {"usr/local/bin/python3": str(real)}
+    # The launcher starts with "#!/usr/bin/env python3"; busybox has env only in /bin.
+    links = {"usr/local/bin/python3": str(real), "usr/bin/env": "/bin/busybox"}
     if str(real) != "/usr/bin/python3":
         links["usr/bin/python3"] = str(real)
     return ClientChoice(
