@@ -20,6 +20,7 @@ from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
 from rich.text import Span, Text
+from textual.widget import Widget
 
 from dockerscope.kernel.model import Chain, Rule
 
@@ -51,7 +52,16 @@ class NatPanel(Panel):
     @property
     def compact(self) -> bool:
         """True when the panel is too narrow for ``iptables -n -v -L``'s one-line rules."""
-        return 0 < self.size.width < COMPACT_BELOW
+        return 0 < (self.size.width or self._expected_width()) < COMPACT_BELOW
+
+    def _expected_width(self) -> int:
+        """The width a panel not laid out yet (a tab being brought to the front) will get: its
+        container's, less border, padding and margin. Guessing it saves rendering 1,000 rules
+        twice, once for no width and again when the resize comes."""
+        parent = self.parent
+        if not isinstance(parent, Widget) or not parent.size.width:
+            return 0
+        return max(0, parent.size.width - self.styles.gutter.width - self.styles.margin.width)
 
     def layout_changed(self) -> bool:
         return self._drawn_compact is not None and self._drawn_compact != self.compact
