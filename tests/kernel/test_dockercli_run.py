@@ -130,6 +130,9 @@ def test_run_foreground_flags(daemon: RunningDaemon, binary: str) -> None:  # no
     )
     assert out == "1|two words|/tmp|65534:65534\n"
     assert cli.ok("run", "--rm", "--entrypoint", "echo", "busybox", "via", "entry") == "via entry\n"
+    # -e NAME of a variable the client does not have: not in the container (as with dockerd)
+    env = cli.ok("run", "--rm", "-e", "DS_NOT_SET_HERE", "-e", "EMPTY=", "busybox", "env")
+    assert "DS_NOT_SET_HERE" not in env and "EMPTY=\n" in env
     assert cli.run("run", "--rm", "busybox", "sh", "-c", "exit 3").returncode == 3
     p = cli.run("run", "--rm", "busybox", "nosuchcmd")
     assert p.returncode == 127 and "nosuchcmd" in p.stderr

@@ -388,8 +388,16 @@ def parse_create(body: Any, name: str | None = None) -> CreateRequest:
 
 
 def merge_env(image_env: tuple[str, ...], env: tuple[str, ...]) -> tuple[str, ...]:
-    """The image's env with the container's on top (same key: the container's wins)."""
+    """The image's env with the container's on top (same key: the container's wins).
+
+    An entry without "=" (what ``docker run -e FOO`` sends when FOO is not set in the client's
+    environment) unsets that key and is not passed on, as dockerd does.
+    """
     out: dict[str, str] = {}
     for e in (*image_env, *env):
-        out[e.split("=", 1)[0]] = e
+        key, eq, _ = e.partition("=")
+        if eq:
+            out[key] = e
+        else:
+            out.pop(key, None)
     return tuple(out.values())
