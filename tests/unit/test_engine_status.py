@@ -1,34 +1,8 @@
-"""Docker's state texts and times."""
+"""Docker's state texts and times (durations themselves: tests/unit/test_client_formatting.py)."""
 
 from __future__ import annotations
 
-import pytest
-
-from dockerscope.engine.containers.status import ZERO_TIME, human_duration, iso, status_text
-
-
-@pytest.mark.parametrize(
-    "seconds,text",
-    [
-        (0.2, "Less than a second"),
-        (1, "1 second"),
-        (3, "3 seconds"),
-        (59, "59 seconds"),
-        (60, "About a minute"),
-        (119, "About a minute"),
-        (120, "2 minutes"),
-        (3599, "59 minutes"),
-        (3600, "About an hour"),
-        (2 * 3600, "2 hours"),
-        (47 * 3600, "47 hours"),
-        (3 * 86400, "3 days"),
-        (15 * 86400, "2 weeks"),
-        (90 * 86400, "3 months"),
-        (800 * 86400, "2 years"),
-    ],
-)
-def test_human_duration(seconds: float, text: str) -> None:
-    assert human_duration(seconds) == text
+from dockerscope.engine.containers.status import ZERO_TIME, iso, status_text
 
 
 def test_status_texts() -> None:

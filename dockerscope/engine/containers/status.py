@@ -4,35 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+# Docker's wording of durations is one function, shared with the client's `docker ps`.
+from dockerscope.client.formatting import human_duration
+
 ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def human_duration(seconds: float) -> str:
-    """A duration the way ``docker ps`` words it ("Less than a second", "About a minute")."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def iso(ts: float | None) -> str:
