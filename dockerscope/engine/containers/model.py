@@ -6,6 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+# What inspect reports is what the runtime applies: one list, the runtime's.
+from dockerscope.engine.runtime.init import MASKED_PATHS, READONLY_PATHS
+
 Pairs = tuple[tuple[str, str], ...]
 
 
@@ -170,19 +173,6 @@ class HostSettings:
         }
 
 
-MASKED_PATHS = (
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-)
-READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 
 @dataclass(frozen=True)
