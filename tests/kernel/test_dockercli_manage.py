@@ -143,6 +143,29 @@ def test_logs_follow_wait_and_attach(daemon: RunningDaemon) -> None:  # noqa: F8
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    # piped stdin into a running `-di` container: the reply comes back on the session, which
+    # lasts until the container exits (the CLI waits for its exit code)
+    cli.ok("run", "-di", "--name", "catty", "busybox", "cat")
+    piped = subprocess.Popen(
+        [cli.binary, "attach", "catty"],
+        env=cli.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert piped.stdin is not None
+        piped.stdin.write(b"via attach\n")
+        piped.stdin.close()
+        wait_for(lambda: cli.ok("logs", "catty") == "via attach\n", "cat's echo")
+        cli.ok("kill", "catty")
+        assert piped.stdout is not None
+        out = piped.stdout.read()
+        assert (out, piped.wait(10)) == (b"via attach\n", 137)
+    finally:
+        if piped.poll() is None:
+            piped.kill()
+            piped.wait()
     # wait --condition=removed style through run --rm -d: the container goes by itself
     cid = cli.ok("run", "-d", "--rm", "busybox", "true").strip()
     wait_for(lambda: cid[:12] not in cli.ok("ps", "-a", "-q"), "--rm removal")

@@ -43,6 +43,8 @@ def test_refused_flags_and_commands(daemon: RunningDaemon) -> None:  # noqa: F81
         (["export", "live"], "export"),
         (["volume", "create", "v1"], "named volumes"),
         (["network", "create", "-d", "overlay", "ov"], "overlay"),
+        (["pull", "--platform", "linux/arm64", "busybox"], "--platform linux/arm64"),
+        (["run", "--platform", "linux/arm64", "busybox", "true"], "--platform linux/arm64"),
     ]:
         p = cli.run(*args)
         assert p.returncode != 0, (args, p.stdout)

@@ -11,6 +11,7 @@ from typing import Any
 
 from dockerscope.engine.api.errors import BadParameter, Conflict, NotSupported
 from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Response, StreamResponse
+from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.render import filter_containers, inspect, parse_filters, summary
 from dockerscope.engine.api.router import Router
 from dockerscope.engine.containers.create_request import parse_create
@@ -100,6 +101,7 @@ class ContainerRoutes:
 
     async def create(self, req: Request) -> Response:
         body = await req.json(required=True)
+        check_platform(req.q("platform"))
         creq = parse_create(body, req.q("name") or None)
         c = self.mgr.create(creq)
         return Response.json({"Id": c.id, "Warnings": []}, 201)
@@ -392,6 +394,9 @@ async def _stdin_pump(
             return
     if stdin_once:
         mgr.close_stdin(cid)
+    # Otherwise the session goes on: dockerd would end the output here, racing the
+    # container's answer to the last input (`echo x | docker attach c` could lose the reply);
+    # the CLI waits for the container's exit after the stream anyway.
 
 
 async def _gone(s: HijackedStream, q: asyncio.Queue[Any]) -> None:

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from dockerscope.engine.api.errors import BadParameter, NotFound, NotSupported
 from dockerscope.engine.api.http import Request, Response, StreamResponse
+from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.router import Router
 from dockerscope.engine.images.dockerimage import ensure_docker_image, is_docker_image
 
@@ -172,6 +173,7 @@ class ImageRoutes:
         name = req.q("fromImage")
         if not name:
             raise BadParameter("fromImage or fromSrc is required")
+        check_platform(req.q("platform"))
         tag = req.q("tag") or ""
         ref = f"{name}:{tag}" if tag and ":" not in name.rsplit("/", 1)[-1] else name
         await req.drain()
