@@ -44,15 +44,22 @@ def test_refused_flags_and_commands(daemon: RunningDaemon) -> None:  # noqa: F81
         (["volume", "create", "v1"], "named volumes"),
         (["network", "create", "-d", "overlay", "ov"], "overlay"),
         (["pull", "--platform", "linux/arm64", "busybox"], "--platform linux/arm64"),
+        (["image", "prune", "-a", "-f"], "image prune -a"),
+        (["container", "prune", "-f", "--filter", "until=1h"], "container prune --filter until"),
+        (["images", "--filter", "since=busybox"], "images --filter since"),
         (["run", "--platform", "linux/arm64", "busybox", "true"], "--platform linux/arm64"),
     ]:
         p = cli.run(*args)
         assert p.returncode != 0, (args, p.stdout)
         assert "not supported by dockerscope" in p.stderr and text in p.stderr, (args, p.stderr)
     assert cli.ok("ps", "-a", "--format", "{{.Names}}") == "live\n"
+    assert cli.ok("images", "--format", "{{.Repository}}") == "busybox\n"
+    # system prune also asks for build-cache pruning: there is none, and it says 0B
+    cli.ok("stop", "-t", "0", "live")
+    assert "Total reclaimed space: 0B" in cli.ok("system", "prune", "-f")
+    assert cli.ok("ps", "-a", "-q") == ""
     assert sorted(cli.ok("network", "ls", "--format", "{{.Name}}").split()) == [
         "bridge",
         "host",
-        "n1",
         "none",
     ]

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from dockerscope.engine.api.errors import BadParameter, Conflict, NotSupported
+from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.render import filter_containers, inspect, parse_filters, summary
@@ -107,6 +108,7 @@ class ContainerRoutes:
         return Response.json({"Id": c.id, "Warnings": []}, 201)
 
     async def prune(self, req: Request) -> Response:
+        checked_filters(req.json_q("filters"), set(), "container prune")
         deleted = []
         for c in list(self.mgr.containers.values()):
             if not c.state.running and c.id not in self.mgr._finishing:

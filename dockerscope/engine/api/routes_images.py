@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import IO, Any
 
 from dockerscope.engine.api.errors import BadParameter, NotFound, NotSupported
+from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.router import Router
@@ -97,6 +98,8 @@ class ImageRoutes:
         r.add("POST", "/images/prune", self.prune)
         r.add("GET", "/images/search", self._refuse("docker search (no registry)"))
         r.add("POST", "/build", self._refuse("docker build"))
+        # `docker system prune` asks too: there is no build cache, so nothing to reclaim.
+        r.add("POST", "/build/prune", self.build_prune)
         r.add("POST", "/commit", self.commit)
         r.add("GET", "/images/{name*}/json", self.inspect)
         r.add("GET", "/images/{name*}/history", self.history)
@@ -122,6 +125,7 @@ class ImageRoutes:
 
     async def list_images(self, req: Request) -> Response:
         imgs = self.store.list()
+        checked_filters(req.json_q("filters"), {"dangling", "reference"}, "images")
         flt = req.json_q("filters") or {}
         out = []
         for img in imgs:
@@ -318,8 +322,15 @@ class ImageRoutes:
         return Response.json(out)
 
     async def prune(self, req: Request) -> Response:
+        flt = checked_filters(req.json_q("filters"), {"dangling"}, "image prune")
+        if any(v.lower() in ("false", "0") for v in flt.get("dangling", [])):
+            raise NotSupported("image prune -a (only dangling images are pruned)")
         deleted = self.store.prune(in_use=self._in_use)
         return Response.json({"ImagesDeleted": deleted or None, "SpaceReclaimed": 0})
+
+    async def build_prune(self, req: Request) -> Response:
+        checked_filters(req.json_q("filters"), set(), "builder prune")
+        return Response.json({"CachesDeleted": None, "SpaceReclaimed": 0})
 
     async def commit(self, req: Request) -> Response:
         ref = req.q("container")

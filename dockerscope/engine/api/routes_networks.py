@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockerscope.engine.api.errors import BadParameter, NotSupported
+from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Request, Response
 from dockerscope.engine.api.render import parse_filters
 from dockerscope.engine.api.router import Router
@@ -115,6 +116,7 @@ class NetworkRoutes:
         return Response.empty()
 
     async def prune(self, req: Request) -> Response:
+        checked_filters(req.json_q("filters"), set(), "network prune")
         before = {n.id: n for n in self.net.list()}
         removed = self.net.prune()
         names = []
