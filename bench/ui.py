@@ -372,6 +372,7 @@ async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int]
                 await pilot.pause(0.05)
             await source.stop()
     finally:
+        server.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread; close alone does not
         server.close()
         await loop.run_in_executor(changer, ipr.close)
         changer.shutdown()

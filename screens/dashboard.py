@@ -11,6 +11,7 @@ from dockerscope.screens.bridges import BridgesPanel
 from dockerscope.screens.cgroups import CgroupsPanel
 from dockerscope.screens.commandbar import Client, CommandBar
 from dockerscope.screens.flows import FlowsPanel
+from dockerscope.screens.footer import QuietFooter
 from dockerscope.screens.help import HelpScreen
 from dockerscope.screens.namespaces import NamespacesPanel
 from dockerscope.screens.nat import NatPanel
@@ -28,7 +29,7 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static, Tab, Tabs
+from textual.widgets import Header, Static, Tab, Tabs
 
 PANEL_TYPES: tuple[type[Panel], ...] = (
     BridgesPanel, NatPanel, NamespacesPanel, CgroupsPanel, StoragePanel, FlowsPanel,
@@ -80,7 +81,7 @@ class DashboardScreen(Screen[None]):
             yield Container(id="terminals")
         yield Static("", id="note")
         yield CommandBar(self.client, id="commandbar")
-        yield Footer()
+        yield QuietFooter()
 
     # -- panels -----------------------------------------------------------------------------
 
