@@ -162,9 +162,15 @@ def test_run_ti_attach_and_detach_keys(daemon: RunningDaemon, binary: str) -> No
         s.close()
     assert running(cli, "box")
     # exec -ti: its own tty; exit ends only the exec
-    s = PtyClient.spawn(cli, "exec", "-ti", "box", "sh")
+    s = PtyClient.spawn(cli, "exec", "-ti", "box", "sh", rows=20, cols=70)
     try:
         s.expect(b"# ")
+        s.type(b"stty size\r")
+        s.expect(b"20 70\r\n")
+        s.resize(25, 90)
+        time.sleep(0.3)
+        s.type(b"stty size\r")
+        s.expect(b"25 90\r\n")
         s.type(b"tty; exit 3\r")
         s.expect(b"/dev/pts/")
         assert s.wait() == 3
