@@ -20,6 +20,7 @@ REFUSED_RUN = [
     (["--ulimit", "nofile=10:10"], "--ulimit"),
     (["--read-only"], "--read-only"),
     (["--device", "/dev/null"], "--device"),
+    (["--cgroupns", "private"], "CgroupnsMode='private'"),
 ]
 
 

@@ -73,7 +73,8 @@ REFUSED_HOST = {
 # HostConfig fields whose value is fine when it equals one of these defaults.
 DEFAULT_OK: dict[str, tuple[Any, ...]] = {
     "IpcMode": ("", "private", "shareable"),
-    "CgroupnsMode": ("", "host", "private"),
+    # The runtime makes no cgroup namespace: containers see the host's (cgroup v1's default).
+    "CgroupnsMode": ("", "host"),
     "Runtime": ("", "runc"),
     "MemorySwappiness": (None, -1),
     "MemorySwap": (None, 0, -1),
