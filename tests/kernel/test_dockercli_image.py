@@ -102,3 +102,34 @@ def test_stdlib_client_fallback_runs_a_sibling(daemon: RunningDaemon) -> None:  
     assert out == "sibling\n"
     creates = [c for c in traffic(daemon) if c["path"].endswith("/containers/create")]
     assert creates[-1]["client_container"] == "pyouter"
+
+
+@needs_cli
+def test_course_nested_ti_session(daemon: RunningDaemon) -> None:  # noqa: F811
+    """The course's demo under a pty: a shell in the docker image starts an interactive
+    sibling with the client inside it."""
+    from tests.kernel.test_dockercli_tty import PtyClient
+
+    cli = make_cli(CLI_28, daemon)
+    cli.ok("pull", "docker", timeout=120)
+    sock = f"{daemon.lab.socket}:/var/run/docker.sock"
+    s = PtyClient.spawn(cli, "run", "-ti", "--rm", "--name", "client", "-v", sock, "docker", "sh")
+    try:
+        s.expect(b"\x1b[6n")
+        s.type(b"docker run -ti --rm --name inner busybox sh\r")
+        s.expect(b"\x1b[6n")
+        s.type(b"echo inner $((20+3)); hostname\r")
+        s.expect(b"inner 23\r\n")
+        inner = json.loads(cli.ok("inspect", "inner"))[0]
+        s.expect(inner["Id"][:12].encode())
+        assert inner["State"]["Running"]
+        assert sorted(cli.ok("ps", "--format", "{{.Names}}").split()) == ["client", "inner"]
+        s.type(b"exit 4\r")
+        s.expect(b"\x1b[6n")
+        s.type(b"echo inner said $?\r")
+        s.expect(b"inner said 4\r\n")
+        s.type(b"exit\r")
+        assert s.wait(20) == 0
+    finally:
+        s.close()
+    assert cli.ok("ps", "-a", "-q") == ""
