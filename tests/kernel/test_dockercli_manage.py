@@ -26,8 +26,9 @@ def wait_for(pred, what: str, timeout: float = 10) -> None:  # type: ignore[no-u
 
 
 @needs_cli
-def test_lifecycle_verbs(daemon: RunningDaemon) -> None:  # noqa: F811
-    cli = make_cli(CLI_28, daemon)
+@pytest.mark.parametrize("binary", CLIS)
+def test_lifecycle_verbs(daemon: RunningDaemon, binary: str) -> None:  # noqa: F811
+    cli = make_cli(binary, daemon)
     cid = cli.ok("create", "--name", "c1", "busybox", "sh", "-c", "echo up; sleep 1000").strip()
     assert cli.ok("ps", "-a", "--format", "{{.Names}} {{.Status}}") == "c1 Created\n"
     assert cli.ok("ps", "-q") == ""
@@ -225,8 +226,9 @@ def test_networks(daemon: RunningDaemon, binary: str) -> None:  # noqa: F811
 
 
 @needs_cli
-def test_images_transfer_events_and_df(daemon: RunningDaemon) -> None:  # noqa: F811
-    cli = make_cli(CLI_28, daemon)
+@pytest.mark.parametrize("binary", CLIS)
+def test_images_transfer_events_and_df(daemon: RunningDaemon, binary: str) -> None:  # noqa: F811
+    cli = make_cli(binary, daemon)
     since = str(int(time.time()) - 1)
     cli.ok("tag", "busybox", "course/bb:1")
     rows = cli.ok("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").splitlines()
