@@ -141,9 +141,14 @@ class DashboardScreen(Screen[None]):
                          for key, mark in self.state.marks.items())
 
     def _fade_tick(self) -> None:
-        expired = self.state.expire()
-        if expired or self._phase() != self._fade_phase:
-            self.refresh_panels(force=True)
+        # Redraw only the panels showing a highlight that stepped or went out: forcing every
+        # visible panel (the whole grid, NAT's 1,000 rules included) each half second while
+        # anything faded kept the loop busy when the next frame or key came.
+        self.state.expire()
+        stepped = self._phase() ^ self._fade_phase
+        if stepped:
+            self.state.touched.update(collection for (collection, _key), _old in stepped)
+            self.refresh_panels()
 
     def _select(self, panel_id: str) -> None:
         self.active = panel_id
