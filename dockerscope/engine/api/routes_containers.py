@@ -322,8 +322,16 @@ class ContainerRoutes:
             # Started once the head is out, as dockerd does: a client that reads the head
             # through a buffered reader must not find the first output inside that buffer.
             q: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
+            # After a detach the exec's process goes on: its output is then dropped, not
+            # queued for a session that is gone.
+            session = {"open": True}
+
+            def on_data(st: str, d: bytes) -> None:
+                if session["open"]:
+                    q.put_nowait((st, d))
+
             try:
-                e2, writer = mgr.exec_start(id, lambda st, d: q.put_nowait((st, d)))
+                e2, writer = mgr.exec_start(id, on_data)
             except Exception as exc:
                 await s.write(f"Error: {exc}\r\n".encode())
                 return
@@ -348,6 +356,7 @@ class ContainerRoutes:
                     if not await s.write(data if e2.tty else frame(STREAM_IDS[stream], data)):
                         break
             finally:
+                session["open"] = False
                 if pump is not None:
                     pump.cancel()
                     with contextlib.suppress(BaseException):
