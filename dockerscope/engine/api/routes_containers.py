@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from dockerscope.engine.api.errors import BadParameter, Conflict, NotSupported
@@ -98,7 +100,19 @@ class ContainerRoutes:
         limit = req.int_q("limit", -1) or -1
         if limit > 0:
             found = found[:limit]
-        return Response.json([summary(c) for c in found])
+        rows = [summary(c) for c in found]
+        if req.flag("size"):  # docker ps -s
+            for row, c in zip(rows, found, strict=True):
+                row.update(self._sizes(c))
+        return Response.json(rows)
+
+    def _sizes(self, c: Any) -> dict[str, int]:
+        """SizeRw (the container's upper dir) and SizeRootFs (that plus its image)."""
+        rw = _du(self.mgr.store.dir(c.id) / "upper")
+        base = 0
+        with contextlib.suppress(Exception):
+            base = int(self.d.images.get(c.image_id).size)
+        return {"SizeRw": rw, "SizeRootFs": rw + base}
 
     async def create(self, req: Request) -> Response:
         body = await req.json(required=True)
@@ -122,7 +136,10 @@ class ContainerRoutes:
         with contextlib.suppress(Exception):
             lowers = list(self.d.images.layer_dirs(self.d.images.get(c.image_id)))
         execs = [e.id for e in self.mgr.execs.values() if e.container_id == c.id]
-        return Response.json(inspect(c, str(self.mgr.store.dir(c.id)), lowers, execs))
+        out = inspect(c, str(self.mgr.store.dir(c.id)), lowers, execs)
+        if req.flag("size"):  # docker inspect -s
+            out.update(self._sizes(c))
+        return Response.json(out)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -257,6 +274,7 @@ class ContainerRoutes:
         q = None
         if live:
             c, q = self.mgr.attach(c.id)
+            self.d.events.emit("container", "attach", c.id, self.mgr._attrs(c))
         tty = c.config.tty
         mgr = self.mgr
 
@@ -443,3 +461,13 @@ async def _exec_stdin(
                 q.put_nowait(None)
             return
     writer.close()
+
+
+def _du(path: Path) -> int:
+    """Bytes of the regular files and links under ``path`` (0 if it is gone)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
