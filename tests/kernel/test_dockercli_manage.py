@@ -32,6 +32,7 @@ def test_lifecycle_verbs(daemon: RunningDaemon, binary: str) -> None:  # noqa: F
     cid = cli.ok("create", "--name", "c1", "busybox", "sh", "-c", "echo up; sleep 1000").strip()
     assert cli.ok("ps", "-a", "--format", "{{.Names}} {{.Status}}") == "c1 Created\n"
     assert cli.ok("ps", "-q") == ""
+    assert cli.ok("diff", "c1") == ""  # never started: no changes (was a 400)
     assert cli.ok("start", "c1") == "c1\n"
     [info] = cli.inspect("c1")
     assert info["Id"] == cid and info["State"]["Status"] == "running"

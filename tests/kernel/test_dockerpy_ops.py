@@ -76,10 +76,26 @@ def test_containers(daemon: RunningDaemon) -> None:  # noqa: F811
         c.remove()
         assert client.containers.list(all=True) == []
         assert "DNAT" not in lab_sh(daemon, "iptables -t nat -S DOCKER")
+        out_lines = client.containers.run(
+            "busybox", ["sh", "-c", "echo a; echo b"], stream=True, remove=True
+        )
+        assert b"".join(out_lines) == b"a\nb\n"
+        gone = client.containers.run(
+            "busybox", ["sh", "-c", "sleep 0.3; exit 3"], detach=True, auto_remove=True
+        )
+        assert gone.wait(condition="removed")["StatusCode"] == 3
+        t = client.containers.run(
+            "busybox", ["sh", "-c", "for i in 1 2; do echo t$i; sleep 0.2; done"], detach=True
+        )
+        assert b"".join(t.attach(stream=True, logs=True)) == b"t1\nt2\n"
+        t.remove()
         d2 = client.containers.create("busybox", ["true"], name="made")
+        assert d2.diff() is None
+        d2.rename("made2")
+        assert client.containers.get("made2").id == d2.id
         d2.remove()
         with pytest.raises(docker.errors.NotFound):
-            client.containers.get("made")
+            client.containers.get("made2")
         with pytest.raises(docker.errors.APIError, match="not supported by dockerscope"):
             client.containers.run("busybox", ["true"], privileged=True)
         assert client.containers.list(all=True) == []

@@ -250,7 +250,10 @@ class ContainerRoutes:
         c = self.mgr.get(id)
         images = self.d.images
         lowers = list(images.layer_dirs(images.get(c.image_id)))
-        upper = str(self.mgr.store.dir(c.id) / "upper")
+        upper_dir = self.mgr.store.dir(c.id) / "upper"
+        if not upper_dir.is_dir():
+            return Response.json(None)  # created, never started: no changes yet, as dockerd
+        upper = str(upper_dir)
         kinds = {"C": 0, "A": 1, "D": 2}
         # What Docker keeps in its init layer is not the container's change.
         found = images.diff_changes(lowers, upper, ignore=INIT_LAYER_PATHS)
@@ -291,6 +294,10 @@ class ContainerRoutes:
                 # Stop waiting for output of a quiet container once the client is gone.
                 pump = asyncio.ensure_future(_gone(s, q))
             try:
+                # Clients that read the 101 head through a buffered reader and then switch to
+                # the raw socket (docker-py) lose whatever came in the same read: let the head
+                # go out alone. Live output meanwhile waits in the queue.
+                await asyncio.sleep(ATTACH_HEAD_GAP)
                 for line in backlog:
                     if not await s.write(_log_bytes(line, tty, False)):
                         return
@@ -388,6 +395,10 @@ class ContainerRoutes:
 
     async def exec_inspect(self, req: Request, id: str) -> Response:
         return Response.json(self.mgr.exec_get(id).to_docker())
+
+
+ATTACH_HEAD_GAP = 0.05
+"""Seconds between an attach's 101 head and its first stream bytes."""
 
 
 def _log_bytes(line: LogLine, tty: bool, stamps: bool) -> bytes:
