@@ -118,3 +118,12 @@ def test_progress_reports_only_changes() -> None:
         parser.packing(0.0001)
     assert len(seen) == len(set(seen))
     assert len(seen) <= 3
+
+
+def test_store_knows_every_builtin_name() -> None:
+    """busybox, debian and docker are all made by ensure_builtin; other names are not."""
+    from dockerscope.engine.images.store import ImageStore
+
+    for name in ("busybox", "debian:latest", "docker", "docker.io/library/docker:latest"):
+        assert ImageStore.is_builtin(name), name
+    assert not ImageStore.is_builtin("nginx")

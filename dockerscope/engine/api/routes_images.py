@@ -13,7 +13,6 @@ from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.router import Router
-from dockerscope.engine.images.dockerimage import ensure_docker_image, is_docker_image
 
 
 async def _spool(req: Request) -> IO[bytes]:
@@ -196,7 +195,7 @@ class ImageRoutes:
             loop.call_soon_threadsafe(queue.put_nowait, _line(msg))
 
         # First check the name: an unknown image is a normal 404 before the stream starts.
-        if not (self.store.is_builtin(ref) or is_docker_image(ref)):
+        if not self.store.is_builtin(ref):
             raise NotFound(
                 f"pull access denied for {name}: dockerscope is offline and only builds its "
                 "built-in images (busybox, debian, docker)"
@@ -232,8 +231,6 @@ class ImageRoutes:
         return StreamResponse(body())
 
     def _ensure(self, ref: str, progress: Any) -> Any:
-        if is_docker_image(ref):
-            return ensure_docker_image(self.store, ref, progress)
         return self.store.ensure_builtin(ref, progress=progress)
 
     async def _import(self, req: Request, src: str) -> StreamResponse:

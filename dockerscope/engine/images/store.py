@@ -29,6 +29,7 @@ from dockerscope.engine.images import builtin, dockersave
 from dockerscope.engine.images.changes import apply_changes
 from dockerscope.engine.images.diff import copy_upper
 from dockerscope.engine.images.diff import diff_changes as _diff_changes
+from dockerscope.engine.images.dockerimage import ensure_docker_image, is_docker_image
 from dockerscope.engine.images.errors import (
     BadImage,
     Conflict,
@@ -388,15 +389,18 @@ class ImageStore:
     # -- builtin images ------------------------------------------------------------------
     @staticmethod
     def is_builtin(name: str) -> bool:
-        """True if ``ensure_builtin`` can make an image of this name (busybox, debian)."""
+        """True if ``ensure_builtin`` can make an image of this name (busybox, debian, docker)."""
         try:
-            return parse_reference(name).name in builtin.BUILTIN_NAMES
+            return parse_reference(name).name in builtin.BUILTIN_NAMES or is_docker_image(name)
         except BadImage:
             return False
 
     def ensure_builtin(self, name: str, progress: builtin.Progress | None = None) -> Image:
-        """The builtin image ``name`` (``busybox``, ``debian``, optionally with a tag), built
-        on first use; any other name raises ImageNotFound saying it is not available offline."""
+        """The builtin image ``name`` (``busybox``, ``debian``, ``docker``, optionally with a
+        tag), built on first use; any other name raises ImageNotFound saying it is not available
+        offline."""
+        if is_docker_image(name):
+            return ensure_docker_image(self, name, progress)
         ref = parse_reference(name)
         if ref.name not in builtin.BUILTIN_NAMES:
             raise builtin.not_offline(name)
