@@ -112,7 +112,6 @@ def test_cli_body_is_accepted_with_its_values() -> None:
         ("SecurityOpt", ["seccomp=unconfined"], "--security-opt"),
         ("Mounts", [{"Type": "volume"}], "--mount"),
         ("Binds", ["data:/data"], "named volumes"),
-        ("NetworkMode", "container:web", "--network container:web"),
         ("SomethingNew", {"x": 1}, "HostConfig.SomethingNew"),
     ],
 )
@@ -124,6 +123,17 @@ def test_unsupported_host_config_is_refused_with_the_flag(key: str, value: Any, 
     assert info.value.status == 400
     assert info.value.message.startswith("not supported by dockerscope: ")
     assert flag in info.value.message
+
+
+def test_network_container_mode_is_accepted_without_ports() -> None:
+    body = copy.deepcopy(CLI_BODY)
+    body["HostConfig"]["NetworkMode"] = "container:web"
+    body["HostConfig"]["PortBindings"] = {}
+    body["HostConfig"]["PublishAllPorts"] = False
+    assert parse_create(body).host.network_mode == "container:web"
+    body["HostConfig"]["PortBindings"] = {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+    with pytest.raises(BadParameter, match="port publishing and the container type"):
+        parse_create(body)
 
 
 def test_anonymous_volumes_and_healthchecks_are_refused() -> None:

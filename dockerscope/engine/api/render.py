@@ -58,8 +58,8 @@ def _networks(c: Container) -> dict[str, Any]:
             "MacAddress": ep.mac_address if running else "",
             "DriverOpts": None,
         }
-    if not nets:
-        mode = c.host.network_mode
+    mode = c.host.network_mode
+    if not nets and not mode.startswith("container:"):  # a joiner has no network of its own
         name = "bridge" if mode == "default" else mode
         nets[name] = {
             "IPAMConfig": None,

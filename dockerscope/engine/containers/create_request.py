@@ -286,7 +286,13 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         raise BadParameter("HostConfig.ConsoleSize must be [height, width]")
     network_mode = _str(hc.get("NetworkMode"), "HostConfig.NetworkMode") or "default"
     if network_mode.startswith("container:"):
-        raise NotSupported(f"--network {network_mode}")
+        # Joining another container's network stack: nothing of the stack is ours to shape.
+        if not network_mode.partition(":")[2]:
+            raise BadParameter("--network container: needs a container name or id")
+        if port_bindings or _bool(hc.get("PublishAllPorts"), "HostConfig.PublishAllPorts"):
+            raise BadParameter(
+                "conflicting options: port publishing and the container type network mode"
+            )
 
     endpoints = []
     for net, cfg in _dict(

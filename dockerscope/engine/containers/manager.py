@@ -213,7 +213,15 @@ class ContainerManager:
                     "to reuse that name."
                 )
         net = req.host.network_mode
-        if net not in ("default", "bridge", "host", "none") and self.net.networks is not None:
+        joined: Container | None = None
+        if net.startswith("container:"):
+            # Docker resolves the container now (404 if unknown), keeps its full id, and gives
+            # the newcomer that container's hostname: they share one network identity.
+            joined = self.get(net.partition(":")[2])
+            if req.config.hostname:
+                raise BadParameter("conflicting options: hostname and the network mode")
+            req = replace(req, host=replace(req.host, network_mode=f"container:{joined.id}"))
+        elif net not in ("default", "bridge", "host", "none") and self.net.networks is not None:
             self.net.networks.get(net)  # 404 "network x not found" before anything is written
         cid = secrets.token_hex(32)
         while cid in self.containers or cid[:12].isdigit():
@@ -225,6 +233,7 @@ class ContainerManager:
             cfg,
             # --net=host takes the (lab) host's name, as Docker does; else the short id.
             hostname=cfg.hostname
+            or (joined.config.hostname if joined is not None else "")
             or (os.uname().nodename if req.host.network_mode == "host" else cid[:12]),
             env=merge_env(tuple(ic.env), cfg.env),
             cmd=tuple(ic.cmd) if use_image_cmd and ic.cmd is not None else cfg.cmd,
@@ -259,6 +268,20 @@ class ContainerManager:
         self._removed_future(cid)
         self.events.emit("container", "create", cid, self._attrs(c))
         return c
+
+    def _joined(self, c: Container) -> Container | None:
+        """For ``--network container:<id>``: the container whose network is joined, which must
+        be running (409 as dockerd says otherwise); None for every other mode."""
+        mode = c.host.network_mode
+        if not mode.startswith("container:"):
+            return None
+        ref = mode.partition(":")[2]
+        other = self.containers.get(ref)
+        if other is None:
+            raise NotFound(f"No such container: {ref}")
+        if not other.state.running:
+            raise Conflict(f"cannot join network of a non running container: {other.id}")
+        return other
 
     def _free_name(self) -> str:
         used = {c.name for c in self.containers.values()}
@@ -331,11 +354,13 @@ class ContainerManager:
         stdio: Stdio | None = None
         spec = None
         try:
-            setup: NetSetup = self.net.setup(c)
+            joined = self._joined(c)
+            setup: NetSetup = self.net.setup(c, joined)
             c = replace(
                 c, sandbox_key=setup.netns_path, endpoints=setup.endpoints, ports=setup.ports
             )
-            etc = etcfiles.write(d, c, setup.endpoints)
+            # A container sharing another's network sees that one's addresses in /etc/hosts.
+            etc = etcfiles.write(d, c, joined.endpoints if joined else setup.endpoints)
             self.net.keep_hosts(c, d / "hosts", etcfiles.hosts_text(c, setup.endpoints))
             spec = self._spec(c, setup.netns_path, etc)
             stdio = Stdio.make(c.config.tty, c.config.open_stdin, c.host.console_size)

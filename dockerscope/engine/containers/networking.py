@@ -72,11 +72,15 @@ class ContainerNetworking:
     def netns_file(self, c: Container) -> Path:
         return self.lab.container_netns_dir / c.name
 
-    def setup(self, c: Container) -> NetSetup:
-        """Give a container about to start its netns, endpoints and published ports."""
+    def setup(self, c: Container, joined: Container | None = None) -> NetSetup:
+        """Give a container about to start its netns, endpoints and published ports.
+
+        ``joined``: for ``--network container:<id>``, that (running) container."""
         mode = c.host.network_mode
         if mode == "host":
             return NetSetup(str(self.lab.netns_path))
+        if joined is not None and self.networks is None:
+            return NetSetup(joined.sandbox_key or "")
         if self.networks is None or mode == "none":
             path = self.netns_file(c)
             bare_netns(path)
@@ -89,8 +93,8 @@ class ContainerNetworking:
         netns = str(net.sandbox(c))
         try:
             mode = c.host.network_mode
-            if mode in ("host", "none"):
-                return NetSetup(netns)
+            if mode in ("host", "none") or mode.startswith("container:"):
+                return NetSetup(netns)  # no endpoint of its own: the joined one's are shared
             names = ["bridge" if mode in ("default", "bridge") else mode]
             aliases: dict[str, tuple[str, ...]] = {}
             for n, a in c.host.endpoints:
@@ -114,7 +118,9 @@ class ContainerNetworking:
     def keep_hosts(self, c: Container, path: Path, base: str) -> None:
         """Let the network module keep ``path`` as ``base`` plus the peers on user networks."""
         manage = getattr(self.networks, "manage_hosts", None)
-        if manage is not None and c.host.network_mode not in ("host", "none"):
+        mode = c.host.network_mode
+        shared = mode in ("host", "none") or mode.startswith("container:")
+        if manage is not None and not shared:
             manage(c, path, base)
 
     def release(self, c: Container) -> None:
