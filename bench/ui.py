@@ -2,7 +2,8 @@
 
     python3 bench/ui.py                 # everything (the live parts need root)
     python3 bench/ui.py --fake-only     # key presses on fake data, anywhere
-    python3 bench/ui.py --presses 30 --trials 20 --idle 20 --idle-seconds 30
+    python3 bench/ui.py --presses 30 --trials 20 --idle 20 --idle-seconds 30 \
+        --sizes 200x60,80x24 [--live-only] [--no-idle]
 
 What is measured, and how:
 
@@ -16,6 +17,8 @@ What is measured, and how:
    netlink, ``iptables -A`` in the netns (process included), a TCP connect through the DNAT
    rule from a known source port) to the first paint after which the relevant panel's rendered
    lines hold it (Bridges: the bridge name, its address; NAT: the rule; Flows: the source port).
+   In tabs (80x24) the panel is brought to the front before the change. "frame->paint" is the
+   UI's share: from the source handing over the frame to that paint.
 3. Idle CPU of the app (its process, threads and children: the observer runs in it) with N
    idle containers in a live lab scope, after 15 s of settling.
 
@@ -23,13 +26,19 @@ The "paint" is the app's ``_display`` call: Textual's compositor has rendered th
 regions (every visible widget's ``render_line``) into a ``CompositorUpdate``, which a real
 driver turns into escape codes and writes. The headless driver skips that last step, so the
 bench does it (``render_segments(console)``) inside the hook, then stamps the time: the stamp
-is the moment the bytes for the new screen exist. A key's time runs from just before
-``pilot.press`` to the last paint it caused (the bench waits until 150 ms pass with no
-paint: a key can cause two, e.g. a panel switch and the scrollbar's layout pass after it).
-Nothing else paints meanwhile: the fake source is quiet and no highlight is fading.
+is the moment the bytes for the new screen exist. Each paint also records what the dashboard
+shows (``MeasuredApp.shown``: the panel in front, the focus, the identity of each panel's
+lines, scroll offsets, filters, the NAT table). A key's time runs from just before
+``pilot.press`` to the first paint showing the final content (the bench waits until 150 ms
+pass with no paint, then takes the first paint whose ``shown`` equals the last one's); the
+"settled" column is the last paint, which includes animations that repaint the same content
+(the tab underline sliding, ~0.4 s) and the footer's rebuild. Nothing else paints meanwhile:
+the fake source is quiet and no highlight is fading.
 
 Wall times on a 2-core machine shared with other work swing; the CPU column (this process,
-from the press to the last paint) is steadier.
+from the press to that paint) says how much of it was the app's own work. Outliers of 100-300
+ms are mostly the garbage collector's full collections (gen 2 over ~130-290k live objects,
+half of them Textual's per-``Strip`` caches), which hit whichever key or frame is underway.
 """
 
 from __future__ import annotations
