@@ -16,7 +16,6 @@ REFUSED_RUN = [
     (["--restart", "always"], "--restart always"),
     (["-v", "named:/data"], "named volumes"),
     (["--mount", "type=volume,src=v,dst=/v"], "--mount"),
-    (["--network", "container:other"], "--network container:other"),
     (["--ulimit", "nofile=10:10"], "--ulimit"),
     (["--read-only"], "--read-only"),
     (["--device", "/dev/null"], "--device"),
