@@ -27,10 +27,11 @@ from dockerscope.engine.network import (
 from dockerscope.engine.network.hostside import HostState
 from dockerscope.engine.network.normalise import normalise_brctl, normalise_save
 from dockerscope.engine.paths import Lab
+from tests.reference import REFERENCE_DIR, needs_reference
 
 pytestmark = pytest.mark.kernel
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "docker-20.10"
-needs_ref = pytest.mark.skipif(not REF.is_dir(), reason="Docker 20.10 reference files not present")
+REF = REFERENCE_DIR
+needs_ref = needs_reference
 
 RESPONDER = """
 import socket, sys

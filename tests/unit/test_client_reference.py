@@ -6,16 +6,14 @@ from __future__ import annotations
 import io
 import os
 import re
-from pathlib import Path
 
 import pytest
 
 from dockerscope.client.commands import Console, main
+from tests.reference import REFERENCE_DIR, needs_reference
 from tests.unit.test_client_fakeserver import FakeDocker, serving
 
-REFERENCE = (
-    Path(__file__).resolve().parents[3] / "shared/reference/docker-20.10/08-cli-api-calls.txt"
-)
+REFERENCE = REFERENCE_DIR / "08-cli-api-calls.txt"
 
 fake_docker = pytest.fixture(serving)
 
@@ -36,7 +34,7 @@ def _normalise(lines: list[str]) -> list[str]:
     return [re.sub(r"[0-9a-f]{64}", "<id>", line.strip()) for line in lines if line.strip()]
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="shared/reference is not beside the repo")
+@needs_reference
 def test_requests_match_the_reference_capture(fake_docker: FakeDocker) -> None:
     fake_docker.exited.set()
     for argv, stdin in COMMANDS:

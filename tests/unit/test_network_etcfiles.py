@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from dockerscope.engine.network.etcfiles import (
     hostname_content,
     hosts_file_content,
@@ -13,9 +11,10 @@ from dockerscope.engine.network.etcfiles import (
     write_in_place,
 )
 from dockerscope.engine.network.model import Endpoint, Network, docker_time
+from tests.reference import REFERENCE_DIR, needs_reference
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "docker-20.10"
-needs_ref = pytest.mark.skipif(not REF.is_dir(), reason="Docker 20.10 reference files not present")
+REF = REFERENCE_DIR
+needs_ref = needs_reference
 
 
 @needs_ref

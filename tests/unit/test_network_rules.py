@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network
-from pathlib import Path
-
-import pytest
 
 from dockerscope.engine.network import iptables
 from dockerscope.engine.network.normalise import normalise_brctl, normalise_save
+from tests.reference import REFERENCE_DIR, needs_reference
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "docker-20.10"
-needs_ref = pytest.mark.skipif(not REF.is_dir(), reason="Docker 20.10 reference files not present")
+REF = REFERENCE_DIR
+needs_ref = needs_reference
 
 
 def simulate(batch: str, start: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
