@@ -183,6 +183,18 @@ def v1(tmp_path: Path) -> CgroupLayout:
     return CgroupLayout.legacy(mounts, simulated=True)
 
 
+def test_v1_cpuset_levels_made_by_a_concurrent_launch_are_filled(
+    v1: CgroupLayout, tmp_path: Path
+) -> None:
+    """Another launch made the lab's cpuset levels but has not copied cpus/mems into them yet:
+    this launch fills them top-down, so its own group is never left empty (ENOSPC on join)."""
+    (tmp_path / "cpuset/dockerscope/lab1").mkdir(parents=True)
+    cgroups.create(v1, "dockerscope/lab1", "c1", Resources())
+    for level in ("dockerscope", "dockerscope/lab1", "dockerscope/lab1/c1"):
+        assert _text(tmp_path / "cpuset" / level / "cpuset.cpus") == "0-1"
+        assert _text(tmp_path / "cpuset" / level / "cpuset.mems") == "0"
+
+
 def test_v1_group_in_every_hierarchy_with_limits(v1: CgroupLayout, tmp_path: Path) -> None:
     res = Resources(memory=32 * MiB, nano_cpus=2_000_000_000, cpu_shares=256, pids_limit=20)
     dirs = cgroups.create(v1, "dockerscope/lab1", "c1", res)

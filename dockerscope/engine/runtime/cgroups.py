@@ -204,9 +204,11 @@ def _mkdirs(layout: CgroupLayout, root: str, rel: str, made: list[str]) -> list[
         except FileExistsError:
             if i == len(parts) - 1:
                 raise CgroupError(f"cgroup {cur} already exists") from None
-            continue
-        if i == len(parts) - 1:
-            made.append(cur)
+        else:
+            if i == len(parts) - 1:
+                made.append(cur)
+        # Every level, made here or by a concurrent launch that has not filled it yet: an empty
+        # cpuset level would leave its children empty, and joining those fails with ENOSPC.
         if layout.version == 1 and os.path.basename(root) == "cpuset":
             _inherit_cpuset(layout, cur)
     return levels
