@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dockerscope.engine.paths import Lab
+from dockerscope.kernel.mounts import unescape
 
 MNT_DETACH = 2
 
@@ -66,7 +67,7 @@ def mount_points_under(roots: list[Path]) -> list[str]:
         fields = line.split()
         if len(fields) < 5:
             continue
-        point = fields[4].encode().decode("unicode_escape")
+        point = unescape(fields[4])
         if any(point == p or point.startswith(p + "/") for p in prefixes):
             found.add(point)
     return sorted(found, key=lambda p: p.count("/"), reverse=True)

@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from dockerscope.kernel.mounts import unescape
+
 _MNT_DETACH = 2
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -30,27 +32,13 @@ def write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as \ooo.
-    out, i = [], 0
-    while i < len(field):
-        code = field[i + 1 : i + 4]
-        if field[i] == "\\" and len(code) == 3 and code.isdigit():
-            out.append(chr(int(code, 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
 def mounts_under(path: Path) -> list[str]:
     """Mount points at or below ``path`` in this mount namespace, deepest first."""
     base = os.path.realpath(path)
     found = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            point = _unescape(line.split()[4])
+            point = unescape(line.split()[4])
             if point == base or point.startswith(base.rstrip("/") + "/"):
                 found.append(point)
     return sorted(found, key=lambda p: p.count("/"), reverse=True)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from dockerscope.engine.runtime.spec import Resources
+from dockerscope.kernel.mounts import unescape
 
 # The v1 controllers a Docker container joins (the named systemd hierarchy aside).
 V1_CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids")
@@ -95,7 +96,7 @@ class CgroupLayout:
                 rest = tail.split()
                 if len(fields) < 5 or len(rest) < 3:
                     continue
-                point = _unescape(fields[4])
+                point = unescape(fields[4])
                 if rest[0] == "cgroup":
                     for opt in rest[2].split(","):
                         if opt in _KNOWN_V1:
@@ -132,22 +133,6 @@ class CgroupLayout:
     def procs_files(self, path: str) -> tuple[str, ...]:
         """The ``cgroup.procs`` files a process writes itself into to join group ``path``."""
         return tuple(os.path.join(d, "cgroup.procs") for d in self.dirs(path))
-
-
-def _unescape(field: str) -> str:
-    """Undo mountinfo's octal escapes (space, tab, newline, backslash)."""
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        code = field[i + 1 : i + 4]
-        if field[i] == "\\" and len(code) == 3 and code.isdigit():
-            out.append(chr(int(code, 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
 
 
 def group_path(parent: str, name: str) -> str:
