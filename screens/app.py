@@ -20,10 +20,11 @@ from typing import Any
 
 from dockerscope.screens.commandbar import Client, CommandBar
 from dockerscope.screens.dashboard import PANEL_TYPES, DashboardScreen
+from dockerscope.screens.idle_gc import IdleCollector
 from dockerscope.screens.livetraffic import WithTraffic, traffic_socket_of
 from dockerscope.screens.sessions import PtyProcess, TerminalArgv, dockerscope_argv
 from dockerscope.screens.state import DashState
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -75,6 +76,7 @@ class DockerscopeApp(App[None]):
         extra_screens: Sequence[Screen[Any] | ScreenFactory] = (),
         terminal_argv: TerminalArgv | None = None,
         lab_shell: Sequence[str] | None = None,
+        idle_gc: IdleCollector | None = None,
     ) -> None:
         """
         Args:
@@ -88,6 +90,8 @@ class DockerscopeApp(App[None]):
             terminal_argv: how to run an interactive docker command (``run -ti``) on a pty;
                 without it such commands are refused with an explanation.
             lab_shell: argv of the lab's shell (``dockerscope ssh``), opened with ``s``.
+            idle_gc: the garbage-collection policy (``idle_gc.IdleCollector``: full
+                collections at quiet moments, not in the middle of a paint).
         """
         super().__init__()
         self.source = source
@@ -102,12 +106,20 @@ class DockerscopeApp(App[None]):
         self.sessions: list[PtyProcess] = []  #: processes started in terminal panes
         self._pending: deque[Frame] = deque()
         self.frames_applied = 0  #: frames rendered so far (tests wait on it)
+        self.idle_gc = idle_gc or IdleCollector()
 
     def on_mount(self) -> None:
         self.push_screen(self.make_dashboard())
         for extra in self.extra_screens:
             self.push_screen(extra if isinstance(extra, Screen) else extra())
         self._pump()
+        self.idle_gc.start()
+        self.set_interval(0.2, self.idle_gc.tick)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseEvent, events.Resize)):
+            self.idle_gc.busy()
+        await super().on_event(event)
 
     def make_dashboard(self) -> DashboardScreen:
         """A dashboard bound to this app's state and client."""
@@ -139,6 +151,7 @@ class DockerscopeApp(App[None]):
     def _frames_ready(self) -> None:
         if not self._pending:
             return
+        self.idle_gc.busy()
         while self._pending:
             self.state.apply(self._pending.popleft())
             self.frames_applied += 1
@@ -158,6 +171,7 @@ class DockerscopeApp(App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
+        self.idle_gc.stop()
         # Detached sessions that still run are hung up with the app, as a terminal would.
         for session in self.sessions:
             session.end()

@@ -27,6 +27,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Header, Static, Tab, Tabs
@@ -58,6 +59,12 @@ class DashboardScreen(Screen[None]):
         Binding("escape", "escape", show=False),
     ]
 
+    #: Textual's ``Screen.focused`` repaints the whole screen when focus moves; at 200x60 that
+    #: full-screen render was most of a panel switch's cost. The widgets whose look depends on
+    #: focus (the panels' borders, via ``:focus-within``) are restyled and refresh themselves,
+    #: so the rest of the screen need not be redrawn.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
     def __init__(self, state: DashState, *, client: Client | None = None, live: bool = False,
                  title: str = "dockerscope") -> None:
         super().__init__()
@@ -69,6 +76,7 @@ class DashboardScreen(Screen[None]):
         self.layout_choice: str | None = None  #: "grid" / "tabs" chosen with g; None = auto
         self.paused = False  #: drawing paused with p (frames still accumulate)
         self._fade_phase: frozenset[tuple[tuple[str, str], bool]] = frozenset()
+        self._note_shown: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◉")
@@ -115,7 +123,10 @@ class DashboardScreen(Screen[None]):
 
         ``force`` redraws every visible panel (highlights fading, resuming from pause).
         """
-        self.query_one("#note", Static).update(self.state.note)
+        if self.state.note != self._note_shown:
+            # Static.update re-lays out the screen: only when the words change.
+            self._note_shown = self.state.note
+            self.query_one("#note", Static).update(self.state.note)
         if self.paused:
             return
         touched = self.state.take_touched()
@@ -152,14 +163,21 @@ class DashboardScreen(Screen[None]):
 
     def _select(self, panel_id: str) -> None:
         self.active = panel_id
-        for panel in self.panels:
-            panel.set_class(panel_id == panel.PANEL_ID, "-active")
-        tabs = self.query_one(Tabs)
-        if tabs.active != f"tab-{panel_id}":
-            tabs.active = f"tab-{panel_id}"
+        if not self.grid:
+            self._sync_tabs()
         panel = self.panel(panel_id)
         if panel.dirty:
             panel.show(self.state)
+
+    def _sync_tabs(self) -> None:
+        # Only the tabs layout reads ``-active`` and the tab bar. In the grid a class change
+        # restyles a whole panel subtree and costs a full-screen compositor update, so the
+        # grid skips both and they are brought in step when the layout turns to tabs.
+        for panel in self.panels:
+            panel.set_class(self.active == panel.PANEL_ID, "-active")
+        tabs = self.query_one(Tabs)
+        if tabs.active != f"tab-{self.active}":
+            tabs.active = f"tab-{self.active}"
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -177,6 +195,8 @@ class DashboardScreen(Screen[None]):
         box.set_class(grid, "-grid")
         box.set_class(not grid, "-tabs")
         self.query_one(Tabs).display = not grid
+        if not grid:
+            self._sync_tabs()
         for panel in self.panels:
             if panel.dirty and self.panel_shown(panel):
                 panel.show(self.state)

@@ -406,3 +406,36 @@ async def test_traffic_follows_the_newest_call() -> None:
         await pilot.pause()
         assert "/v1.41/call/59" in screen_text(app)
         assert "/v1.41/call/1 " not in screen_text(app)
+
+
+async def test_grid_focus_change_repaints_the_two_panels_not_the_screen() -> None:
+    # Textual's Screen.focused repaints the whole screen; the dashboard turns that off and
+    # relies on :focus-within restyling the panels, which must still be redrawn.
+    from textual._compositor import Compositor
+
+    seen: list[list[object]] = []
+    original = Compositor.render_update
+
+    def spy(self: Compositor, *args: object, **kwargs: object) -> object:
+        seen.append(sorted(self._dirty_regions))
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    app, _ = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.pause(0.2)
+        dash = app.dashboard
+        assert dash.grid
+        Compositor.render_update = spy  # type: ignore[method-assign]
+        try:
+            await pilot.press("2")
+            await pilot.pause(0.2)
+        finally:
+            Compositor.render_update = original  # type: ignore[method-assign]
+        assert seen, "no paint after the key"
+        first = seen[0]
+        assert app.screen.size.region not in first
+        for panel_id in ("bridges", "nat"):
+            region = dash.panel(panel_id).region
+            assert any(r.contains_region(region) for r in first), (panel_id, first)
+        assert dash.panel("nat").has_focus_within

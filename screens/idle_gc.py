@@ -1,0 +1,84 @@
+"""Garbage collection out of the way of paints.
+
+CPython's full collections walk every tracked object. The dashboard holds about 100k of them
+after start-up (widgets, CSS rules, Textual's per-line caches for 1,000 NAT rules), so a full
+collection costs ~55 ms on these machines, and it fires whenever allocation counts say so: in
+the middle of a key press or a frame, which is where the 150-250 ms tails of ``bench/ui.py``
+came from.
+
+The app's policy: whenever the dashboard has been quiet for a moment (no key, no mouse, no
+frame), collect and then ``gc.freeze()`` what survived. Frozen objects are skipped by later
+collections, so the automatic ones that still happen during activity only walk what was made
+since the last quiet moment (~36k objects after 16 panel switches and 5 frames: ~14 ms).
+Objects frozen and later dropped are reclaimed by reference counting as usual; only frozen
+*cycles* wait, until the next deep collection (``gc.unfreeze()`` + collect, ~55 ms), which runs
+at a quiet moment at most every ``deep_every`` seconds.
+
+Pure Python, no Textual: the app calls ``busy()`` on input and frames and ``tick()`` from a
+timer; ``stop()`` gives the process its collector back as it was.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class IdleCollector:
+    """Collect and freeze at quiet moments; see the module docstring."""
+
+    clock: Callable[[], float] = time.monotonic
+    quiet: float = 0.15  #: seconds without input or frames that count as a quiet moment
+    every: float = 1.0  #: at most one shallow collect + freeze this often
+    deep_every: float = 600.0  #: an unfreeze + full collect at a quiet moment this often
+    collect: Callable[[], int] = gc.collect
+    last_busy: float = field(default=0.0, init=False)
+    last_freeze: float = field(default=0.0, init=False)
+    last_deep: float = field(default=0.0, init=False)
+    collections: int = field(default=0, init=False)  #: shallow + deep ones this policy ran
+    deep_collections: int = field(default=0, init=False)
+    running: bool = field(default=False, init=False)
+
+    def start(self) -> None:
+        """Collect everything once and freeze the survivors (start-up objects)."""
+        now = self.clock()
+        self.collect()
+        gc.freeze()
+        self.last_busy = self.last_freeze = self.last_deep = now
+        self.running = True
+
+    def busy(self) -> None:
+        """The user or the feed just did something: a paint is on its way."""
+        self.last_busy = self.clock()
+
+    def tick(self) -> str | None:
+        """Called from a timer. Returns "deep", "shallow" or None (what it did)."""
+        if not self.running:
+            return None
+        now = self.clock()
+        if now - self.last_busy < self.quiet:
+            return None
+        if now - self.last_deep >= self.deep_every:
+            gc.unfreeze()
+            self.collect()
+            gc.freeze()
+            self.last_deep = self.last_freeze = now
+            self.collections += 1
+            self.deep_collections += 1
+            return "deep"
+        if now - self.last_freeze >= self.every:
+            self.collect()
+            gc.freeze()
+            self.last_freeze = now
+            self.collections += 1
+            return "shallow"
+        return None
+
+    def stop(self) -> None:
+        """Unfreeze: the process's collector sees every object again."""
+        if self.running:
+            gc.unfreeze()
+            self.running = False
