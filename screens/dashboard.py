@@ -170,11 +170,12 @@ class DashboardScreen(Screen[None]):
             panel.show(self.state)
 
     def _sync_tabs(self) -> None:
-        # Only the tabs layout reads ``-active`` and the tab bar. In the grid a class change
-        # restyles a whole panel subtree and costs a full-screen compositor update, so the
-        # grid skips both and they are brought in step when the layout turns to tabs.
+        # Only the tabs layout hides panels and shows the tab bar; the grid skips both and
+        # they are brought in step when the layout turns to tabs. Hiding is the ``display``
+        # style set on the panel itself, not a class: a class change restyles the panel's
+        # whole subtree (input, body, scrollbars), which was most of a tab switch's cost.
         for panel in self.panels:
-            panel.set_class(self.active == panel.PANEL_ID, "-active")
+            panel.display = self.active == panel.PANEL_ID
         tabs = self.query_one(Tabs)
         if tabs.active != f"tab-{self.active}":
             tabs.active = f"tab-{self.active}"
@@ -195,7 +196,10 @@ class DashboardScreen(Screen[None]):
         box.set_class(grid, "-grid")
         box.set_class(not grid, "-tabs")
         self.query_one(Tabs).display = not grid
-        if not grid:
+        if grid:
+            for panel in self.panels:
+                panel.display = True
+        else:
             self._sync_tabs()
         for panel in self.panels:
             if panel.dirty and self.panel_shown(panel):
@@ -234,10 +238,6 @@ class DashboardScreen(Screen[None]):
 
     def action_filter(self) -> None:
         self.current_panel().open_filter()
-
-    @on(Panel.FilterChanged)
-    def _filter_changed(self, message: Panel.FilterChanged) -> None:
-        message.panel.show(self.state)
 
     def action_command_bar(self) -> None:
         self.query_one(CommandBar).focus_input()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import ClassVar, cast
 
 from dockerscope.screens.lines import Line, LinesView, as_lines
@@ -22,7 +21,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import Input
 
 _CONSOLE = Console(file=io.StringIO(), width=1000, color_system=None, legacy_windows=False)
@@ -38,6 +36,17 @@ def to_lines(content: RenderableType | Sequence[Line]) -> list[Line]:
     rendered = _CONSOLE.render_lines(renderable, _CONSOLE.options, pad=False)
     return [Text.assemble(*((seg.text, seg.style or "") for seg in line if seg.text))
             for line in rendered]
+
+
+class FilterInput(Input):
+    """A panel's filter box. The filter is applied as the value changes, in the same step as
+    the keystroke, so the box and the filtered body are laid out and painted once (an
+    ``Input.Changed`` message would arrive a paint later)."""
+
+    def watch_value(self, value: str) -> None:
+        panel = self.parent
+        if isinstance(panel, Panel):
+            panel.set_filter(value)
 
 
 class Panel(Vertical, can_focus=True):
@@ -72,7 +81,7 @@ class Panel(Vertical, can_focus=True):
         self._state: DashState | None = None  # the state last drawn, to redraw on resize
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter (enter to keep, esc to clear)", classes="filter")
+        yield FilterInput(placeholder="filter (enter to keep, esc to clear)", classes="filter")
         yield LinesView(classes="body", follow=self.FOLLOW)
 
     def on_mount(self) -> None:
@@ -141,12 +150,15 @@ class Panel(Vertical, can_focus=True):
         box.add_class("-open")
         box.focus()
 
-    @on(Input.Changed, ".filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.query_text = event.value.strip().lower()
-        self.border_subtitle = f"filter: {event.value}" if event.value else ""
-        self.post_message(self.FilterChanged(self))
+    def set_filter(self, value: str) -> None:
+        """Show only what contains ``value`` (case-insensitive); redraw with the last state."""
+        query = value.strip().lower()
+        self.border_subtitle = f"filter: {value}" if value else ""
+        if query == self.query_text:
+            return
+        self.query_text = query
+        if self._state is not None:
+            self.show(self._state)
 
     @on(Input.Submitted, ".filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -165,9 +177,3 @@ class Panel(Vertical, can_focus=True):
             self.focus()
             return True
         return False
-
-    @dataclass
-    class FilterChanged(Message):
-        """The filter text of ``panel`` changed: the dashboard re-renders it."""
-
-        panel: Panel
