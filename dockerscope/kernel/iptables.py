@@ -9,6 +9,7 @@ Docker that picked legacy beside an nft firewall) shows both.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import shutil
@@ -24,6 +25,7 @@ TABLES = ("nat", "filter")
 
 _COUNTERS = re.compile(r"^\[(\d+):(\d+)\]\s+")
 _CHAIN = re.compile(r"^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?\s*$")
+_INLINE_COUNTERS = re.compile(r"(?:^|\s)-c (\d+) (\d+)(?=\s|$)")
 
 
 class SaveFormatError(ValueError):
@@ -45,18 +47,26 @@ def parse_save(
 
     ``tables`` limits the tables kept (None keeps all). Raises SaveFormatError on a line that
     is neither a comment, a table header, a chain header, a rule nor COMMIT.
+
+    A full refresh parses a thousand rules, so a rule line is cut with ``str`` methods; the
+    regular expressions only look at lines that need them (chain headers, "-c P B" specs).
     """
     keep = None if tables is None else set(tables)
     chains: list[Chain] = []
     rules: list[Rule] = []
     table: str | None = None
+    skipping = False
     positions: dict[str, int] = {}
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line:
             continue
-        if line.startswith("*"):
+        first = line[0]
+        if first == "#":
+            continue
+        if first == "*":
             table = line[1:].strip()
+            skipping = keep is not None and table not in keep
             positions = {}
             continue
         if line == "COMMIT":
@@ -64,9 +74,9 @@ def parse_save(
             continue
         if table is None:
             raise SaveFormatError(f"line {lineno}: outside a table: {raw!r}")
-        if keep is not None and table not in keep:
+        if skipping:
             continue
-        if line.startswith(":"):
+        if first == ":":
             m = _CHAIN.match(line)
             if not m:
                 raise SaveFormatError(f"line {lineno}: bad chain header: {raw!r}")
@@ -84,53 +94,73 @@ def parse_save(
             )
             continue
         packets = nbytes = 0
-        m = _COUNTERS.match(line)
-        if m:
-            packets, nbytes = int(m.group(1)), int(m.group(2))
-            line = line[m.end() :]
+        if first == "[":
+            m = _COUNTERS.match(line)
+            if m:
+                packets, nbytes = int(m.group(1)), int(m.group(2))
+                line = line[m.end() :]
         parts = line.split(None, 2)
         if len(parts) < 2 or parts[0] != "-A":
             raise SaveFormatError(f"line {lineno}: not a rule: {raw!r}")
         chain = parts[1]
         spec = parts[2] if len(parts) > 2 else ""
         # iptables-save -c on nft puts counters first; some versions use "-c P B" in the spec.
-        cm = re.search(r"(?:^|\s)-c (\d+) (\d+)(?=\s|$)", spec)
-        if cm:
-            packets, nbytes = int(cm.group(1)), int(cm.group(2))
-            spec = (spec[: cm.start()] + spec[cm.end() :]).strip()
-        positions[chain] = positions.get(chain, 0) + 1
-        rules.append(
-            Rule(
-                netns=netns,
-                backend=backend,
-                table=table,
-                chain=chain,
-                position=positions[chain],
-                spec=spec,
-                packets=packets,
-                bytes=nbytes,
-            )
-        )
+        if "-c " in spec:
+            cm = _INLINE_COUNTERS.search(spec)
+            if cm:
+                packets, nbytes = int(cm.group(1)), int(cm.group(2))
+                spec = (spec[: cm.start()] + spec[cm.end() :]).strip()
+        position = positions[chain] = positions.get(chain, 0) + 1
+        rules.append(Rule(netns, backend, table, chain, position, spec, packets, nbytes))
     return Ruleset(tuple(chains), tuple(rules))
 
 
-def _save_command(backend: str) -> list[str]:
+@functools.cache
+def _save_command(backend: str) -> tuple[str, ...]:
     if backend == "legacy":
         name = "iptables-legacy-save"
     else:
         name = "iptables-nft-save" if shutil.which("iptables-nft-save") else "iptables-save"
-    return [name, "-c"]
+    return (name, "-c")
+
+
+def start_save(backend: str = "nf_tables") -> subprocess.Popen[str]:
+    """Start the backend's ``iptables-save -c`` in the calling thread's network namespace.
+
+    A child inherits the namespaces of the thread that forks it, so a thread that has joined
+    a netns (setns.py) starts it there without an ``nsenter`` in between. Read its output
+    with ``finish_save``; it runs meanwhile (a full refresh reads links and routes then).
+    """
+    return subprocess.Popen(
+        _save_command(backend),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish_save(proc: subprocess.Popen[str], timeout: float = 10) -> str:
+    """The output of a ``start_save`` process; OSError when it failed or took too long."""
+    args = proc.args
+    what = shlex.join(map(str, args)) if isinstance(args, (list, tuple)) else str(args)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise OSError(f"{what} took over {timeout} s") from None
+    if proc.returncode != 0:
+        raise OSError(f"{what} failed: {err.strip()}")
+    return out
 
 
 def save_text(ns_path: str | None, backend: str = "nf_tables", timeout: float = 10) -> str:
     """Run the backend's ``iptables-save -c`` inside the netns at ``ns_path`` and return stdout."""
-    cmd = _save_command(backend)
-    if ns_path is not None:
-        cmd = ["nsenter", f"--net={ns_path}", "--", *cmd]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise OSError(f"{shlex.join(cmd)} failed: {proc.stderr.strip()}")
-    return proc.stdout
+    if ns_path is None:
+        return finish_save(start_save(backend), timeout)
+    proc = in_netns(ns_path, lambda: start_save(backend))
+    return finish_save(proc, timeout)
 
 
 def legacy_tables_here() -> list[str]:

@@ -46,6 +46,12 @@ class RtnlReader:
         netlink.strict(sock)  # lets route dumps be filtered by table in the kernel
         self.conn = Conn(sock)
         self._nsids: dict[int, int] = {}  # netns inode -> nsid as seen from here
+        #: what other readers of this namespace (routes.py) decoded last, by name
+        self.memo: dict[str, Any] = {}
+        #: the last dumps (link and address layouts) and the links decoded from them
+        self._decoded: (
+            tuple[tuple[netlink.Layout, ...], tuple[netlink.Layout, ...], list[RawLink]] | None
+        ) = None
 
     def close(self) -> None:
         """Release the socket."""
@@ -61,8 +67,31 @@ class RtnlReader:
         return netlink.dump_routes(self.conn, table=254)  # main
 
     def links(self) -> list[RawLink]:
-        """Every link of the namespace with its addresses (peers unresolved)."""
-        return links_from_messages(self.ref.label, self.dump_links(), self.dump_addrs())
+        """Every link of the namespace with its addresses (peers unresolved).
+
+        Both dumps are read from the kernel every time. Decoding them is most of the cost of
+        a full refresh, so when their messages hold byte for byte what was decoded last time
+        (``netlink.link_layouts``: everything but sequence numbers, packet counters and other
+        attributes that tick and are not read) the links built then are returned again.
+        """
+        link_msgs = self.conn.dump(netlink.RTM_GETLINK, netlink.LINK_DUMP_REQUEST)
+        addr_msgs = self.conn.dump(netlink.RTM_GETADDR, netlink.ADDR_DUMP_REQUEST)
+        link_msgs = [r for r in link_msgs if r[0] == netlink.RTM_NEWLINK]
+        addr_msgs = [r for r in addr_msgs if r[0] == netlink.RTM_NEWADDR]
+        last = self._decoded
+        if (
+            last is not None
+            and netlink.same_layouts(link_msgs, last[0])
+            and netlink.same_layouts(addr_msgs, last[1])
+        ):
+            return last[2]
+        raw = links_from_messages(
+            self.ref.label,
+            [netlink.decode_link(d, o) for _t, _f, d, o in link_msgs],
+            [netlink.decode_addr(d, o) for _t, _f, d, o in addr_msgs],
+        )
+        self._decoded = (netlink.link_layouts(link_msgs), netlink.addr_layouts(addr_msgs), raw)
+        return raw
 
     def nsid_of(self, ref: NsRef) -> int | None:
         """The netns id this namespace uses for ``ref`` (None when it has none assigned)."""

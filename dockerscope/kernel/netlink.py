@@ -59,7 +59,7 @@ class Msg(dict[str, Any]):
 
     def __init__(self, fields: dict[str, Any] | None = None, attrs: dict[str, Any] | None = None):
         super().__init__(fields or {})
-        self.attrs = attrs or {}
+        self.attrs: dict[str, Any] = {} if attrs is None else attrs
 
     def get_attr(self, name: str) -> Any:
         return self.attrs.get(name)
@@ -231,30 +231,52 @@ def _linkinfo(v: memoryview) -> Msg:
     return info
 
 
+#: IFLA_* types decode_link reads; a link message carries some fifty, the rest are skipped.
+_LINK_WANTED = frozenset((1, 3, 4, 5, 10, 16, 18, 37))
+_LINK_U32 = {4: "IFLA_MTU", 5: "IFLA_LINK", 10: "IFLA_MASTER"}
+
+
 def decode_link(data: bytes, off: int) -> Msg:
-    """One RTM_NEWLINK message at ``off``."""
-    length = _HDR.unpack_from(data, off)[0]
+    """One RTM_NEWLINK message at ``off``.
+
+    A full re-read decodes every link of every namespace, so the attribute walk is one tight
+    loop that looks only at the types it keeps (no per-attribute objects or slices).
+    """
+    end = off + _HDR.unpack_from(data, off)[0]
     body = off + _HDR.size
     _family, ifi_type, index, flags, _change = _IFINFO.unpack_from(data, body)
     m = Msg({"index": index, "ifi_type": ifi_type, "flags": flags})
-    at = index_attributes(data, body + _IFINFO.size, off + length)
-    view = memoryview(data)
     a = m.attrs
-    if 1 in at:
-        a["IFLA_ADDRESS"] = _mac(view[at[1][0] : at[1][1]])
-    if 3 in at:
-        a["IFLA_IFNAME"] = _str(view[at[3][0] : at[3][1]])
-    for t, name in ((4, "IFLA_MTU"), (5, "IFLA_LINK"), (10, "IFLA_MASTER")):
-        if t in at:
-            a[name] = _U32.unpack_from(data, at[t][0])[0]
-    if 16 in at:
-        state = data[at[16][0]]
-        a["IFLA_OPERSTATE"] = _OPERSTATES[state] if state < len(_OPERSTATES) else "UNKNOWN"
-    if 18 in at:
-        a["IFLA_LINKINFO"] = _linkinfo(view[at[18][0] : at[18][1]])
-    if 37 in at:
-        a["IFLA_LINK_NETNSID"] = _S32.unpack_from(data, at[37][0])[0]
+    unpack = _RTA.unpack_from
+    wanted = _LINK_WANTED
+    pos = body + _IFINFO.size
+    while pos + 4 <= end:
+        alen, atype = unpack(data, pos)
+        if alen < 4:
+            break
+        atype &= NLA_TYPE_MASK
+        if atype in wanted:
+            start = pos + 4
+            if atype == 3 and "IFLA_IFNAME" not in a:
+                a["IFLA_IFNAME"] = _cstr(data[start : pos + alen])
+            elif atype == 1 and "IFLA_ADDRESS" not in a:
+                a["IFLA_ADDRESS"] = data[start : pos + alen].hex(":")
+            elif atype in _LINK_U32:
+                a.setdefault(_LINK_U32[atype], _U32.unpack_from(data, start)[0])
+            elif atype == 16 and "IFLA_OPERSTATE" not in a:
+                state = data[start]
+                a["IFLA_OPERSTATE"] = _OPERSTATES[state] if state < len(_OPERSTATES) else "UNKNOWN"
+            elif atype == 18 and "IFLA_LINKINFO" not in a:
+                a["IFLA_LINKINFO"] = _linkinfo(memoryview(data)[start : pos + alen])
+            elif atype == 37:
+                a.setdefault("IFLA_LINK_NETNSID", _S32.unpack_from(data, start)[0])
+        pos += (alen + 3) & ~3
     return m
+
+
+def _cstr(raw: bytes) -> str:
+    """A NUL-terminated string attribute."""
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
 
 
 def link_packets(conn: Conn | Replay) -> int:
@@ -280,15 +302,23 @@ def link_packets(conn: Conn | Replay) -> int:
 
 def decode_addr(data: bytes, off: int) -> Msg:
     """One RTM_NEWADDR message at ``off``."""
-    length = _HDR.unpack_from(data, off)[0]
+    end = off + _HDR.unpack_from(data, off)[0]
     body = off + _HDR.size
     family, prefixlen, _flags, scope, index = _IFADDR.unpack_from(data, body)
     m = Msg({"family": family, "prefixlen": prefixlen, "scope": scope, "index": index})
-    for t, p in attributes(data, body + _IFADDR.size, off + length):
-        if t == 1:
-            m.attrs["IFA_ADDRESS"] = _ip(family, p)
-        elif t == 2:
-            m.attrs["IFA_LOCAL"] = _ip(family, p)
+    a = m.attrs
+    unpack = _RTA.unpack_from
+    pos = body + _IFADDR.size
+    while pos + 4 <= end:
+        alen, atype = unpack(data, pos)
+        if alen < 4:
+            break
+        atype &= NLA_TYPE_MASK
+        if atype == 1:
+            a["IFA_ADDRESS"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
+        elif atype == 2:
+            a["IFA_LOCAL"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
+        pos += (alen + 3) & ~3
     return m
 
 
@@ -314,27 +344,158 @@ def decode_route(data: bytes, off: int) -> Msg:
     return m
 
 
-def dump_links(conn: Conn | Replay) -> list[Msg]:
-    """``ip link``: every link of the socket's namespace.
+#: RTM_GETLINK dump request. IFLA_EXT_MASK asks the kernel to leave the statistics out:
+#: half of each message, unused.
+LINK_DUMP_REQUEST = (
+    _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _RTA.pack(8, 29) + _U32.pack(1 << 3)
+)
+#: RTM_GETADDR dump request: every address (IPv4 and IPv6).
+ADDR_DUMP_REQUEST = _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
 
-    IFLA_EXT_MASK asks the kernel to leave the statistics out: half of each message, unused.
-    """
-    req = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _RTA.pack(8, 29) + _U32.pack(1 << 3)
-    return [decode_link(d, o) for t, _f, d, o in conn.dump(RTM_GETLINK, req) if t == RTM_NEWLINK]
+
+def dump_links(conn: Conn | Replay) -> list[Msg]:
+    """``ip link``: every link of the socket's namespace."""
+    msgs = conn.dump(RTM_GETLINK, LINK_DUMP_REQUEST)
+    return [decode_link(d, o) for t, _f, d, o in msgs if t == RTM_NEWLINK]
 
 
 def dump_addrs(conn: Conn | Replay) -> list[Msg]:
     """``ip addr``: every address (IPv4 and IPv6)."""
-    req = _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-    return [decode_addr(d, o) for t, _f, d, o in conn.dump(RTM_GETADDR, req) if t == RTM_NEWADDR]
+    msgs = conn.dump(RTM_GETADDR, ADDR_DUMP_REQUEST)
+    return [decode_addr(d, o) for t, _f, d, o in msgs if t == RTM_NEWADDR]
+
+
+def content(replies: list[tuple[int, int, bytes, int]]) -> bytes:
+    """The messages of a reply as bytes, without the sequence number and port id that make
+    every answer differ: equal content means the kernel said the same thing."""
+    parts = []
+    for _t, _f, d, o in replies:
+        end = o + _HDR.unpack_from(d, o)[0]
+        parts.append(d[o : o + 8])  # length, type, flags
+        parts.append(d[o + _HDR.size : end])
+    return b"".join(parts)
+
+
+#: Link attributes whose payload moves all the time and is not decoded: IFLA_STATS and
+#: IFLA_STATS64 (in every link message whatever IFLA_EXT_MASK asks; a bridge floods each port
+#: with its neighbours' multicast) and IFLA_AF_SPEC (IPv6 flags and timestamps).
+_LINK_VOLATILE = frozenset((7, 23, 26))
+_IFLA_LINKINFO = 18
+
+#: Where a message's bytes matter to its decoder: (start, end, bytes) ranges, offsets from the
+#: message's start.
+Layout = tuple[tuple[int, int, bytes], ...]
+
+
+def link_layouts(replies: list[tuple[int, int, bytes, int]]) -> tuple[Layout, ...]:
+    """For each link message, the byte ranges ``decode_link``'s result depends on.
+
+    Left out are the payloads of what moves all the time and is not decoded (packet
+    counters, IPv6 state, and inside IFLA_LINKINFO the slave data and the bridge attributes
+    other than the ones decoded: a bridge's and its ports' timers tick). Attribute headers
+    are always kept, so a message whose kept ranges hold the same bytes (``same_layouts``)
+    has the same attributes at the same places, and decodes to the same link.
+    """
+    out = []
+    for _t, _f, d, o in replies:
+        end = o + _HDR.unpack_from(d, o)[0]
+        skip: list[tuple[int, int]] = []  # payload ranges left out, absolute
+        pos = o + _HDR.size + _IFINFO.size
+        while pos + 4 <= end:
+            alen = d[pos] | d[pos + 1] << 8
+            if alen < 4:
+                break
+            if not d[pos + 3] & 0x3F:
+                atype = d[pos + 2]
+                if atype in _LINK_VOLATILE:
+                    skip.append((pos + 4, pos + alen))
+                elif atype == _IFLA_LINKINFO:
+                    _linkinfo_skips(d, pos + 4, pos + alen, skip)
+            pos += (alen + 3) & ~3
+        out.append(_ranges(d, o, end, skip))
+    return tuple(out)
+
+
+def addr_layouts(replies: list[tuple[int, int, bytes, int]]) -> tuple[Layout, ...]:
+    """``link_layouts`` for address messages: of the attributes only IFA_ADDRESS and IFA_LOCAL
+    are decoded (IFA_CACHEINFO's lifetimes count down on addresses that expire), and of the
+    header all but the flags (an IPv6 address is "tentative" for its first seconds)."""
+    out = []
+    for _t, _f, d, o in replies:
+        end = o + _HDR.unpack_from(d, o)[0]
+        flags = o + _HDR.size + 2  # ifaddrmsg: family, prefixlen, flags, scope, index
+        skip: list[tuple[int, int]] = [(flags, flags + 1)]
+        pos = o + _HDR.size + _IFADDR.size
+        while pos + 4 <= end:
+            alen, atype = _RTA.unpack_from(d, pos)
+            if alen < 4:
+                break
+            if atype & NLA_TYPE_MASK not in (1, 2):
+                skip.append((pos + 4, pos + alen))
+            pos += (alen + 3) & ~3
+        out.append(_ranges(d, o, end, skip))
+    return tuple(out)
+
+
+def _ranges(d: bytes, o: int, end: int, skip: list[tuple[int, int]]) -> Layout:
+    """The message at ``o`` minus the ``skip`` ranges and its sequence number and port id
+    (which differ in every answer)."""
+    ranges = [(0, 8, d[o : o + 8])]
+    at = o + _HDR.size
+    for a, b in skip:
+        ranges.append((at - o, a - o, d[at:a]))
+        at = b
+    ranges.append((at - o, end - o, d[at:end]))
+    return tuple(ranges)
+
+
+def _linkinfo_skips(d: bytes, pos: int, end: int, skip: list[tuple[int, int]]) -> None:
+    """Payloads inside an IFLA_LINKINFO that ``_linkinfo`` does not decode."""
+    bridge = False
+    while pos + 4 <= end:
+        alen, atype = _RTA.unpack_from(d, pos)
+        if alen < 4:
+            break
+        atype &= NLA_TYPE_MASK
+        if atype == 1:  # IFLA_INFO_KIND (comes first)
+            bridge = d[pos + 4 : pos + alen].rstrip(b"\0") == b"bridge"
+        elif atype == 2 and bridge:  # IFLA_INFO_DATA: keep STP state, priority, bridge id
+            inner, stop = pos + 4, pos + alen
+            while inner + 4 <= stop:
+                blen, btype = _RTA.unpack_from(d, inner)
+                if blen < 4:
+                    break
+                if btype & NLA_TYPE_MASK not in (5, 6, 11):
+                    skip.append((inner + 4, inner + blen))
+                inner += (blen + 3) & ~3
+        elif atype != 2:  # IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA, ...
+            skip.append((pos + 4, pos + alen))
+        pos += (alen + 3) & ~3
+
+
+def same_layouts(replies: list[tuple[int, int, bytes, int]], layouts: tuple[Layout, ...]) -> bool:
+    """True when each message holds, in its kept ranges, the bytes ``layouts`` recorded."""
+    if len(replies) != len(layouts):
+        return False
+    for (_t, _f, d, o), ranges in zip(replies, layouts, strict=True):
+        for a, b, blob in ranges:
+            if d[o + a : o + b] != blob:
+                return False
+    return True
 
 
 def dump_routes(conn: Conn | Replay, family: int = socket.AF_INET, table: int = 0) -> list[Msg]:
     """``ip route show table all`` for one family; with ``table`` (and a socket in strict
     checking mode, see ``strict``) the kernel leaves the other tables out."""
+    return [decode_route(d, o) for t, _f, d, o in route_replies(conn, family, table)]
+
+
+def route_replies(
+    conn: Conn | Replay, family: int = socket.AF_INET, table: int = 0
+) -> list[tuple[int, int, bytes, int]]:
+    """The RTM_NEWROUTE messages of ``dump_routes``, not decoded."""
     req = _RTMSG.pack(family, 0, 0, 0, table & 0xFF, 0, 0, 0, 0)
-    out = conn.dump(RTM_GETROUTE, req)
-    return [decode_route(d, o) for t, _f, d, o in out if t == RTM_NEWROUTE]
+    return [r for r in conn.dump(RTM_GETROUTE, req) if r[0] == RTM_NEWROUTE]
 
 
 def netnsid_of_fd(conn: Conn | Replay, fd: int) -> int | None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import os
 import socket
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -654,7 +656,9 @@ class Observer:
                 out.append(rel)
         return sorted(set(out))
 
-    def _read_mounts(self) -> None:
+    def _read_mounts(self, relist: bool = False) -> None:
+        """Overlay mounts in scope; ``relist``: walk every upper dir now (a full re-read)."""
+
         def read() -> list[OverlayMount]:
             found: dict[tuple[int, str], OverlayMount] = {}
             host_mnt = os.stat(f"{self.proc}/{os.getpid()}/ns/mnt").st_ino
@@ -687,7 +691,7 @@ class Observer:
                         lowerdirs=e.lowerdirs,
                         upperdir=e.upperdir,
                         workdir=e.workdir,
-                        upper_entries=self._upper_entries(e.upperdir, now),
+                        upper_entries=self._upper_entries(e.upperdir, now, relist),
                         seen_from=seen_from,
                     )
             self._uppers = {k: v for k, v in self._uppers.items() if k in uppers}
@@ -708,14 +712,17 @@ class Observer:
             known.update(mounts.docker_layer_owners(new))
         self._docker_uppers = known
 
-    def _upper_entries(self, upperdir: str, now: float) -> tuple[UpperEntry, ...]:
+    def _upper_entries(
+        self, upperdir: str, now: float, relist: bool = False
+    ) -> tuple[UpperEntry, ...]:
         """An upper dir's listing, walked again at most every ``upper_every`` seconds.
 
         Walking a hundred container upper dirs every second would be the observer's largest
-        idle cost; a file written in a container shows within a few seconds instead.
+        idle cost; a file written in a container shows within a few seconds instead. A full
+        re-read (``relist``) walks it regardless.
         """
         cached = self._uppers.get(upperdir)
-        if cached is not None and now - cached[0] < self.upper_every:
+        if not relist and cached is not None and now - cached[0] < self.upper_every:
             return cached[1]
         entries = mounts.upper_entries(upperdir, self.upper_cap)
         self._uppers[upperdir] = (now, entries)
@@ -747,24 +754,101 @@ class Observer:
 
     def _full(self, reread_all: bool = True) -> Snapshot:
         new = set(self._sync_namespaces())
-        self._check_legacy(list(self._ns))
-        for label, st in self._ns.items():
-            fresh = reread_all or label in new
-            rtnl_news = fresh or _drain(st.rtnl_sock)
-            nf_news = fresh or _drain(st.nf_sock)
-            for what in PER_NS:
-                if what in ("links", "routes") and not rtnl_news:
-                    continue
-                if what == "rules" and not nf_news:
-                    if st.ruleset.rules:
-                        self._poll_counters(label)  # the rules stand; counters may not
-                    continue
-                self._read_ns(label, what, check_legacy=False)
+        if reread_all:
+            self._reread_namespaces()
+        else:
+            self._check_legacy(list(self._ns))
+            for label, st in self._ns.items():
+                fresh = label in new
+                rtnl_news = fresh or _drain(st.rtnl_sock)
+                nf_news = fresh or _drain(st.nf_sock)
+                for what in PER_NS:
+                    if what in ("links", "routes") and not rtnl_news:
+                        continue
+                    if what == "rules" and not nf_news:
+                        if st.ruleset.rules:
+                            self._poll_counters(label)  # the rules stand; counters may not
+                        continue
+                    self._read_ns(label, what, check_legacy=False)
         self._read_hints(force=True)  # first: cgroups are found through the API's containers
         self._read_processes()
         self._read_cgroups()
-        self._read_mounts()
+        self._read_mounts(relist=reread_all)
         return self._compose()
+
+    def _reread_namespaces(self) -> None:
+        """Every namespace read again from the kernel: links, addresses, routes, rules, flows.
+
+        All of it is asked of the kernel again, rules included (no generation id shortcut):
+        the ``iptables-save`` of each namespace whose nf_tables holds an ip nat/filter table
+        is started first, from the one thread that hops through the namespaces to look at
+        their legacy tables and conntrack count, and runs on another core while links and
+        routes are read here. A namespace whose conntrack count is 0 needs no conntrack dump
+        (a dump walks the whole, machine-wide, connection table).
+        """
+        sts = list(self._ns.values())
+        wants = [
+            self._try(f"iptables {st.ref.label}", functools.partial(self._nft_in_use, st), True)
+            for st in sts
+        ]
+        hops = in_each_netns(
+            [
+                (None if st.ref.label == HOST else st.ref.path, functools.partial(_look_inside, w))
+                for st, w in zip(sts, wants, strict=True)
+            ]
+        )
+        started = [h.nft_save for h in hops if isinstance(h, _Hop) and h.nft_save is not None]
+        try:
+            for st in sts:
+                self._read_ns(st.ref.label, "links")
+                self._read_ns(st.ref.label, "routes")
+            for st, hop in zip(sts, hops, strict=True):
+                label = st.ref.label
+                if not isinstance(hop, _Hop):
+                    self._errors[f"iptables {label}"] = f"iptables {label}: {hop}"
+                    self._read_ns(label, "flows")
+                    continue
+                st.has_legacy = any(t in iptables.TABLES for t in hop.legacy_tables)
+                st.ruleset = self._try(
+                    f"iptables {label}",
+                    functools.partial(self._rules_from_save, st, hop.nft_save),
+                    st.ruleset,
+                )
+                if hop.conntrack_count == 0:
+                    st.flows = []  # the kernel tracks nothing here: no table to walk
+                    self._errors.pop(f"conntrack {label}", None)
+                else:
+                    self._read_ns(label, "flows")
+        finally:
+            for proc in started:
+                if proc.returncode is None:  # not collected: an error cut the read short
+                    proc.kill()
+                    proc.communicate()
+
+    def _nft_in_use(self, st: _Ns) -> bool:
+        """Whether nf_tables holds an ip nat or filter table in ``st`` (True: can't tell).
+
+        The generation id is noted before ``iptables-save`` runs: a change made meanwhile
+        then shows as a newer generation at the next poll.
+        """
+        if st.nf_conn is None:
+            return True
+        st.genid = None
+        tables = netlink.nft_tables(st.nf_conn)
+        if not any(fam == netlink.NFPROTO_IPV4 and name in iptables.TABLES for fam, name in tables):
+            return False  # (no generation noted: the next rules read looks at the tables again)
+        st.genid = netlink.nft_genid(st.nf_conn)
+        return True
+
+    def _rules_from_save(self, st: _Ns, proc: subprocess.Popen[str] | None) -> iptables.Ruleset:
+        label = st.ref.label
+        nft = iptables.Ruleset()
+        if proc is not None:
+            nft = iptables.parse_save(iptables.finish_save(proc), label, "nf_tables")
+        legacy = iptables.Ruleset()
+        if st.has_legacy:
+            legacy = iptables.read_legacy(None if label == HOST else st.ref.path, label)
+        return iptables.Ruleset(nft.chains + legacy.chains, nft.rules + legacy.rules)
 
     def _state(self) -> tuple[Any, ...]:
         """Everything a snapshot is composed from, to tell whether a refresh changed anything."""
@@ -882,6 +966,31 @@ def _open_ns_sockets() -> tuple[
     with contextlib.suppress(OSError):
         nf_dump = open_netlink(NETLINK_NETFILTER)
     return rtnl_dump, rtnl_events, nf_events, nf_dump
+
+
+@dataclass(frozen=True)
+class _Hop:
+    """What a full re-read learns inside one namespace (see ``_look_inside``)."""
+
+    legacy_tables: list[str]
+    conntrack_count: int | None  # None: unknown (no conntrack in this kernel)
+    nft_save: subprocess.Popen[str] | None
+
+
+def _look_inside(start_nft_save: bool) -> _Hop:
+    """In the calling thread's netns: its legacy tables and, where it has tables, how many
+    connections it tracks and a started ``iptables-save`` (when asked)."""
+    legacy = iptables.legacy_tables_here()
+    count: int | None = None
+    if start_nft_save or legacy:  # conntrack is only hooked in where a table uses it
+        # /proc/sys/net follows the opening thread's netns; the count is per namespace.
+        with (
+            contextlib.suppress(OSError, ValueError),
+            open("/proc/sys/net/netfilter/nf_conntrack_count") as f,
+        ):
+            count = int(f.read())
+    save = iptables.start_save() if start_nft_save else None
+    return _Hop(legacy, count, save)
 
 
 def _drain(sock: socket.socket | None) -> bool:
