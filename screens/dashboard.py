@@ -50,6 +50,10 @@ class DashboardScreen(Screen[None]):
           for n, cls in enumerate(PANEL_TYPES, 1)),
         Binding("right_square_bracket", "cycle(1)", "Next panel", show=False),
         Binding("left_square_bracket", "cycle(-1)", "Prev panel", show=False),
+        # Tab moves between panels in both layouts (Textual's default would stop on the tab
+        # bar in the tabs layout and never reach the next panel).
+        Binding("tab", "cycle(1)", "Next panel", show=False),
+        Binding("shift+tab", "cycle(-1)", "Prev panel", show=False),
         Binding("c", "show_command", "Command"),
         Binding("slash", "filter", "Filter"),
         Binding("colon", "command_bar", "docker"),

@@ -134,6 +134,17 @@ class LinesView(ScrollView, can_focus=False):
             self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
         self.refresh()
 
+    def reveal(self, index: int, above: int = 2) -> None:
+        """Scroll (after the next layout, when the new size is known) so line ``index`` is in
+        view, with ``above`` lines of context over it; no scroll when it already is."""
+
+        def go() -> None:
+            top, height = self.scroll_offset.y, self.scrollable_content_region.height
+            if height and not top <= index < top + height:
+                self.scroll_to(y=max(0, index - above), animate=False, immediate=True)
+
+        self.call_after_refresh(go)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         index = y + scroll_y

@@ -43,6 +43,7 @@ class NatPanel(Panel):
         super().__init__()
         self.table = "nat"  #: which table is shown: "nat" or "filter"
         self._drawn_compact: bool | None = None
+        self._revealed: set[tuple[str, float]] = set()  #: new rules already scrolled to
 
     def toggle_table(self) -> None:
         """Flip between the nat and filter tables."""
@@ -69,6 +70,8 @@ class NatPanel(Panel):
     def render_body(self, state: DashState) -> list[Line]:
         snap = state.snapshot
         assert snap is not None
+        self._revealed = {seen for seen in self._revealed
+                          if (mark := state.mark("rules", seen[0])) and mark.since == seen[1]}
         rules = [r for r in snap.rules if r.table == self.table]
         gone = [r for r in state.removed("rules") if r.table == self.table]
         groups = sorted({(r.netns, r.backend) for r in rules + gone}
@@ -117,6 +120,14 @@ class NatPanel(Panel):
             if was_removed and (mark is None or mark.action != "removed"):
                 continue
             style = styles.mark_style(state, mark)
+            if mark is not None and mark.action == "added" and not was_removed:
+                # A rule that just appeared is what the class is looking for: bring the first
+                # one of each frame into view once (Docker's DNAT sits low in a small panel).
+                seen = (rule.key, mark.since)
+                if seen not in self._revealed:
+                    self._revealed.add(seen)
+                    if self.reveal is None:
+                        self.reveal = len(out)
             ticked = mark is None and ("rules", rule.key) in state.ticked
             counters_style = style or (styles.TICKED if ticked else "")
             if not compact:

@@ -79,6 +79,8 @@ class Panel(Vertical, can_focus=True):
         self._renderable: RenderableType | Sequence[Line] = Text("waiting for the first frame...")
         self._lines: list[Line] = to_lines(self._renderable)
         self._state: DashState | None = None  # the state last drawn, to redraw on resize
+        #: Set by ``render_body``: a line to bring into view after this render (news).
+        self.reveal: int | None = None
 
     def compose(self) -> ComposeResult:
         yield FilterInput(placeholder="filter (enter to keep, esc to clear)", classes="filter")
@@ -120,9 +122,13 @@ class Panel(Vertical, can_focus=True):
             return  # stays dirty: the first frame will draw it
         self.dirty = False
         self._state = state
+        self.reveal = None
         self._renderable = self.render_body(state)
         self._lines = to_lines(self._renderable)
-        self.query_one(LinesView).set_lines(self._lines)
+        body = self.query_one(LinesView)
+        body.set_lines(self._lines)
+        if self.reveal is not None:
+            body.reveal(self.reveal)
 
     def rendered_text(self) -> str:
         """The body as plain text (what a reader sees), for tests and the clipboard."""

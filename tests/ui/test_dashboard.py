@@ -439,3 +439,46 @@ async def test_grid_focus_change_repaints_the_two_panels_not_the_screen() -> Non
             region = dash.panel(panel_id).region
             assert any(r.contains_region(region) for r in first), (panel_id, first)
         assert dash.panel("nat").has_focus_within
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_tab_moves_through_the_panels(size: tuple[int, int]) -> None:
+    app, _ = make_app()
+    async with app.run_test(size=size) as pilot:
+        await frames(pilot, app, 1)
+        dash = app.dashboard
+        seen = []
+        for _ in range(len(PANEL_TYPES)):
+            await pilot.press("tab")
+            await pilot.pause()
+            seen.append(dash.current_panel().PANEL_ID)
+            assert app.focused is dash.current_panel()
+        assert seen == [cls.PANEL_ID for cls in PANEL_TYPES[1:]] + [PANEL_TYPES[0].PANEL_ID]
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert dash.current_panel().PANEL_ID == PANEL_TYPES[-1].PANEL_ID
+
+
+async def test_nat_brings_new_rules_into_view() -> None:
+    # At 200x50 the NAT cell shows about a dozen lines: the rules `docker run -p` adds
+    # (hairpin MASQUERADE, DNAT in DOCKER) sit below them until the panel scrolls to them.
+    app, source = make_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.pause(0.2)
+        nat = app.dashboard.panel("nat")
+        body = nat.query_one(LinesView)
+        assert body.scroll_offset.y == 0
+        assert "to:172.18.0.2:80" not in screen_text(app)
+        source.release()
+        await frames(pilot, app, 2)
+        await until(pilot, lambda: body.scroll_offset.y > 0)
+        shown = screen_text(app)
+        assert "172.18.0.2           172.18.0.2" in shown  # the new hairpin MASQUERADE
+        assert "to:172.18.0.2:80" in shown  # the new DNAT
+        # once only: scrolling back up stays put on the next frame
+        body.scroll_to(y=0, animate=False, immediate=True)
+        source.release()
+        await frames(pilot, app, 3)
+        await pilot.pause(0.2)
+        assert body.scroll_offset.y == 0
