@@ -70,6 +70,8 @@ class Panel(Vertical, can_focus=True):
     WATCHES: ClassVar[frozenset[str]] = frozenset()
     #: A log-like panel: keep the newest lines (at the bottom) in view.
     FOLLOW: ClassVar[bool] = False
+    #: Set by ``render_body``: a line to bring into view after this render (news).
+    reveal: int | None = None
 
     def __init__(self) -> None:
         super().__init__(id=self.PANEL_ID, classes="panel")
@@ -79,8 +81,6 @@ class Panel(Vertical, can_focus=True):
         self._renderable: RenderableType | Sequence[Line] = Text("waiting for the first frame...")
         self._lines: list[Line] = to_lines(self._renderable)
         self._state: DashState | None = None  # the state last drawn, to redraw on resize
-        #: Set by ``render_body``: a line to bring into view after this render (news).
-        self.reveal: int | None = None
 
     def compose(self) -> ComposeResult:
         yield FilterInput(placeholder="filter (enter to keep, esc to clear)", classes="filter")
