@@ -126,8 +126,7 @@ class NatPanel(Panel):
                 seen = (rule.key, mark.since)
                 if seen not in self._revealed:
                     self._revealed.add(seen)
-                    if self.reveal is None:
-                        self.reveal = len(out)
+                    self.reveal_line(len(out))
             ticked = mark is None and ("rules", rule.key) in state.ticked
             counters_style = style or (styles.TICKED if ticked else "")
             if not compact:

@@ -70,8 +70,6 @@ class Panel(Vertical, can_focus=True):
     WATCHES: ClassVar[frozenset[str]] = frozenset()
     #: A log-like panel: keep the newest lines (at the bottom) in view.
     FOLLOW: ClassVar[bool] = False
-    #: Set by ``render_body``: a line to bring into view after this render (news).
-    reveal: int | None = None
 
     def __init__(self) -> None:
         super().__init__(id=self.PANEL_ID, classes="panel")
@@ -81,6 +79,7 @@ class Panel(Vertical, can_focus=True):
         self._renderable: RenderableType | Sequence[Line] = Text("waiting for the first frame...")
         self._lines: list[Line] = to_lines(self._renderable)
         self._state: DashState | None = None  # the state last drawn, to redraw on resize
+        self._reveal: int | None = None  # a line to bring into view after this render
 
     def compose(self) -> ComposeResult:
         yield FilterInput(placeholder="filter (enter to keep, esc to clear)", classes="filter")
@@ -93,6 +92,12 @@ class Panel(Vertical, can_focus=True):
         """The panel's content for the current state: a ``Text``, lines of it, or (slower)
         any Rich renderable."""
         raise NotImplementedError
+
+    def reveal_line(self, index: int) -> None:
+        """From ``render_body``: bring line ``index`` into view once drawn (news the class
+        should see); the first call of a render wins."""
+        if self._reveal is None:
+            self._reveal = index
 
     def layout_changed(self) -> bool:
         """True when the panel's size calls for a different layout than the one drawn."""
@@ -122,13 +127,13 @@ class Panel(Vertical, can_focus=True):
             return  # stays dirty: the first frame will draw it
         self.dirty = False
         self._state = state
-        self.reveal = None
+        self._reveal = None
         self._renderable = self.render_body(state)
         self._lines = to_lines(self._renderable)
         body = self.query_one(LinesView)
         body.set_lines(self._lines)
-        if self.reveal is not None:
-            body.reveal(self.reveal)
+        if self._reveal is not None:
+            body.reveal(self._reveal)
 
     def rendered_text(self) -> str:
         """The body as plain text (what a reader sees), for tests and the clipboard."""
