@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import operator
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -410,11 +411,14 @@ class Memo:
         self.limit = limit
         self.fingerprint: int | None = None
         self.done: dict[Any, Any] = {}
+        #: collection name -> (the objects given last time, what they became)
+        self.last: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
     def start(self, fingerprint: int) -> None:
         if fingerprint != self.fingerprint or len(self.done) > self.limit:
             self.fingerprint = fingerprint
             self.done = {}
+            self.last = {}
 
 
 def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = None) -> Snapshot:
@@ -430,22 +434,42 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
         memo.start(ix.fingerprint())
         done = memo.done
 
-    def with_owner(items: Iterable[Any], fn: Any, memoize: bool = False) -> tuple[Any, ...]:
+    def with_owner(
+        items: Iterable[Any], fn: Any, memoize: bool = False, name: str = ""
+    ) -> tuple[Any, ...]:
         """Objects with their owner. ``memoize`` only where ``fn`` looks at the object and the
-        index alone (links, rules, flows, cgroups), never at other objects of the snapshot."""
+        index alone (links, rules, flows, cgroups), never at other objects of the snapshot;
+        elsewhere the memo still keeps the copy made for an (object, owner) pair. A memoized
+        collection made of the very objects given last time comes back as it was then."""
         cache = done if memoize else None
+        items = tuple(items)
+        if cache is not None and memo is not None and name:
+            last = memo.last.get(name)
+            same = last is not None and len(last[0]) == len(items)
+            if last is not None and same and all(map(operator.is_, last[0], items)):
+                return last[1]
         out = []
         for obj in items:
             got = cache.get(obj) if cache is not None else None
             if got is None:
                 o = fn(obj)
-                got = obj if o == obj.owner else replace(obj, owner=o)
+                if o == obj.owner:
+                    got = obj
+                elif done is not None:
+                    got = done.get((obj, o))
+                    if got is None:
+                        got = done[(obj, o)] = replace(obj, owner=o)
+                else:
+                    got = replace(obj, owner=o)
                 if cache is not None:
                     cache[obj] = got
             out.append(got)
-        return tuple(out)
+        result = tuple(out)
+        if cache is not None and memo is not None and name:
+            memo.last[name] = (items, result)
+        return result
 
-    links = with_owner(snap.links, lambda link: _link_owner(ix, link), memoize=True)
+    links = with_owner(snap.links, lambda link: _link_owner(ix, link), memoize=True, name="links")
     link_owner = {(lk.netns, lk.name): lk.owner for lk in links}
 
     def route_owner(r: Any) -> Owner | None:
@@ -501,8 +525,10 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
         routes=with_owner(snap.routes, route_owner),
         netns=with_owner(snap.netns, ns_owner),
         processes=with_owner(snap.processes, proc_owner),
-        rules=with_owner(snap.rules, lambda r: rule_owner(ix, r), memoize=True),
-        cgroups=with_owner(snap.cgroups, lambda c: path_owner(c.path), memoize=True),
+        rules=with_owner(snap.rules, lambda r: rule_owner(ix, r), memoize=True, name="rules"),
+        cgroups=with_owner(
+            snap.cgroups, lambda c: path_owner(c.path), memoize=True, name="cgroups"
+        ),
         mounts=with_owner(snap.mounts, mount_owner),
-        flows=with_owner(snap.flows, flow_owner, memoize=True),
+        flows=with_owner(snap.flows, flow_owner, memoize=True, name="flows"),
     )

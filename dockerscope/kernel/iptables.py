@@ -15,7 +15,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dockerscope.kernel.model import Chain, Rule
 from dockerscope.kernel.setns import in_netns
@@ -40,8 +40,16 @@ class Ruleset:
     rules: tuple[Rule, ...] = ()
 
 
+#: Rules parsed before, by (table, line): see ``parse_save``'s ``reuse``.
+ParseMemo = dict[tuple[str, str], Rule]
+
+
 def parse_save(
-    text: str, netns: str, backend: str, tables: Iterable[str] | None = TABLES
+    text: str,
+    netns: str,
+    backend: str,
+    tables: Iterable[str] | None = TABLES,
+    reuse: ParseMemo | None = None,
 ) -> Ruleset:
     """Parse ``iptables-save [-c]`` output into Chains and Rules (in file order).
 
@@ -50,8 +58,16 @@ def parse_save(
 
     A full refresh parses a thousand rules, so a rule line is cut with ``str`` methods; the
     regular expressions only look at lines that need them (chain headers, "-c P B" specs).
+    ``reuse``, kept by the caller for one namespace and backend, maps each rule line (its
+    counters included) of a table to the Rule parsed from it last time; it is refilled with
+    this text's rules, so an unchanged line costs a lookup (and a new position if rules were
+    inserted above it).
     """
     keep = None if tables is None else set(tables)
+    previous: ParseMemo = {}
+    if reuse is not None:
+        previous = reuse.copy()
+        reuse.clear()
     chains: list[Chain] = []
     rules: list[Rule] = []
     table: str | None = None
@@ -93,6 +109,18 @@ def parse_save(
                 )
             )
             continue
+        if previous:
+            known = previous.get((table, line))
+            if known is not None and known.netns == netns and known.backend == backend:
+                position = positions[known.chain] = positions.get(known.chain, 0) + 1
+                if known.position != position:
+                    known = replace(known, position=position)
+                rules.append(known)
+                previous[(table, line)] = known  # a repeated line: the next one comes after
+                if reuse is not None:
+                    reuse[(table, line)] = known
+                continue
+        key_line = line
         packets = nbytes = 0
         if first == "[":
             m = _COUNTERS.match(line)
@@ -111,7 +139,10 @@ def parse_save(
                 packets, nbytes = int(cm.group(1)), int(cm.group(2))
                 spec = (spec[: cm.start()] + spec[cm.end() :]).strip()
         position = positions[chain] = positions.get(chain, 0) + 1
-        rules.append(Rule(netns, backend, table, chain, position, spec, packets, nbytes))
+        rule = Rule(netns, backend, table, chain, position, spec, packets, nbytes)
+        rules.append(rule)
+        if reuse is not None:
+            reuse[(table, key_line)] = rule
     return Ruleset(tuple(chains), tuple(rules))
 
 
@@ -151,7 +182,7 @@ def finish_save(proc: subprocess.Popen[str], timeout: float = 10) -> str:
         proc.communicate()
         raise OSError(f"{what} took over {timeout} s") from None
     if proc.returncode != 0:
-        raise OSError(f"{what} failed: {err.strip()}")
+        raise OSError(f"{what} failed: {(err or '').strip()}")
     return out
 
 
@@ -186,9 +217,9 @@ def legacy_has_rules(ns_path: str | None) -> bool:
     return any(t in TABLES for t in legacy_tables(ns_path))
 
 
-def read_nft(ns_path: str | None, label: str) -> Ruleset:
-    """nat and filter of the nf_tables backend in one netns."""
-    return parse_save(save_text(ns_path, "nf_tables"), label, "nf_tables")
+def read_nft(ns_path: str | None, label: str, reuse: ParseMemo | None = None) -> Ruleset:
+    """nat and filter of the nf_tables backend in one netns (``reuse``: see parse_save)."""
+    return parse_save(save_text(ns_path, "nf_tables"), label, "nf_tables", reuse=reuse)
 
 
 def read_legacy(ns_path: str | None, label: str) -> Ruleset:

@@ -59,7 +59,7 @@ from dockerscope.kernel.model import (
 from dockerscope.kernel.netlink import Conn
 from dockerscope.kernel.netns import HOST, NsRef
 from dockerscope.kernel.routes import read_routes
-from dockerscope.kernel.setns import in_each_netns, open_netlink
+from dockerscope.kernel.setns import in_each_netns, in_each_netns_meanwhile, open_netlink
 
 T = TypeVar("T")
 
@@ -161,6 +161,7 @@ class _Ns:
     has_legacy: bool = False
     link_packets: int | None = None  # rx+tx over all links at the last counters read
     polls: int = 0
+    parsed: iptables.ParseMemo = field(default_factory=dict)  # nf_tables rule lines parsed
 
     def close(self) -> None:
         for s in (self.rtnl_sock, self.nf_sock):
@@ -565,7 +566,7 @@ class Observer:
                 ):
                     nft = iptables.Ruleset()
         if nft is None:
-            nft = iptables.read_nft(path, label)
+            nft = iptables.read_nft(path, label, reuse=st.parsed)
         if check_legacy:
             st.has_legacy = iptables.legacy_has_rules(path)
         legacy = iptables.read_legacy(path, label) if st.has_legacy else iptables.Ruleset()
@@ -779,29 +780,39 @@ class Observer:
     def _reread_namespaces(self) -> None:
         """Every namespace read again from the kernel: links, addresses, routes, rules, flows.
 
-        All of it is asked of the kernel again, rules included (no generation id shortcut):
-        the ``iptables-save`` of each namespace whose nf_tables holds an ip nat/filter table
-        is started first, from the one thread that hops through the namespaces to look at
-        their legacy tables and conntrack count, and runs on another core while links and
-        routes are read here. A namespace whose conntrack count is 0 needs no conntrack dump
-        (a dump walks the whole, machine-wide, connection table).
+        All of it is asked of the kernel again, rules included (no generation id shortcut).
+        While this thread reads links and routes, another hops through the namespaces: it
+        reads their legacy tables and conntrack count, and starts ``iptables-save`` in each
+        one whose nf_tables holds an ip nat/filter table (those first), which then runs on
+        the other core. A namespace whose conntrack count is 0 needs no conntrack dump (a
+        dump walks the whole, machine-wide, connection table). Decoding is skipped only for
+        messages and rule lines equal to ones decoded before (links.py, iptables.py).
         """
         sts = list(self._ns.values())
         wants = [
             self._try(f"iptables {st.ref.label}", functools.partial(self._nft_in_use, st), True)
             for st in sts
         ]
-        hops = in_each_netns(
+        # The hop runs beside the link and route reads below; it starts the lab's
+        # iptables-save first thing (the namespaces with tables come first).
+        order = sorted(range(len(sts)), key=lambda i: not wants[i])
+        hop_results = in_each_netns_meanwhile(
             [
-                (None if st.ref.label == HOST else st.ref.path, functools.partial(_look_inside, w))
-                for st, w in zip(sts, wants, strict=True)
+                (
+                    None if sts[i].ref.label == HOST else sts[i].ref.path,
+                    functools.partial(_look_inside, wants[i]),
+                )
+                for i in order
             ]
         )
-        started = [h.nft_save for h in hops if isinstance(h, _Hop) and h.nft_save is not None]
+        hops: list[Any] | None = None
         try:
             for st in sts:
                 self._read_ns(st.ref.label, "links")
                 self._read_ns(st.ref.label, "routes")
+            hops = [None] * len(sts)
+            for i, hop in zip(order, hop_results(), strict=True):
+                hops[i] = hop
             for st, hop in zip(sts, hops, strict=True):
                 label = st.ref.label
                 if not isinstance(hop, _Hop):
@@ -820,9 +831,10 @@ class Observer:
                 else:
                     self._read_ns(label, "flows")
         finally:
-            for proc in started:
-                if proc.returncode is None:  # not collected: an error cut the read short
-                    proc.kill()
+            for hop in hop_results() if hops is None else hops:
+                proc = hop.nft_save if isinstance(hop, _Hop) else None
+                if proc is not None and proc.returncode is None:
+                    proc.kill()  # not collected: an error cut the read short
                     proc.communicate()
 
     def _nft_in_use(self, st: _Ns) -> bool:
@@ -844,7 +856,8 @@ class Observer:
         label = st.ref.label
         nft = iptables.Ruleset()
         if proc is not None:
-            nft = iptables.parse_save(iptables.finish_save(proc), label, "nf_tables")
+            text = iptables.finish_save(proc)
+            nft = iptables.parse_save(text, label, "nf_tables", reuse=st.parsed)
         legacy = iptables.Ruleset()
         if st.has_legacy:
             legacy = iptables.read_legacy(None if label == HOST else st.ref.path, label)
@@ -912,10 +925,13 @@ class Observer:
         refs = {label: st.ref for label, st in self._ns.items()}
         readers = {label: st.reader for label, st in self._ns.items() if st.reader is not None}
         links = resolve_peers(raw, refs, readers, self._peered)
-        netns = []
-        for m in netns_mod.to_model(refs.values(), self._netns_by_inode):
-            label = next(r.label for r in refs.values() if r.inode == m.inode)
-            netns.append(replace(m, label=label))
+        label_of: dict[int, str] = {}
+        for r in refs.values():
+            label_of.setdefault(r.inode, r.label)
+        netns = [
+            replace(m, label=label_of[m.inode])
+            for m in netns_mod.to_model(refs.values(), self._netns_by_inode)
+        ]
         container_netns = tuple(
             lb
             for lb, r in refs.items()

@@ -64,7 +64,20 @@ def in_each_netns(jobs: list[tuple[str | None, Callable[[], Any]]]) -> list[Any]
     in, or reads /proc/thread-self/net of, a hundred namespaces. A job's exception is returned
     in its place instead of raised.
     """
+    return in_each_netns_meanwhile(jobs)()
+
+
+def in_each_netns_meanwhile(
+    jobs: list[tuple[str | None, Callable[[], Any]]],
+) -> Callable[[], list[Any]]:
+    """``in_each_netns`` started now; the returned function waits for and returns its results.
+
+    The caller goes on meanwhile (the hop spends its time in system calls, which let other
+    Python threads run).
+    """
     results: list[Any] = []
+    if not jobs:
+        return lambda: results
 
     def run() -> None:
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -92,8 +105,12 @@ def in_each_netns(jobs: list[tuple[str | None, Callable[[], Any]]]) -> list[Any]
 
     t = threading.Thread(target=run, name="dockerscope-setns", daemon=True)
     t.start()
-    t.join()
-    return results
+
+    def wait() -> list[Any]:
+        t.join()
+        return results
+
+    return wait
 
 
 def open_netlink(protocol: int, groups: tuple[int, ...] = ()) -> socket.socket:

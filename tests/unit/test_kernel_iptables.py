@@ -118,3 +118,48 @@ def test_apply_counters(ruleset):
     assert (dnat.packets, dnat.bytes) == (5, 300)
     shape[("nat", "DOCKER")].append((0, 0))  # a rule appeared: counters can't be matched
     assert apply_counters(ruleset, shape) is None
+
+
+def test_parse_reuses_unchanged_lines_and_gives_what_a_fresh_parse_gives():
+    text = (DATA / "iptables-save-c.txt").read_text()
+    memo: dict = {}
+    first = parse_save(text, "lab", "nf_tables", reuse=memo)
+    assert first == parse_save(text, "lab", "nf_tables")
+    again = parse_save(text, "lab", "nf_tables", reuse=memo)
+    assert again == first and all(a is b for a, b in zip(again.rules, first.rules, strict=True))
+    # A rule inserted at the top of a chain and a counter that moved: positions shift, the
+    # changed line is parsed again, and the result is exactly a fresh parse's.
+    dnat = next(line for line in text.splitlines() if "DNAT" in line)
+    changed = text.replace(dnat, dnat.replace("[1:60]", "[2:120]"))
+    lines = changed.splitlines()
+    at = next(i for i, line in enumerate(lines) if " -A DOCKER " in line)
+    lines.insert(at, "[0:0] -A DOCKER -i br-x -j RETURN")
+    changed = "\n".join(lines) + "\n"
+    third = parse_save(changed, "lab", "nf_tables", reuse=memo)
+    assert third == parse_save(changed, "lab", "nf_tables")
+    moved = next(r for r in third.rules if "DNAT" in r.spec)
+    assert (moved.packets, moved.bytes) == (2, 120)
+    # Another namespace's memo entries are never taken for this one's rules.
+    other = parse_save(text, "other", "nf_tables", reuse=memo)
+    assert {r.netns for r in other.rules} == {"other"}
+
+
+def test_finish_save_reports_a_failed_or_stuck_save():
+    import subprocess
+
+    from dockerscope.kernel.iptables import finish_save
+
+    ok = subprocess.Popen(["sh", "-c", "echo '*nat'"], stdout=subprocess.PIPE, text=True)
+    assert finish_save(ok) == "*nat\n"
+    bad = subprocess.Popen(
+        ["sh", "-c", "echo 'no table' >&2; exit 3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with pytest.raises(OSError, match="failed: no table"):
+        finish_save(bad)
+    stuck = subprocess.Popen(["sleep", "30"], stdout=subprocess.PIPE, text=True)
+    with pytest.raises(OSError, match="took over"):
+        finish_save(stuck, timeout=0.2)
+    assert stuck.returncode is not None  # killed and reaped, not left running
