@@ -35,6 +35,17 @@ class RawLink:
     peer_nsid: int | None  # IFLA_LINK_NETNSID: the peer lives in another netns
 
 
+@dataclass
+class _Decoded:
+    """The last link and address dumps of a namespace and the links decoded from them."""
+
+    link_msgs: list[tuple[int, int, bytes, int]]
+    addr_msgs: list[tuple[int, int, bytes, int]]
+    links: list[RawLink]
+    #: (link layouts, address layouts) of those dumps, once worked out (then msgs are dropped)
+    layouts: tuple[tuple[netlink.Layout, ...], tuple[netlink.Layout, ...]] | None = None
+
+
 class RtnlReader:
     """Route-netlink dumps (links, addresses, routes) of one namespace."""
 
@@ -48,10 +59,7 @@ class RtnlReader:
         self._nsids: dict[int, int] = {}  # netns inode -> nsid as seen from here
         #: what other readers of this namespace (routes.py) decoded last, by name
         self.memo: dict[str, Any] = {}
-        #: the last dumps (link and address layouts) and the links decoded from them
-        self._decoded: (
-            tuple[tuple[netlink.Layout, ...], tuple[netlink.Layout, ...], list[RawLink]] | None
-        ) = None
+        self._decoded: _Decoded | None = None
 
     def close(self) -> None:
         """Release the socket."""
@@ -79,18 +87,24 @@ class RtnlReader:
         link_msgs = [r for r in link_msgs if r[0] == netlink.RTM_NEWLINK]
         addr_msgs = [r for r in addr_msgs if r[0] == netlink.RTM_NEWADDR]
         last = self._decoded
-        if (
-            last is not None
-            and netlink.same_layouts(link_msgs, last[0])
-            and netlink.same_layouts(addr_msgs, last[1])
-        ):
-            return last[2]
+        if last is not None:
+            if last.layouts is None:
+                # Worked out at the next read, not on the path of the event that decoded.
+                last.layouts = (
+                    netlink.link_layouts(last.link_msgs),
+                    netlink.addr_layouts(last.addr_msgs),
+                )
+                last.link_msgs = last.addr_msgs = []
+            if netlink.same_layouts(link_msgs, last.layouts[0]) and netlink.same_layouts(
+                addr_msgs, last.layouts[1]
+            ):
+                return last.links
         raw = links_from_messages(
             self.ref.label,
             [netlink.decode_link(d, o) for _t, _f, d, o in link_msgs],
             [netlink.decode_addr(d, o) for _t, _f, d, o in addr_msgs],
         )
-        self._decoded = (netlink.link_layouts(link_msgs), netlink.addr_layouts(addr_msgs), raw)
+        self._decoded = _Decoded(link_msgs, addr_msgs, raw)
         return raw
 
     def nsid_of(self, ref: NsRef) -> int | None:

@@ -127,3 +127,50 @@ def test_routes_follow_link_names_even_when_the_dump_is_the_same():
     assert read_routes(reader, {2: "eth0"}) == first  # type: ignore[arg-type]
     renamed = read_routes(reader, {2: "eth1"})  # type: ignore[arg-type]
     assert {r.dev for r in renamed} == {"eth1"}
+
+
+class _Conn:
+    """Answers dump requests with captured replies, by message type."""
+
+    def __init__(self, answers: dict[int, list[Reply]]):
+        self.answers = answers
+
+    def dump(self, mtype: int, payload: bytes, tries: int = 5) -> list[Reply]:
+        return self.answers[mtype]
+
+    def close(self) -> None:
+        pass
+
+
+def test_reader_reuses_its_links_until_a_dump_says_something_new():
+    import socket
+
+    from dockerscope.kernel.links import RtnlReader
+    from dockerscope.kernel.netns import NsRef
+
+    reader = RtnlReader(NsRef("lab", "/proc/self/ns/net", 1), socket.socket(16, 2, 0))
+    reader.conn.close()
+    links, addrs = replies("rtnl-links.nl"), replies("rtnl-addrs.nl")
+    conn = _Conn({netlink.RTM_GETLINK: links, netlink.RTM_GETADDR: addrs})
+    reader.conn = conn  # type: ignore[assignment]
+    first = reader.links()
+    assert {r.link.name for r in first} == {"lo", "docker0", "vethd98d5a6"}
+    assert reader.links() is first
+    bridge = next(
+        i
+        for i, m in enumerate(links)
+        if netlink.decode_link(m[2], m[3]).get_attr("IFLA_IFNAME") == "docker0"
+    )
+    ticked = list(links)
+    at = attr_offset(links[bridge], 16, 23) + 4
+    ticked[bridge] = with_byte(links[bridge], at, links[bridge][2][links[bridge][3] + at] ^ 7)
+    conn.answers[netlink.RTM_GETLINK] = ticked
+    assert reader.links() is first  # only a packet counter moved
+    renamed = list(links)
+    at = attr_offset(links[bridge], 16, 3) + 4
+    renamed[bridge] = with_byte(links[bridge], at, ord("D"))
+    conn.answers[netlink.RTM_GETLINK] = renamed
+    again = reader.links()
+    assert again is not first and "Docker0" in {r.link.name for r in again}
+    conn.answers[netlink.RTM_GETADDR] = addrs[:-1]
+    assert len([a for r in reader.links() for a in r.link.addresses]) == len(addrs) - 1
