@@ -300,6 +300,11 @@ def test_legacy_rules_are_labelled(lab):
         ]
         assert any(r.backend == "nf_tables" for r in snap.rules)  # both read
         assert {c.name for c in snap.chains if c.backend == "legacy"} >= {"DOCKER", "OUTPUT"}
+        with Observer(_scope(lab)) as obs:
+            obs.snapshot()
+            again = obs.snapshot(reread_all=True)  # legacy tables seen from the hop thread
+        assert [r for r in again.rules if r.backend == "legacy"] == legacy
+        assert again.errors == ()
         # python-iptables (libiptc) writes each rule as iptables-legacy-save does
         path = f"/run/netns/{lab.name}"
         direct = iptables.read_legacy(path, lab.name)
@@ -377,9 +382,13 @@ def test_netns_scope_and_host_scope(lab):
     assert snap.cgroups == () and snap.scope == f"netns:{lab.name}"
     with Observer(Scope.host(docker_socket=str(Path(lab.run_root) / "none.sock"))) as obs:
         host = obs.snapshot()
+        again = obs.snapshot(reread_all=True)  # the host's own netns: no setns, no path
     labels = {ns.label for ns in host.netns}
     assert "host" in labels and lab.name in labels
     assert any(lk.netns == "host" and lk.kind == "loopback" for lk in host.links)
+    mine = [(r.spec, r.packets) for r in host.rules if r.netns == lab.name]
+    assert mine and mine == [(r.spec, r.packets) for r in again.rules if r.netns == lab.name]
+    assert {lk.key for lk in again.links} >= {lk.key for lk in host.links if lk.netns == lab.name}
 
 
 async def test_frames_show_counters_ticking_and_new_flow(lab):
