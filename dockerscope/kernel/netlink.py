@@ -344,8 +344,8 @@ def decode_route(data: bytes, off: int) -> Msg:
     return m
 
 
-#: RTM_GETLINK dump request. IFLA_EXT_MASK asks the kernel to leave the statistics out:
-#: half of each message, unused.
+#: RTM_GETLINK dump request. IFLA_EXT_MASK (RTEXT_FILTER_SKIP_STATS) leaves the IPv6 and VF
+#: statistics out; the link's own counters (IFLA_STATS, IFLA_STATS64) come regardless.
 LINK_DUMP_REQUEST = (
     _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _RTA.pack(8, 29) + _U32.pack(1 << 3)
 )
