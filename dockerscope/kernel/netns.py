@@ -44,6 +44,7 @@ def named(dirs: Iterable[str]) -> list[NsRef]:
     for d in dirs:
         try:
             names = sorted(os.listdir(d))
+            dir_dev = os.stat(d).st_dev
         except OSError:
             continue
         for name in names:
@@ -53,21 +54,13 @@ def named(dirs: Iterable[str]) -> list[NsRef]:
             except OSError:
                 continue
             # A bind-mounted nsfs file sits on its own device; a plain leftover file does not.
-            if st.st_ino in seen or st.st_size != 0 or not _is_nsfs(path, st):
+            if st.st_ino in seen or st.st_size != 0 or st.st_dev == dir_dev:
                 continue
             seen.add(st.st_ino)
             label = name if name not in labels and name != HOST else f"{d}/{name}"
             labels.add(label)
             out.append(NsRef(label, path, st.st_ino, name, d))
     return out
-
-
-def _is_nsfs(path: str, st: os.stat_result) -> bool:
-    try:
-        parent = os.stat(os.path.dirname(path))
-    except OSError:
-        return False
-    return st.st_dev != parent.st_dev
 
 
 def pids_by_netns(proc: str = "/proc") -> dict[int, list[int]]:

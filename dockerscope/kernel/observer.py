@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import operator
 import os
 import socket
 import subprocess
@@ -59,7 +60,7 @@ from dockerscope.kernel.model import (
 from dockerscope.kernel.netlink import Conn
 from dockerscope.kernel.netns import HOST, NsRef
 from dockerscope.kernel.routes import read_routes
-from dockerscope.kernel.setns import in_each_netns, in_each_netns_meanwhile, open_netlink
+from dockerscope.kernel.setns import in_each_netns, open_netlink
 
 T = TypeVar("T")
 
@@ -215,6 +216,8 @@ class Observer:
         self._retired: list[_Ns] = []
         self.last_refresh_cpu_ms = 0.0  # CPU the worker spent in the last refresh
         self._peered: dict[Any, Any] = {}
+        #: the raw link lists, namespaces and resolved links of the last compose
+        self._peers_of: tuple[tuple[list[RawLink], ...], dict[str, NsRef], Any] | None = None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -755,8 +758,15 @@ class Observer:
 
     def _full(self, reread_all: bool = True) -> Snapshot:
         new = set(self._sync_namespaces())
+
+        def scope_wide() -> None:
+            self._read_hints(force=True)  # first: cgroups are found through the API's containers
+            self._read_processes()
+            self._read_cgroups()
+            self._read_mounts(relist=reread_all)
+
         if reread_all:
-            self._reread_namespaces()
+            self._reread_namespaces(meanwhile=scope_wide)
         else:
             self._check_legacy(list(self._ns))
             for label, st in self._ns.items():
@@ -771,32 +781,34 @@ class Observer:
                             self._poll_counters(label)  # the rules stand; counters may not
                         continue
                     self._read_ns(label, what, check_legacy=False)
-        self._read_hints(force=True)  # first: cgroups are found through the API's containers
-        self._read_processes()
-        self._read_cgroups()
-        self._read_mounts(relist=reread_all)
+            scope_wide()
         return self._compose()
 
-    def _reread_namespaces(self) -> None:
+    def _reread_namespaces(self, meanwhile: Callable[[], None] = lambda: None) -> None:
         """Every namespace read again from the kernel: links, addresses, routes, rules, flows.
 
         All of it is asked of the kernel again, rules included (no generation id shortcut).
-        While this thread reads links and routes, another hops through the namespaces: it
-        reads their legacy tables and conntrack count, and starts ``iptables-save`` in each
-        one whose nf_tables holds an ip nat/filter table (those first), which then runs on
-        the other core. A namespace whose conntrack count is 0 needs no conntrack dump (a
-        dump walks the whole, machine-wide, connection table). Decoding is skipped only for
-        messages and rule lines equal to ones decoded before (links.py, iptables.py).
+        First a thread hops through the namespaces: it reads their legacy tables and
+        conntrack count, and starts ``iptables-save`` in each one whose nf_tables holds an
+        ip nat/filter table (those first), which then runs on the other core while this
+        thread reads links and routes. A namespace whose conntrack count is 0 needs no
+        conntrack dump (a dump walks the whole, machine-wide, connection table). Decoding is
+        skipped only for messages and rule lines equal to ones decoded before (links.py,
+        iptables.py).
+        ``meanwhile`` (reads that need no rules) runs before the first ``iptables-save``
+        output is waited for.
         """
         sts = list(self._ns.values())
         wants = [
             self._try(f"iptables {st.ref.label}", functools.partial(self._nft_in_use, st), True)
             for st in sts
         ]
-        # The hop runs beside the link and route reads below; it starts the lab's
-        # iptables-save first thing (the namespaces with tables come first).
+        # Namespaces with tables first: their iptables-save starts first thing. The hop is
+        # waited for: run beside the link reads, both threads would queue for the GIL
+        # after every system call and each take longer than the two one after the other.
         order = sorted(range(len(sts)), key=lambda i: not wants[i])
-        hop_results = in_each_netns_meanwhile(
+        hops: list[Any] = [None] * len(sts)
+        found = in_each_netns(
             [
                 (
                     None if sts[i].ref.label == HOST else sts[i].ref.path,
@@ -805,14 +817,13 @@ class Observer:
                 for i in order
             ]
         )
-        hops: list[Any] | None = None
+        for i, hop in zip(order, found, strict=True):
+            hops[i] = hop
         try:
             for st in sts:
                 self._read_ns(st.ref.label, "links")
                 self._read_ns(st.ref.label, "routes")
-            hops = [None] * len(sts)
-            for i, hop in zip(order, hop_results(), strict=True):
-                hops[i] = hop
+            meanwhile()
             for st, hop in zip(sts, hops, strict=True):
                 label = st.ref.label
                 if not isinstance(hop, _Hop):
@@ -831,7 +842,7 @@ class Observer:
                 else:
                     self._read_ns(label, "flows")
         finally:
-            for hop in hop_results() if hops is None else hops:
+            for hop in hops:
                 proc = hop.nft_save if isinstance(hop, _Hop) else None
                 if proc is not None and proc.returncode is None:
                     proc.kill()  # not collected: an error cut the read short
@@ -924,7 +935,18 @@ class Observer:
         raw = {label: st.raw_links for label, st in self._ns.items()}
         refs = {label: st.ref for label, st in self._ns.items()}
         readers = {label: st.reader for label, st in self._ns.items() if st.reader is not None}
-        links = resolve_peers(raw, refs, readers, self._peered)
+        lists = tuple(raw.values())
+        last = self._peers_of
+        if (
+            last is not None
+            and len(last[0]) == len(lists)
+            and all(map(operator.is_, last[0], lists))
+            and last[1] == refs
+        ):
+            links = last[2]  # the very same links in the same namespaces: same peers
+        else:
+            links = resolve_peers(raw, refs, readers, self._peered)
+            self._peers_of = (lists, refs, links)
         label_of: dict[int, str] = {}
         for r in refs.values():
             label_of.setdefault(r.inode, r.label)
