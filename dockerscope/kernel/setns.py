@@ -64,20 +64,9 @@ def in_each_netns(jobs: list[tuple[str | None, Callable[[], Any]]]) -> list[Any]
     in, or reads /proc/thread-self/net of, a hundred namespaces. A job's exception is returned
     in its place instead of raised.
     """
-    return in_each_netns_meanwhile(jobs)()
-
-
-def in_each_netns_meanwhile(
-    jobs: list[tuple[str | None, Callable[[], Any]]],
-) -> Callable[[], list[Any]]:
-    """``in_each_netns`` started now; the returned function waits for and returns its results.
-
-    The caller goes on meanwhile (the hop spends its time in system calls, which let other
-    Python threads run).
-    """
     results: list[Any] = []
     if not jobs:
-        return lambda: results
+        return results
 
     def run() -> None:
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -105,12 +94,8 @@ def in_each_netns_meanwhile(
 
     t = threading.Thread(target=run, name="dockerscope-setns", daemon=True)
     t.start()
-
-    def wait() -> list[Any]:
-        t.join()
-        return results
-
-    return wait
+    t.join()
+    return results
 
 
 def open_netlink(protocol: int, groups: tuple[int, ...] = ()) -> socket.socket:
