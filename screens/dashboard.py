@@ -143,6 +143,17 @@ class DashboardScreen(Screen[None]):
                 panel.dirty = True
         self._fade_phase = self._phase()
 
+    def catch_up(self) -> bool:
+        """Render one hidden panel that frames left behind, so bringing it to the front later
+        only costs the switch. False when there was none (or drawing is paused)."""
+        if self.paused:
+            return False
+        for panel in self.panels:
+            if panel.dirty and not self.panel_shown(panel):
+                panel.show(self.state)
+                return not panel.dirty
+        return False
+
     def on_mount(self) -> None:
         self._apply_layout(self.size.width, self.size.height)
         self._select(self.active)

@@ -31,7 +31,7 @@ class IdleCollector:
     """Collect and freeze at quiet moments; see the module docstring."""
 
     clock: Callable[[], float] = time.monotonic
-    quiet: float = 0.15  #: seconds without input or frames that count as a quiet moment
+    quiet: float = 0.1  #: seconds without input or frames that count as a quiet moment
     every: float = 1.0  #: at most one shallow collect + freeze this often
     deep_every: float = 600.0  #: an unfreeze + full collect at a quiet moment this often
     collect: Callable[[], int] = gc.collect
@@ -50,17 +50,20 @@ class IdleCollector:
         self.last_busy = self.last_freeze = self.last_deep = now
         self.running = True
 
-    def busy(self) -> None:
-        """The user or the feed just did something: a paint is on its way."""
-        self.last_busy = self.clock()
+    def busy(self, hold: float = 0.0) -> None:
+        """The user or the feed just did something: a paint is on its way. ``hold`` keeps
+        the moment busy that much longer (a key's animations, e.g. the tab underline)."""
+        self.last_busy = max(self.last_busy, self.clock() + hold)
+
+    def is_quiet(self) -> bool:
+        """True when nothing happened for ``quiet`` seconds (no paint is on its way)."""
+        return self.clock() - self.last_busy >= self.quiet
 
     def tick(self) -> str | None:
         """Called from a timer. Returns "deep", "shallow" or None (what it did)."""
-        if not self.running:
+        if not self.running or not self.is_quiet():
             return None
         now = self.clock()
-        if now - self.last_busy < self.quiet:
-            return None
         if now - self.last_deep >= self.deep_every:
             gc.unfreeze()
             self.collect()

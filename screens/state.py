@@ -109,6 +109,7 @@ class DashState:
                 self.ticked.add(ident)
             if significant(change):
                 self.changes.append(StampedChange(frame.at, change))
+                self.touched.add("news")  # the timeline redraws for news, not for ticks
         for call in frame.traffic:
             self.calls[call.seq] = call  # a call seen again (finished) replaces its first sighting
         if len(self.calls) > self.max_calls:  # a long class: forget the oldest calls

@@ -25,6 +25,7 @@ class TimelinePanel(Panel):
     TITLE = "Timeline"
     HINT = "each API request and the kernel changes seen while it was served"
     FOLLOW = True
+    WATCHES = frozenset({"traffic", "news"})  # counters ticking are not news
 
     def render_body(self, state: DashState) -> list[Text]:
         out = LineBuilder()
