@@ -482,3 +482,21 @@ async def test_nat_brings_new_rules_into_view() -> None:
         await frames(pilot, app, 3)
         await pilot.pause(0.2)
         assert body.scroll_offset.y == 0
+
+
+async def test_hidden_panels_catch_up_at_a_quiet_moment() -> None:
+    # In tabs a frame only marks hidden panels dirty; the app renders them when nothing else
+    # happens, so the key that brings one to the front does not pay for it.
+    app, source = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await frames(pilot, app, 1)
+        dash = app.dashboard
+        await until(pilot, lambda: not any(p.dirty for p in dash.panels))
+        nat = dash.panel("nat")
+        drawn = nat.rendered_text()
+        assert not dash.panel_shown(nat)
+        source.release()  # `docker run -p 8081:80 api`: new NAT rules, Bridges in front
+        await frames(pilot, app, 2)
+        await until(pilot, lambda: not nat.dirty)
+        assert "to:172.18.0.2:80" in nat.rendered_text() != drawn
+        assert dash.active == "bridges"
