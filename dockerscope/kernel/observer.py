@@ -795,6 +795,7 @@ class Observer:
         conntrack dump (a dump walks the whole, machine-wide, connection table). Decoding is
         skipped only for messages and rule lines equal to ones decoded before (links.py,
         iptables.py).
+
         ``meanwhile`` (reads that need no rules) runs before the first ``iptables-save``
         output is waited for.
         """
@@ -1011,7 +1012,7 @@ class _Hop:
     """What a full re-read learns inside one namespace (see ``_look_inside``)."""
 
     legacy_tables: list[str]
-    conntrack_count: int | None  # None: unknown (no conntrack in this kernel)
+    conntrack_count: int | None  # None: not read (no tables here) or not readable
     nft_save: subprocess.Popen[str] | None
 
 
