@@ -226,8 +226,9 @@ class Observer:
 
         A namespace read before is read again only where its event sockets hold news (or lost
         some): unread news means a change, silence means none. ``reread_all`` reads every
-        namespace again regardless. Not to be called while ``frames`` runs on this observer
-        (the frames loop owns the event sockets then).
+        namespace again regardless, its rules with ``iptables-save`` whatever the generation
+        id says, and lists every upper dir again (see ``_reread_namespaces``). Not to be called
+        while ``frames`` runs on this observer (the frames loop owns the event sockets then).
         """
         return self._call(lambda: self._full(reread_all))
 
