@@ -279,11 +279,8 @@ class LabSession:
         from dockerscope.kernel.observer import Observer, Scope
 
         scope = Scope.lab(self.name, run_root=str(self.run_base))
-        try:
-            # Verdicts need upper dirs as they are now, not as last walked a moment ago.
-            self._observer = Observer(scope, upper_every=0.0)
-        except TypeError:  # an observer that always walks them
-            self._observer = Observer(scope)
+        # Verdicts read snapshot(reread_all=True), which walks upper dirs again too.
+        self._observer = Observer(scope)
         self._traffic = TrafficFeed(self.socket)
         return self
 
@@ -363,11 +360,7 @@ class LabSession:
     def snapshot(self) -> Snapshot:
         """A complete reading: verdicts must not depend on an event having arrived in time."""
         assert self._observer is not None, "call up() first"
-        try:
-            snap: Snapshot = self._observer.snapshot(reread_all=True)
-        except TypeError:  # an observer without the option reads everything anyway
-            snap = self._observer.snapshot()
-        return snap
+        return self._observer.snapshot(reread_all=True)
 
     def traffic(self) -> list[ApiCall]:
         return self._traffic.drain() if self._traffic is not None else []

@@ -6,7 +6,7 @@ import gc
 from collections.abc import Iterator
 
 import pytest
-from dockerscope.screens.idle_gc import IdleCollector
+from dockerscope.screens.idle_gc import FULL_EVERY, IdleCollector
 
 
 class Clock:
@@ -76,7 +76,9 @@ def test_deep_unfreezes_and_collects_everything(
 
 def test_stop_gives_the_collector_back(policy: tuple[IdleCollector, Clock, list[str]]) -> None:
     collector, clock, _calls = policy
+    assert gc.get_threshold()[2] >= FULL_EVERY  # automatic full collections made rarer
     collector.stop()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == collector._saved_threshold
     clock.now += 100.0
     assert collector.tick() is None
