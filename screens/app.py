@@ -27,6 +27,7 @@ from dockerscope.screens.state import DashState
 from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 
@@ -40,6 +41,9 @@ DARK, LIGHT = "textual-dark", "textual-light"
 #: Seconds after a key or mouse event during which no background work starts: the paints it
 #: causes, and animations such as the tab underline sliding (~0.4 s), go first.
 INPUT_HOLD = 0.4
+
+#: At most this long (seconds) the feed waits for a frame to be painted before the next.
+FRAME_WAIT = 0.2
 
 
 @dataclass
@@ -110,6 +114,7 @@ class DockerscopeApp(App[None]):
         self.sessions: list[PtyProcess] = []  #: processes started in terminal panes
         self._pending: deque[Frame] = deque()
         self.frames_applied = 0  #: frames rendered so far (tests wait on it)
+        self._drawn = asyncio.Event()  #: set once the frames applied so far are painted
         self.idle_gc = idle_gc or IdleCollector()
 
     def on_mount(self) -> None:
@@ -126,7 +131,8 @@ class DockerscopeApp(App[None]):
         # than one render), then the garbage collector's turn.
         if not self.idle_gc.is_quiet():
             return
-        with contextlib.suppress(LookupError):
+        # (LookupError: no dashboard yet, or its widgets already gone while the app closes)
+        with contextlib.suppress(LookupError, NoMatches):
             if self.dashboard.catch_up():
                 return
         self.idle_gc.tick()
@@ -156,7 +162,14 @@ class DockerscopeApp(App[None]):
         try:
             async for frame in self.source.frames():
                 self._pending.append(frame)
+                self._drawn.clear()
                 self.post_message(FramesReady())
+                # Backpressure: the next frame is asked for once this one is painted (or
+                # after FRAME_WAIT). A live observer refreshes in a thread of this process;
+                # started at once, its refresh for the next burst of events competed for the
+                # GIL with this frame's paint. Events meanwhile queue up and coalesce.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._drawn.wait(), FRAME_WAIT)
         except Exception as exc:  # noqa: BLE001 - a broken source is reported, not fatal
             self.post_message(FeedEnded(f"{type(exc).__name__}: {exc}"))
             return
@@ -172,6 +185,7 @@ class DockerscopeApp(App[None]):
             self.frames_applied += 1
         with contextlib.suppress(LookupError):
             self.dashboard.refresh_panels()
+        self.call_after_refresh(self._drawn.set)
 
     @on(FeedEnded)
     def _feed_ended(self, message: FeedEnded) -> None:

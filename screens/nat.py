@@ -18,7 +18,7 @@ from dockerscope.screens.iptables_listing import (
     format_row,
     human,
 )
-from dockerscope.screens.lines import Line, Row
+from dockerscope.screens.lines import Line, LinesView, Row
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
@@ -52,6 +52,8 @@ class NatPanel(Panel):
         """Flip between the nat and filter tables."""
         self.table = TABLES[(TABLES.index(self.table) + 1) % len(TABLES)]
         self.border_title = f"{self.TITLE} (-t {self.table})"
+        # Another table is another listing: start it at its top, not where the last one was.
+        self.query_one(LinesView).scroll_to(x=0, y=0, animate=False, immediate=True)
 
     @property
     def compact(self) -> bool:
