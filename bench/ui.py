@@ -75,6 +75,7 @@ from dockerscope.feed import Frame  # noqa: E402
 from dockerscope.kernel.model import Diff, Snapshot, diff  # noqa: E402
 
 Row = tuple[str, str, str]
+TRACE = False  #: --trace: one line per live trial on stderr
 
 
 class MeasuredApp(DockerscopeApp):
@@ -339,11 +340,13 @@ async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int]
 
     source = LiveSource(lab.scope())
     arrived: list[float] = []  # when the source handed each frame over
+    what: list[str] = []  # what each frame's refresh re-read (for --trace)
     frames_of = source.frames
 
     async def stamped() -> AsyncIterator[Frame]:
         async for frame in frames_of():
             arrived.append(time.perf_counter())
+            what.append(",".join(frame.extra.get("refreshed", ())) if frame.extra else "")
             yield frame
 
     source.frames = stamped  # type: ignore[method-assign]
@@ -396,6 +399,12 @@ async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int]
             results.setdefault(kind, []).append((at - t0) * 1000)
             frame_at = max((t for t in arrived if t0 <= t <= at), default=t0)
             ui_share.setdefault(kind, []).append((at - frame_at) * 1000)
+            if TRACE:
+                seen = [f"+{(t - t0) * 1000:.0f}ms {w}" for t, w in zip(arrived, what, strict=True)
+                        if t0 <= t <= at]
+                print(f"trace {size[0]}x{size[1]} {kind}: {(at - t0) * 1000:.0f} ms, "
+                      f"frame->paint {(at - frame_at) * 1000:.0f} ms; frames {seen}",
+                      file=sys.stderr)
         except TimeoutError:
             results.setdefault(kind + " TIMEOUT", []).append(10_000.0)
         finally:
@@ -484,7 +493,11 @@ def main() -> int:
     ap.add_argument("--live-only", action="store_true", help="skip the key presses")
     ap.add_argument("--no-idle", action="store_true", help="skip the idle CPU run")
     ap.add_argument("--sizes", default="200x60,80x24", help="terminal sizes, e.g. 200x60")
+    ap.add_argument("--trace", action="store_true",
+                    help="live part: print each trial (time, frame->paint, what was re-read)")
     args = ap.parse_args()
+    global TRACE
+    TRACE = args.trace
     rows: list[Row] = []
     sizes = [(int(w), int(h)) for w, h in (s.split("x") for s in args.sizes.split(","))]
     if not args.live_only:
