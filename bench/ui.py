@@ -13,7 +13,8 @@ What is measured, and how:
    dirty. Also a frame -> repaint (the UI's share of a full refresh).
 2. Kernel change -> panel, live (root): the bench lab of bench/observer.py (a lab netns with a
    bridge, container netns joined by veths, Docker-shaped NAT rules) seen through a real
-   ``LiveSource(Scope.lab(...))``; from making the change (link add / address add through
+   ``LiveSource(Scope.lab(...))``; each change made once the dashboard has settled (no paint
+   for 150 ms); from making the change (link add / address add through
    netlink, ``iptables -A`` in the netns (process included), a TCP connect through the DNAT
    rule from a known source port) to the first paint after which the relevant panel's rendered
    lines hold it (Bridges: the bridge name, its address; NAT: the rule; Flows: the source port).
@@ -382,7 +383,11 @@ async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int]
         dash = app.dashboard
         if dash.active != panel:  # in tabs only the shown panel renders: show the right one
             dash.action_show_panel(panel)
-            await settle(pilot, app)
+        # Each change is made on a settled dashboard (no paint for 150 ms), as a class types
+        # its commands: the last trial's follow-up paints (NAT scrolling its new rule into
+        # view) are not this trial's. Back to back, those delayed the next change's frame by
+        # up to ~80 ms (the observer's event tasks share the app's loop).
+        await settle(pilot, app)
         if needle in dash.panel(panel).rendered_text():
             raise RuntimeError(f"{needle!r} is in the {panel} panel before the change")
         done: asyncio.Future[float] = loop.create_future()
