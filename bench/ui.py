@@ -319,15 +319,6 @@ def _bench_lab_class() -> Any:
     return module
 
 
-def _accept_forever(srv: socket.socket) -> None:
-    while True:
-        try:
-            conn, _ = srv.accept()
-        except OSError:
-            return
-        conn.close()
-
-
 async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int],
                        run: int) -> list[Row]:
     """Kernel change -> the panel showing it, through a real LiveSource.
@@ -357,7 +348,7 @@ async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int]
     changer = concurrent.futures.ThreadPoolExecutor(1)
     results: dict[str, list[float]] = {}
     server = in_netns(str(lab.files[0]), lambda: socket.create_server(("0.0.0.0", 20000)))
-    threading.Thread(target=_accept_forever, args=(server,), daemon=True).start()
+    threading.Thread(target=module._accept_forever, args=(server,), daemon=True).start()
     ipr = await loop.run_in_executor(
         changer, lambda: IPRoute(fileno=netlink_socket(lab.path, 0).detach()))
 
