@@ -6,8 +6,6 @@ frame light up, and each rule says which container, network or port caused it.
 
 from __future__ import annotations
 
-import functools
-
 from dockerscope.screens import styles
 from dockerscope.screens.iptables_listing import (
     COMPACT_HEADER,
@@ -16,7 +14,6 @@ from dockerscope.screens.iptables_listing import (
     columns,
     format_compact,
     format_row,
-    human,
 )
 from dockerscope.screens.lines import Line, LinesView, Row
 from dockerscope.screens.panel import Panel
@@ -25,7 +22,7 @@ from dockerscope.screens.state import DashState
 from rich.text import Span, Text
 from textual.widget import Widget
 
-from dockerscope.kernel.model import Chain, Owner, Rule
+from dockerscope.kernel.model import Chain, Rule
 
 TABLES = ("nat", "filter")
 
@@ -120,15 +117,9 @@ class NatPanel(Panel):
         compact = self._drawn_compact = self.compact
         out.append(Text((COMPACT_HEADER if compact else HEADER).rstrip(), style=styles.DIM))
         # A removed rule keeps its old position so it fades out where it was.
-        if not mine_gone:
-            ordered = shown if _in_order(mine) else sorted(shown, key=lambda rg: rg[0].position)
-        else:
-            ordered = sorted(shown, key=lambda rg: (rg[0].position, rg[1]))
-        marks, ticked_keys = state.marks, state.ticked
-        for rule, was_removed in ordered:
+        for rule, was_removed in sorted(shown, key=lambda rg: (rg[0].position, rg[1])):
             key = rule.key
-            # (a dict lookup first: at 1,000 rules most have no mark at all)
-            mark = state.mark("rules", key) if ("rules", key) in marks else None
+            mark = state.mark("rules", key)
             if was_removed and (mark is None or mark.action != "removed"):
                 continue
             style = styles.mark_style(state, mark)
@@ -139,18 +130,17 @@ class NatPanel(Panel):
                 if seen not in self._revealed:
                     self._revealed.add(seen)
                     self.reveal_line(len(out))
-            ticked = mark is None and ("rules", key) in ticked_keys
+            ticked = mark is None and ("rules", key) in state.ticked
             counters_style = style or (styles.TICKED if ticked else "")
             if not compact:
-                counters = f"{human(rule.packets):>5} {human(rule.bytes):>5} "
-                out.append(_row(counters, counters_style, _wide_rest(rule.spec), style,
-                                _owner(rule.owner)))
+                counters, rest = format_row(rule)
+                out.append(_row(counters, counters_style, rest, style, styles.owner_tag(rule)))
                 continue
-            main, extras = _compact_parts(rule.spec)
-            out.append(_row(f"{human(rule.packets):>5} ", counters_style, main, style, ""))
-            owner = _owner(rule.owner)
+            counters, main, extras = format_compact(rule)
+            out.append(_row(counters, counters_style, main, style, ""))
+            owner = styles.owner_tag(rule)
             if extras or owner:
-                out.append(_row("", "", extras or "      ", style, owner))
+                out.append(_row("", "", f"       {extras}" if extras else "      ", style, owner))
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         scope = state.snapshot.scope if state.snapshot else ""
@@ -160,30 +150,6 @@ class NatPanel(Panel):
             netns=netns_of_scope(scope),
             explain="The course types `sudo iptables -n -L -t nat`; -v adds the counters.",
         )
-
-
-# What does not change with the counters is formatted once per spec (and owner): at 1,000
-# rules a frame then costs the counters and the spans, not the column layout.
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _wide_rest(spec: str) -> str:
-    return format_row(Rule("", "", "", "", 0, spec))[1]
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _compact_parts(spec: str) -> tuple[str, str]:
-    _, main, extras = format_compact(Rule("", "", "", "", 0, spec))
-    return main, f"       {extras}" if extras else ""
-
-
-@functools.lru_cache(maxsize=1 << 12)
-def _owner(owner: Owner | None) -> str:
-    return f" ◂ {owner.label()}" if owner is not None else ""
-
-
-def _in_order(rules: list[Rule]) -> bool:
-    return all(a.position <= b.position for a, b in zip(rules, rules[1:], strict=False))
 
 
 def _row(counters: str, counters_style: str, rest: str, style: str, owner: str) -> Row:
