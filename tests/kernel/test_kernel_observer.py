@@ -101,6 +101,18 @@ def _connect(lab_path: str) -> bytes:
     return in_netns(lab_path, talk)
 
 
+def _wait_link_up(ip: list[str], name: str) -> None:
+    shown = ""
+    for _ in range(100):
+        shown = subprocess.run(
+            [*ip, "-o", "link", "show", name], capture_output=True, text=True
+        ).stdout
+        if " state UP " in shown:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never came up: {shown}")
+
+
 @pytest.fixture
 def lab(lab_name: str, tmp_path: Path) -> Iterator[LabSetup]:
     run_root = tmp_path / "run"
@@ -140,6 +152,11 @@ def lab(lab_name: str, tmp_path: Path) -> Iterator[LabSetup]:
             except OSError:
                 time.sleep(0.1)
         server.join(5)
+        # The kernel sets a link's operational state a moment after its carrier changes
+        # (linkwatch can wait up to a second); a test comparing two snapshots must not race it.
+        _wait_link_up(L, "docker0")
+        _wait_link_up(L, "vethweb")
+        _wait_link_up(W, "eth0")
         # A "container process": own mount namespace with an overlay root, in the web netns
         # and in a cgroup under dockerscope/<lab>.
         base = tmp_path / "ovl"
