@@ -128,11 +128,23 @@ class LinesView(ScrollView, can_focus=False):
         at_end = self.scroll_offset.y >= self.max_scroll_y
         self.lines = lines
         self._cache.clear()
-        width = max((line.cell_len for line in lines), default=0)
-        self.virtual_size = Size(width, len(lines))
+        size = Size(max((line.cell_len for line in lines), default=0), len(lines))
+        if size != self.virtual_size:
+            # No layout of the whole screen for new content: only the scrollbars change (a
+            # scrollbar that appears or goes away asks for its own layout).
+            self.set_reactive(LinesView.virtual_size, size)
+            self._scroll_update(size)
         if self.follow and at_end:
             self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
         self.refresh()
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # The compositor hands every scroll view its box as the virtual size, never the
+        # content's (kept by ``set_lines``), so Textual saw a change on every layout anywhere
+        # on the screen and redrew every panel's scrollbars: compare the real one.
+        return super()._size_updated(size, self.virtual_size, container_size, layout)
 
     def reveal(self, index: int, above: int = 2) -> None:
         """Scroll (after the next layout, when the new size is known) so line ``index`` is in

@@ -14,6 +14,7 @@ from dockerscope.screens.help import HelpScreen
 from dockerscope.screens.lines import LinesView
 from dockerscope.screens.nat import NatPanel
 from dockerscope.screens.showcmd import ShowCommandScreen
+from rich.text import Text
 from textual.widgets import RichLog
 
 from tests.ui.helpers import Clock, RecordingClient, frames, make_app, screen_text, until
@@ -410,7 +411,7 @@ async def test_traffic_follows_the_newest_call() -> None:
 
 async def test_grid_focus_change_repaints_the_two_panels_not_the_screen() -> None:
     # Textual's Screen.focused repaints the whole screen; the dashboard turns that off and
-    # relies on :focus-within restyling the panels, which must still be redrawn.
+    # the panels light and unlight themselves (Panel._light), so they must still be redrawn.
     from textual._compositor import Compositor
 
     seen: list[list[object]] = []
@@ -500,3 +501,84 @@ async def test_hidden_panels_catch_up_at_a_quiet_moment() -> None:
         await until(pilot, lambda: not nat.dirty)
         assert "to:172.18.0.2:80" in nat.rendered_text() != drawn
         assert dash.active == "bridges"
+
+
+async def test_the_panel_holding_the_keyboard_is_lit_and_only_it_is_restyled() -> None:
+    from textual.css.stylesheet import Stylesheet
+
+    restyled: list[list[object]] = []
+    original = Stylesheet.update_nodes
+
+    def spy(self: Stylesheet, nodes: object, animate: bool = False) -> None:
+        nodes = list(nodes)  # type: ignore[call-overload]
+        restyled.append(nodes)
+        original(self, nodes, animate)
+
+    app, _ = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.pause(0.2)
+        dash = app.dashboard
+        bridges, nat = dash.panel("bridges"), dash.panel("nat")
+        assert bridges.has_class("-lit") and not nat.has_class("-lit")
+        Stylesheet.update_nodes = spy  # type: ignore[method-assign]
+        try:
+            await pilot.press("2")
+            await pilot.pause(0.2)
+        finally:
+            Stylesheet.update_nodes = original  # type: ignore[method-assign]
+        assert nat.has_class("-lit") and not bridges.has_class("-lit")
+        assert nat.styles.border_top != bridges.styles.border_top  # the accent colour
+        # Each panel restyled alone, not its filter, body and scrollbars with it.
+        assert sorted(map(id, sum(restyled, []))) == sorted([id(nat), id(bridges)]), restyled
+        # The filter box taking the keyboard keeps its panel lit; leaving it too.
+        await pilot.press("slash")
+        await pilot.pause()
+        assert app.focused is not nat and nat.has_focus_within and nat.has_class("-lit")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is nat and nat.has_class("-lit")
+        await pilot.press("slash", "3")  # typed into the filter: no panel switch
+        await pilot.pause()
+        assert nat.has_class("-lit")
+        await pilot.press("enter", "3")
+        await pilot.pause()
+        assert dash.panel("namespaces").has_class("-lit") and not nat.has_class("-lit")
+
+
+async def test_scrollbars_follow_new_content_and_other_panels_stay_untouched() -> None:
+    from textual.scrollbar import ScrollBar
+
+    app, _ = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await frames(pilot, app, 1)
+        await pilot.pause(0.2)
+        nat = app.dashboard.panel("nat")
+        body = nat.query_one(LinesView)
+        height = body.scrollable_content_region.height
+        refreshed: list[ScrollBar] = []
+        original = ScrollBar.refresh
+
+        def spy(self: ScrollBar, *args: object, **kwargs: object) -> ScrollBar:
+            refreshed.append(self)
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        ScrollBar.refresh = spy  # type: ignore[method-assign,assignment]
+        try:
+            body.set_lines([Text(f"line {n}") for n in range(height * 5)])
+            await pilot.pause(0.2)
+        finally:
+            ScrollBar.refresh = original  # type: ignore[method-assign]
+        assert body.show_vertical_scrollbar
+        assert body.vertical_scrollbar.window_virtual_size == height * 5
+        assert refreshed and all(bar.parent is body for bar in refreshed), {
+            bar.parent.parent.id for bar in refreshed  # type: ignore[union-attr]
+        }
+        body.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        assert body.scroll_offset.y > 0
+        body.set_lines([Text("short")])
+        await pilot.pause(0.2)
+        assert not body.show_vertical_scrollbar
+        assert body.scroll_offset.y == 0  # nothing to scroll to any more
+        assert "short" in screen_text(app)
