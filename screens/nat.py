@@ -11,7 +11,6 @@ from dockerscope.screens.iptables_listing import (
     COMPACT_HEADER,
     HEADER,
     chain_title,
-    columns,
     format_compact,
     format_row,
 )
@@ -44,6 +43,14 @@ class NatPanel(Panel):
         self.table = "nat"  #: which table is shown: "nat" or "filter"
         self._drawn_compact: bool | None = None
         self._revealed: set[tuple[str, float]] = set()  #: new rules already scrolled to
+        # Per rule object, what rendering it made last time: its lower-cased search text, and
+        # its lines for a given look. A filter keystroke or a fading highlight renders the same
+        # 1,000 rules again; only a frame brings new ones. Kept for the rules of the last
+        # render only (``id`` keys are checked against the rule they were made for).
+        self._search: dict[int, tuple[Rule, str]] = {}
+        self._rows: dict[tuple[int, bool, str, str], tuple[Rule, list[Line]]] = {}
+        self._search_next: dict[int, tuple[Rule, str]] = {}
+        self._rows_next: dict[tuple[int, bool, str, str], tuple[Rule, list[Line]]] = {}
 
     def toggle_table(self) -> None:
         """Flip between the nat and filter tables."""
@@ -79,6 +86,7 @@ class NatPanel(Panel):
         groups = sorted({(r.netns, r.backend) for r in rules + gone}
                         | {(c.netns, c.backend) for c in snap.chains if c.table == self.table})
         out: list[Line] = []
+        self._search_next, self._rows_next = {}, {}
         for netns, backend in groups:
             if len(groups) > 1:
                 out.append(Text(f"── netns {netns} ({backend}) ──", style=styles.DIM))
@@ -99,17 +107,28 @@ class NatPanel(Panel):
             for chain in chains:
                 self._chain(out, state, chain_title(chain, here), by_chain.get(chain.name, []),
                             gone_by_chain.get(chain.name, []))
+        self._search, self._rows = self._search_next, self._rows_next
         if not out:
             out.append(Text(f"no {self.table} rules seen", style=styles.DIM))
         return out
 
+    def _search_text(self, rule: Rule) -> str:
+        """What the filter looks in, lower-cased: the rule as listed (what the student sees,
+        ``to:172.17.0.2:8080`` included), its owner and its ``iptables-save`` spec."""
+        hit = self._search.get(id(rule))
+        if hit is None or hit[0] is not rule:
+            text = "\0".join((*format_row(rule), styles.owner_tag(rule), rule.spec))
+            hit = (rule, text.lower())
+        self._search_next[id(rule)] = hit
+        return hit[1]
+
     def _chain(self, out: list[Line], state: DashState, title: str, mine: list[Rule],
                mine_gone: list[Rule]) -> None:
         shown = [(r, False) for r in mine] + [(r, True) for r in mine_gone]
-        if self.query_text:
-            shown = [(r, g) for r, g in shown if self.matches(
-                title, r.spec, styles.owner_tag(r), columns(r.spec).target)]
-            if not shown and not self.matches(title):
+        if self.query_text and not self.matches(title):
+            query = self.query_text
+            shown = [(r, g) for r, g in shown if query in self._search_text(r)]
+            if not shown:
                 return
         if out:
             out.append(Text(""))
@@ -132,15 +151,12 @@ class NatPanel(Panel):
                     self.reveal_line(len(out))
             ticked = mark is None and ("rules", key) in state.ticked
             counters_style = style or (styles.TICKED if ticked else "")
-            if not compact:
-                counters, rest = format_row(rule)
-                out.append(_row(counters, counters_style, rest, style, styles.owner_tag(rule)))
-                continue
-            counters, main, extras = format_compact(rule)
-            out.append(_row(counters, counters_style, main, style, ""))
-            owner = styles.owner_tag(rule)
-            if extras or owner:
-                out.append(_row("", "", f"       {extras}" if extras else "      ", style, owner))
+            look = (id(rule), compact, counters_style, style)
+            made = self._rows.get(look)
+            if made is None or made[0] is not rule:
+                made = (rule, _rule_lines(rule, compact, counters_style, style))
+            self._rows_next[look] = made
+            out.extend(made[1])
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         scope = state.snapshot.scope if state.snapshot else ""
@@ -150,6 +166,19 @@ class NatPanel(Panel):
             netns=netns_of_scope(scope),
             explain="The course types `sudo iptables -n -L -t nat`; -v adds the counters.",
         )
+
+
+def _rule_lines(rule: Rule, compact: bool, counters_style: str, style: str) -> list[Line]:
+    """A rule's listing: one line, or in a narrow panel two (columns, then options+owner)."""
+    if not compact:
+        counters, rest = format_row(rule)
+        return [_row(counters, counters_style, rest, style, styles.owner_tag(rule))]
+    counters, main, extras = format_compact(rule)
+    lines: list[Line] = [_row(counters, counters_style, main, style, "")]
+    owner = styles.owner_tag(rule)
+    if extras or owner:
+        lines.append(_row("", "", f"       {extras}" if extras else "      ", style, owner))
+    return lines
 
 
 def _row(counters: str, counters_style: str, rest: str, style: str, owner: str) -> Row:

@@ -57,3 +57,28 @@ async def test_the_wide_layout_is_kept_where_the_panel_is_wide() -> None:
         assert isinstance(nat, NatPanel)
         assert not nat.compact
         assert HEADER.rstrip() in nat.rendered_text()
+
+
+async def test_a_filter_keystroke_reuses_the_lines_of_rules_that_did_not_change() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await frames(pilot, app, 1)
+        nat = app.dashboard.panel("nat")
+        assert isinstance(nat, NatPanel)
+        state = app.state
+        first = nat.render_body(state)
+        again = nat.render_body(state)
+        assert [id(line) for line in again] != [] and all(
+            a is b for a, b in zip(first, again, strict=True) if "tcp dpt:" in a.plain
+        )
+        nat.set_filter("to:172.17")
+        shown = nat.rendered_text()
+        assert "DNAT" in shown and "MASQUERADE" not in shown
+        nat.set_filter("masquerade")  # the search text is lower-cased, the query too
+        assert "MASQUERADE" in nat.rendered_text() and "DNAT" not in nat.rendered_text()
+        nat.set_filter("")
+        source.release()  # the next frame: new rule objects, new counters, new lines
+        await frames(pilot, app, 2)
+        fresh = nat.render_body(app.state)
+        assert not any(line is old for line in fresh for old in first if "tcp dpt:" in old.plain)
+        assert "8081" in "\n".join(line.plain for line in fresh)
