@@ -39,9 +39,10 @@ content (the bench sleeps until 150 ms pass with no paint, then takes the first 
 the fake source is quiet and no highlight is fading.
 
 Wall times on a 2-core machine shared with other work swing; the CPU column (this process,
-from the press to that paint) says how much of it was the app's own work. Outliers of 100-300
-ms are mostly the garbage collector's full collections (gen 2 over ~130-290k live objects,
-half of them Textual's per-``Strip`` caches), which hit whichever key or frame is underway.
+from the press to that paint) says how much of it was the app's own work. The 100-300 ms
+outliers of earlier versions were full garbage collections (now at quiet moments, see
+docs/ui.md), restyles of whole panel subtrees on focus moves and every panel's scrollbars
+redrawn after any layout (both gone); what remains is mostly a screen's paint.
 """
 
 from __future__ import annotations
