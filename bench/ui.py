@@ -86,6 +86,7 @@ from dockerscope.kernel.model import Diff, Snapshot, diff  # noqa: E402
 
 Row = tuple[str, str, str]
 TRACE = False  #: --trace: one line per live trial on stderr
+BACK_TO_BACK = False  #: --back-to-back: live changes made without waiting for the paints to settle
 
 
 class MeasuredApp(DockerscopeApp):
@@ -405,7 +406,8 @@ async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int]
         # its commands: the last trial's follow-up paints (NAT scrolling its new rule into
         # view) are not this trial's. Back to back, those delayed the next change's frame by
         # up to ~80 ms (the observer's event tasks share the app's loop).
-        await settle(app)
+        if not BACK_TO_BACK:
+            await settle(app)
         if needle in dash.panel(panel).rendered_text():
             raise RuntimeError(f"{needle!r} is in the {panel} panel before the change")
         done: asyncio.Future[float] = loop.create_future()
@@ -516,11 +518,15 @@ def main() -> int:
     ap.add_argument("--live-only", action="store_true", help="skip the key presses")
     ap.add_argument("--no-idle", action="store_true", help="skip the idle CPU run")
     ap.add_argument("--sizes", default="200x60,80x24", help="terminal sizes, e.g. 200x60")
+    ap.add_argument("--back-to-back", action="store_true",
+                    help="live part: make each change as soon as the last one showed, without "
+                         "waiting for the dashboard to settle")
     ap.add_argument("--trace", action="store_true",
                     help="live part: print each trial (time, frame->paint, what was re-read)")
     args = ap.parse_args()
-    global TRACE
+    global TRACE, BACK_TO_BACK
     TRACE = args.trace
+    BACK_TO_BACK = args.back_to_back
     rows: list[Row] = []
     sizes = [(int(w), int(h)) for w, h in (s.split("x") for s in args.sizes.split(","))]
     if not args.live_only:
