@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dockerscope.screens.printable import printable_output
 from dockerscope.screens.sessions import interactive
 from rich.text import Text
 from textual import on, work
@@ -86,4 +87,4 @@ class CommandBar(Vertical):
         log = self.query_one(RichLog)
         text = message.output.rstrip("\n")
         if text:
-            log.write(Text(text, style="red1" if message.failed else ""))
+            log.write(Text(printable_output(text), style="red1" if message.failed else ""))

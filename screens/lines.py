@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from dockerscope.screens.printable import printable
 from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import Segment
@@ -38,7 +39,8 @@ class Row:
         return cell_len(self.plain)
 
     def to_text(self) -> Text:
-        return Text(self.plain, style=self.style, spans=self.spans, no_wrap=True)
+        # Pictures for control characters: one for one, so the spans stay where they were.
+        return Text(printable(self.plain), style=self.style, spans=self.spans, no_wrap=True)
 
     def render(self, console: Console) -> Iterable[Segment]:
         return self.to_text().render(console)
@@ -168,11 +170,12 @@ class LinesView(ScrollView, can_focus=False):
         if strip is None:
             line = self.lines[index]
             segments = [
-                Segment(seg.text, base + seg.style if seg.style else base)
+                Segment(printable(seg.text), base + seg.style if seg.style else base)
                 for seg in line.render(self.app.console)
                 if seg.text and seg.text != "\n"
             ]
-            strip = Strip(segments, line.cell_len)
+            # A control character has no width until it is drawn as a picture of itself.
+            strip = Strip(segments, line.cell_len if line.plain.isprintable() else None)
             self._cache[index] = strip
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 

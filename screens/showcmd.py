@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dockerscope.screens.printable import printable_output
 from dockerscope.screens.shell import ShellCommand, run_command
 from rich.text import Text
 from textual import on, work
@@ -69,4 +70,4 @@ class ShowCommandScreen(ModalScreen[None]):
 
     @on(Output)
     def _show_output(self, message: Output) -> None:
-        self.query_one("#showcmd-output", Static).update(Text(message.text))
+        self.query_one("#showcmd-output", Static).update(Text(printable_output(message.text)))

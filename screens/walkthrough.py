@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dockerscope.screens.printable import printable, printable_output
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -209,7 +210,7 @@ class WalkthroughScreen(Screen[None]):
             for c in v.commands:
                 t.append(f"$ {c}\n", style="bold")
             if out is not None and out.error:
-                t.append(f"error: {out.error}\n", style="red")
+                t.append(f"error: {printable_output(out.error)}\n", style="red")
             return t
         for o in out.outputs:
             t.append(f"$ {o.command}", style="bold")
@@ -219,7 +220,7 @@ class WalkthroughScreen(Screen[None]):
             if len(lines) > 12:
                 t.append(f"  ... {len(lines) - 12} lines above\n", style="dim")
             for line in lines[-12:]:
-                t.append(f"  {line}\n")
+                t.append(f"  {printable_output(line)}\n")
         return t
 
     def _predict(self, v: StepView, out: StepOutcome | None) -> Text:
@@ -256,8 +257,8 @@ class WalkthroughScreen(Screen[None]):
             return t
         for c in out.checks:
             t.append(" ✓ " if c.ok else " ✗ ", style="bold green" if c.ok else "bold red")
-            t.append(c.text)
-            t.append(f"\n     {c.detail}\n", style="dim")
+            t.append(printable(c.text))
+            t.append(f"\n     {printable(c.detail)}\n", style="dim")
         return t
 
     def _changes(self, out: StepOutcome | None) -> Text:
@@ -269,7 +270,7 @@ class WalkthroughScreen(Screen[None]):
             t.append("nothing", style="dim")
         for line in out.changes:
             style = {"+": "green", "-": "red"}.get(line[:1], "yellow")
-            t.append(line + "\n", style=style)
+            t.append(printable(line) + "\n", style=style)
         return t
 
     def _status(self) -> None:
