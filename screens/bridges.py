@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dockerscope.screens import styles
-from dockerscope.screens.lines import Line, grid_lines
+from dockerscope.screens.lines import Cell, Line, Row, grid_lines
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
-from rich.text import Text
+from rich.text import Span, Text
 
 from dockerscope.kernel.model import Link, Snapshot
 
@@ -59,7 +59,7 @@ class BridgesPanel(Panel):
         bridges = bridges_of(snap) + [b for b in state.removed("links") if b.kind == "bridge"]
         # Several namespaces (host scope) can each hold a docker0: then say which is which.
         many = len({b.netns for b in bridges}) > 1
-        rows: list[list[Text | str]] = []
+        rows: list[list[Cell]] = []
         tree: list[Line] = [Text("bridges", style=styles.HEADING)]
         shown = [b for b in bridges
                  if self.matches(b.name, _addrs(b), styles.owner_tag(b),
@@ -68,7 +68,7 @@ class BridgesPanel(Panel):
             ports = ports_of(bridge, links)
             style = styles.mark_style(state, state.mark("links", bridge.key))
             stp = "-" if bridge.stp is None else ("yes" if bridge.stp else "no")
-            rows.append([Text(bridge.name, style=style), bridge.bridge_id or "-", stp,
+            rows.append([(bridge.name, style), bridge.bridge_id or "-", stp,
                          "\n".join(p.name for p in ports), *((bridge.netns,) if many else ())])
             last_bridge = bi == len(shown) - 1
             where = f" (netns {bridge.netns})" if many else ""
@@ -89,11 +89,15 @@ class BridgesPanel(Panel):
         return [*grid_lines(headers, rows, header_style=styles.HEADING), Text(""), *tree]
 
     @staticmethod
-    def _label(state: DashState, link: Link, guide: str, text: str) -> Text:
-        out = Text(guide, style=styles.DIM, no_wrap=True)
-        out.append(text, style=styles.mark_style(state, state.mark("links", link.key)))
-        out.append(styles.owner_tag(link), style=styles.OWNER)
-        return out
+    def _label(state: DashState, link: Link, guide: str, text: str) -> Row:
+        owner = styles.owner_tag(link)
+        a, b = len(guide), len(guide) + len(text)
+        spans = [Span(0, a, styles.DIM)]
+        if style := styles.mark_style(state, state.mark("links", link.key)):
+            spans.append(Span(a, b, style))
+        if owner:
+            spans.append(Span(b, b + len(owner), styles.OWNER))
+        return Row(guide + text + owner, spans)
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
         scope = state.snapshot.scope if state.snapshot else ""

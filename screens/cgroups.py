@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockerscope.screens import styles
-from dockerscope.screens.lines import LineBuilder
+from dockerscope.screens.lines import Line, LineBuilder
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand
 from dockerscope.screens.state import DashState
@@ -65,7 +65,7 @@ class CgroupsPanel(Panel):
         return [cg for cg in snap.cgroups
                 if self.matches(cg.path, cg.owner.label() if cg.owner else "")]
 
-    def render_body(self, state: DashState) -> list[Text]:
+    def render_body(self, state: DashState) -> list[Line]:
         snap = state.snapshot
         assert snap is not None
         before = {cg.key: cg for cg in state.previous.cgroups} if state.previous else {}

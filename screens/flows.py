@@ -7,11 +7,10 @@ the original tuple is what the sender wrote; the reply tuple shows what NAT turn
 from __future__ import annotations
 
 from dockerscope.screens import styles
-from dockerscope.screens.lines import LineBuilder
+from dockerscope.screens.lines import Line, LineBuilder
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand, netns_of_scope
 from dockerscope.screens.state import DashState
-from rich.text import Text
 
 from dockerscope.kernel.model import Flow
 
@@ -37,7 +36,7 @@ class FlowsPanel(Panel):
     HINT = "conntrack -L: each connection and the address NAT rewrote"
     WATCHES = frozenset({"flows"})
 
-    def render_body(self, state: DashState) -> list[Text]:
+    def render_body(self, state: DashState) -> list[Line]:
         snap = state.snapshot
         assert snap is not None
         out = LineBuilder()

@@ -14,12 +14,13 @@ from dockerscope.screens.printable import printable
 from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Span, Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-Cell = Text | str
+Cell = Text | str | tuple[str, str]  #: a table cell (see ``grid_lines``)
 
 
 class Row:
@@ -61,39 +62,68 @@ def grid_lines(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *,
                right: Sequence[int] = (), header_style: str = "bold", gap: int = 2) -> list[Line]:
     """A table as aligned lines: one header line, then the rows.
 
-    A cell holding newlines spreads over several lines (like brctl's interface list).
-    Columns listed in ``right`` are right-aligned.
+    A cell is a ``Text``, a plain ``str`` or a ``(str, style)`` pair (the cheap way to style a
+    cell: no ``Text`` is made for it). A cell holding newlines spreads over several lines (like
+    brctl's interface list). Columns listed in ``right`` are right-aligned.
     """
-    grid: list[list[Text]] = []
+    grid: list[list[_Cell]] = []
     for row in rows:
-        cells = [c if isinstance(c, Text) else Text(c) for c in row]
-        split = [as_lines(c) if "\n" in c.plain else [c] for c in cells]
-        for i in range(max((len(s) for s in split), default=1)):
-            grid.append([s[i] if i < len(s) else Text("") for s in split])
+        cells = [_cell(c) for c in row]
+        if not any("\n" in c[0] for c in cells):
+            grid.append(cells)
+            continue
+        split = [_split(c) for c in cells]
+        for i in range(max(len(s) for s in split)):
+            grid.append([s[i] if i < len(s) else _EMPTY for s in split])
     widths = [len(h) for h in headers]
     for cells in grid:
         for i, cell in enumerate(cells):
-            widths[i] = max(widths[i], cell.cell_len)
-    out: list[Line] = [_join([Text(h, style=header_style) for h in headers], widths, right, gap)]
+            if cell[3] > widths[i]:
+                widths[i] = cell[3]
+    out: list[Line] = [_join([_cell((h, header_style)) for h in headers], widths, right, gap)]
     out += [_join(cells, widths, right, gap) for cells in grid]
     return out
 
 
-def _join(cells: Sequence[Text], widths: Sequence[int], right: Sequence[int], gap: int) -> Row:
+#: A table cell as ``grid_lines`` handles it: plain text, style, spans, width in cells.
+_Cell = tuple[str, "str | Style", "Sequence[Span]", int]
+_EMPTY: _Cell = ("", "", (), 0)
+
+
+def _cell(cell: Cell) -> _Cell:
+    if isinstance(cell, Text):
+        return (cell.plain, cell.style, cell.spans, cell.cell_len)
+    if isinstance(cell, tuple):
+        return (cell[0], cell[1], (), cell_len(cell[0]))
+    return (cell, "", (), cell_len(cell))
+
+
+def _split(cell: _Cell) -> list[_Cell]:
+    if "\n" not in cell[0]:
+        return [cell]
+    if cell[2]:  # spans across lines: let Rich cut them
+        text = Text(cell[0], style=cell[1], spans=list(cell[2]))
+        return [_cell(part) for part in as_lines(text)]
+    parts = cell[0].split("\n")
+    if len(parts) > 1 and not parts[-1]:
+        parts.pop()  # a trailing newline does not add a line (as ``as_lines``)
+    return [(part, cell[1], (), cell_len(part)) for part in parts]
+
+
+def _join(cells: Sequence[_Cell], widths: Sequence[int], right: Sequence[int], gap: int) -> Row:
     parts: list[str] = []
     spans: list[Span] = []
     at = 0
     last = len(cells) - 1
-    for i, cell in enumerate(cells):
-        width = cell.cell_len
+    for i, (text, style, cell_spans, width) in enumerate(cells):
         pad = " " * (widths[i] - width)
         if i in right:
             parts.append(pad)
             at += len(pad)
-        text = cell.plain
-        if cell.style:
-            spans.append(Span(at, at + len(text), cell.style))
-        spans.extend(Span(at + sp.start, at + sp.end, sp.style) for sp in cell.spans)
+        if style and text:
+            spans.append(Span(at, at + len(text), style))
+        if cell_spans:
+            spans.extend(Span(at + sp.start, at + sp.end, sp.style) for sp in cell_spans)
         parts.append(text)
         at += len(text)
         if i < last:
@@ -181,42 +211,60 @@ class LinesView(ScrollView, can_focus=False):
 
 
 class LineBuilder:
-    """Builds lines of ``Text`` with ``append`` calls, like one ``Text``, without splitting it
-    afterwards (splitting a big ``Text`` is what made large panels slow)."""
+    """Builds lines with ``append`` calls, like one ``Text``, without splitting it afterwards
+    (splitting a big ``Text`` is what made large panels slow). The lines are ``Row``s: plain
+    text and spans, with no Rich ``Text`` made per piece."""
 
     def __init__(self) -> None:
-        self._lines: list[Text] = []
-        self._current = Text(no_wrap=True)
+        self._lines: list[Line] = []
+        self._parts: list[str] = []
+        self._spans: list[Span] = []
+        self._at = 0
 
     def append(self, text: str | Text, style: str = "") -> LineBuilder:
         """Add text; each newline in it ends the current line."""
         if isinstance(text, Text):
             if "\n" not in text.plain:
-                self._current.append_text(text)
+                self._add(text.plain, text.style, text.spans)
                 return self
             parts = as_lines(text)
             ends_line = text.plain.endswith("\n")
             for i, part in enumerate(parts):
-                self._current.append_text(part)
+                self._add(part.plain, part.style, part.spans)
                 if i < len(parts) - 1 or ends_line:
                     self.newline()
             return self
+        if "\n" not in text:
+            self._add(text, style, ())
+            return self
         pieces = text.split("\n")
         for i, piece in enumerate(pieces):
-            if piece:
-                self._current.append(piece, style)
+            self._add(piece, style, ())
             if i < len(pieces) - 1:
                 self.newline()
         return self
 
+    def _add(self, plain: str, style: str | Style, spans: Sequence[Span]) -> None:
+        if not plain:
+            return
+        at = self._at
+        self._parts.append(plain)
+        self._at = end = at + len(plain)
+        if style:
+            self._spans.append(Span(at, end, style))
+        if spans:
+            self._spans.extend(Span(at + sp.start, at + sp.end, sp.style) for sp in spans)
+
     def newline(self) -> None:
         """End the current line."""
-        self._lines.append(self._current)
-        self._current = Text(no_wrap=True)
+        self._lines.append(Row("".join(self._parts), self._spans))
+        self._parts, self._spans, self._at = [], [], 0
 
     def __bool__(self) -> bool:
-        return bool(self._lines) or bool(self._current.plain)
+        return bool(self._lines) or self._at > 0
 
-    def lines(self) -> list[Text]:
+    def lines(self) -> list[Line]:
         """The lines so far (an unfinished last line included)."""
-        return self._lines + ([self._current] if self._current.plain else [])
+        if self._at:
+            return [*self._lines, Row("".join(self._parts), list(self._spans))]
+        return list(self._lines)

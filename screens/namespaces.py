@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from dockerscope.screens import styles
-from dockerscope.screens.lines import Line, grid_lines
+from dockerscope.screens.lines import Cell, Line, grid_lines
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand
 from dockerscope.screens.state import DashState
@@ -61,7 +61,7 @@ class NamespacesPanel(Panel):
         shared = shared_inodes(snap)
         colours = {key: styles.SHARED[i % len(styles.SHARED)] for i, key in enumerate(shared)}
         names = {ns.inode: ns.name for ns in snap.netns if ns.name}
-        rows: list[list[Text | str]] = []
+        rows: list[list[Cell]] = []
         # Owned processes (containers) first, then the rest by pid.
         procs = sorted(snap.processes, key=lambda p: (
             p.owner is None, p.owner.label() if p.owner else "", p.pid))
@@ -69,17 +69,16 @@ class NamespacesPanel(Panel):
             owner = owner_name(proc)
             if not self.matches(str(proc.pid), proc.comm, owner):
                 continue
-            cells: list[Text] = []
+            cells: list[Cell] = []
             for kind in NS_TYPES:
                 ino = proc.ns(kind)
                 if ino is None:
-                    cells.append(Text("-", style=styles.DIM))
+                    cells.append(("-", styles.DIM))
                     continue
-                style = colours.get((kind, ino), "" if kind in ISOLATED else styles.DIM)
-                cells.append(Text(str(ino), style=style))
+                cells.append((str(ino), colours.get((kind, ino),
+                                                    "" if kind in ISOLATED else styles.DIM)))
             row_style = styles.mark_style(state, state.mark("processes", proc.key))
-            rows.append([Text(str(proc.pid), style=row_style), proc.comm,
-                         Text(owner, style=styles.OWNER), *cells])
+            rows.append([(str(proc.pid), row_style), proc.comm, (owner, styles.OWNER), *cells])
         legend: list[Line] = []
         for (kind, ino), owners in shared.items():
             named = f" (netns {names[ino]})" if kind == "net" and ino in names else ""

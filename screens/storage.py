@@ -7,7 +7,7 @@ an opaque dir hides everything below it. Both are spelled out.
 from __future__ import annotations
 
 from dockerscope.screens import styles
-from dockerscope.screens.lines import LineBuilder
+from dockerscope.screens.lines import Line, LineBuilder
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand
 from dockerscope.screens.state import DashState
@@ -49,7 +49,7 @@ class StoragePanel(Panel):
                 if self.matches(m.target, m.upperdir, m.owner.label() if m.owner else "",
                                 *(e.path for e in m.upper_entries))]
 
-    def render_body(self, state: DashState) -> list[Text]:
+    def render_body(self, state: DashState) -> list[Line]:
         out = LineBuilder()
         for mount in self._selected(state):
             style = styles.mark_style(state, state.mark("mounts", mount.key))

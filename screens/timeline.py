@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dockerscope.screens import styles
 from dockerscope.screens.describe import describe_change
-from dockerscope.screens.lines import LineBuilder
+from dockerscope.screens.lines import Line, LineBuilder
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import CommandLine, ShellCommand
 from dockerscope.screens.state import DashState
 from dockerscope.screens.traffic import status_text
-from rich.text import Text
 
 CHANGE_STYLES = {"added": "green3", "removed": "red1", "changed": "yellow"}
 
@@ -27,7 +26,7 @@ class TimelinePanel(Panel):
     FOLLOW = True
     WATCHES = frozenset({"traffic", "news"})  # counters ticking are not news
 
-    def render_body(self, state: DashState) -> list[Text]:
+    def render_body(self, state: DashState) -> list[Line]:
         out = LineBuilder()
         for call in state.ordered_calls():
             changes = state.changes_during(call)

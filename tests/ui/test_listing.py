@@ -149,6 +149,38 @@ def test_grid_rows_keep_spans_inside_the_text() -> None:
         list(row.render(console))  # renders without error
 
 
+def test_grid_cells_as_pairs_and_multiline_cells_style_every_line() -> None:
+    from dockerscope.screens.lines import grid_lines
+    from rich.text import Text
+
+    rows = grid_lines(("pid", "ns"), [[("10", "red"), "a\nb"], ["7", ("4026531836", "cyan")],
+                                      [Text("1\n2", style="green"), "x\n"]], right=(0,))
+    assert [r.plain for r in rows] == ["pid  ns", " 10  a", "     b", "  7  4026531836",
+                                       "  1  x", "  2"]
+    spans = {r.plain: [(sp.start, sp.end, str(sp.style)) for sp in r.spans] for r in rows}
+    assert spans[" 10  a"] == [(1, 3, "red")]
+    assert spans["  7  4026531836"] == [(5, 15, "cyan")]
+    assert spans["  1  x"] == [(2, 3, "green")] and spans["  2"] == [(2, 3, "green")]
+
+
+def test_line_builder_rows_carry_styles_and_spans_like_text() -> None:
+    from dockerscope.screens.lines import LineBuilder
+    from rich.text import Text
+
+    out = LineBuilder()
+    out.append("web", style="bold").append("  /sys/fs/cgroup/x\n", style="grey50")
+    out.append("  mem ").append(Text.assemble(("[##", "green"), ("--]", "grey50")))
+    out.append(" 3 MiB\n\n").append("tail")
+    lines = out.lines()
+    assert [line.plain for line in lines] == ["web  /sys/fs/cgroup/x", "  mem [##--] 3 MiB", "",
+                                              "tail"]
+    assert [(sp.start, sp.end, str(sp.style)) for sp in lines[0].spans] == [
+        (0, 3, "bold"), (3, 21, "grey50")]
+    assert [(sp.start, sp.end, str(sp.style)) for sp in lines[1].spans] == [
+        (6, 9, "green"), (9, 12, "grey50")]
+    assert bool(out) and not LineBuilder()
+
+
 def test_touched_names_what_changed_since_last_taken() -> None:
     state = DashState(lambda: 0.0)
     frames = lab_frames()
