@@ -22,6 +22,7 @@ from dockerscope.screens.commandbar import Client, CommandBar
 from dockerscope.screens.dashboard import PANEL_TYPES, DashboardScreen
 from dockerscope.screens.idle_gc import IdleCollector
 from dockerscope.screens.livetraffic import WithTraffic, traffic_socket_of
+from dockerscope.screens.printable import printable
 from dockerscope.screens.sessions import PtyProcess, TerminalArgv, dockerscope_argv
 from dockerscope.screens.state import DashState
 from textual import events, on, work
@@ -190,8 +191,9 @@ class DockerscopeApp(App[None]):
     @on(FeedEnded)
     def _feed_ended(self, message: FeedEnded) -> None:
         if message.error:
-            self.sub_title = f"{self.source.scope}: feed stopped ({message.error})"
-            self.notify(message.error, title="feed stopped", severity="error")
+            error = printable(message.error)  # may quote a recording's or the kernel's bytes
+            self.sub_title = f"{self.source.scope}: feed stopped ({error})"
+            self.notify(error, title="feed stopped", severity="error", markup=False)
         else:
             self.sub_title = f"{self.source.scope}: no more frames"
 
