@@ -8,9 +8,13 @@ import uuid
 
 import pytest
 
-from tests.leakcheck import KernelInventory
+from tests.leakcheck import KernelInventory, install_run_marker
 
 IS_ROOT = os.geteuid() == 0
+
+# Everything this run starts inherits the marker, so the leak check can tell our processes
+# from other programs' on a shared machine.
+install_run_marker()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

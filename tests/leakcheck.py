@@ -1,15 +1,40 @@
-"""What kernel objects exist right now, so a test can prove it left none behind.
+"""What kernel objects a test run could have made, so a test can prove it left none behind.
 
-``KernelInventory.take()`` lists the things our engine can create on a machine; comparing two
-inventories (before and after a test) names whatever leaked.
+``KernelInventory.take()`` lists the things our engine (and the tests' own helpers) can create
+on a machine; comparing two inventories (before and after a test) names whatever leaked.
+
+The machine is shared: other programs may start processes, mount file systems or make the
+first ``ip netns add`` while a test runs. Only what this test run could have made counts:
+
+- processes: ones that mention dockerscope *and* descend from this test run, known by the
+  marker variable every descendant inherits (``RUN_MARKER``) or, failing that, by their
+  parent chain reaching the pytest process (a daemon that was re-parented keeps the marker);
+- mounts: mount points under the paths a lab or a test uses (``/run/netns/<name>``,
+  ``/run/dockerscope``, ``/var/lib/dockerscope``, the temp dir), never ``/run/netns`` itself,
+  which the machine's first ``ip netns add`` (ours or anyone's) bind-mounts onto itself;
+- netns, links, rules, cgroups as before: each is named by the lab that made it.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+#: Set once per pytest process (``install_run_marker``); inherited by everything it starts.
+RUN_MARKER = "DOCKERSCOPE_TEST_RUN"
+
+NETNS_DIR = "/run/netns"
+
+
+def install_run_marker() -> str:
+    """Give this process (and so its descendants) the run marker; return its value."""
+    value = os.environ.get(RUN_MARKER) or uuid.uuid4().hex
+    os.environ[RUN_MARKER] = value
+    return value
 
 
 def _run(*cmd: str) -> str:
@@ -19,11 +44,29 @@ def _run(*cmd: str) -> str:
         return ""
 
 
-def _mounts() -> frozenset[str]:
+def _test_paths() -> tuple[str, ...]:
+    return (
+        NETNS_DIR + "/",
+        "/run/dockerscope",
+        "/var/lib/dockerscope",
+        os.path.realpath(tempfile.gettempdir()) + "/",
+    )
+
+
+def could_be_ours(mount_point: str, prefixes: tuple[str, ...] | None = None) -> bool:
+    """Whether a mount point lies where a lab or a test makes mounts."""
+    if mount_point.rstrip("/") == NETNS_DIR:
+        return False
+    return mount_point.startswith(prefixes if prefixes is not None else _test_paths())
+
+
+def _mounts(mountinfo: str = "/proc/self/mountinfo") -> frozenset[str]:
     out = set()
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+    for line in Path(mountinfo).read_text().splitlines():
         fields = line.split()
-        out.add(fields[4])  # mount point
+        point = fields[4].replace("\\040", " ")
+        if could_be_ours(point):
+            out.add(point)
     return frozenset(out)
 
 
@@ -40,18 +83,47 @@ def _cgroups() -> frozenset[str]:
     return frozenset(found)
 
 
-def _processes() -> frozenset[str]:
-    """Processes whose command line mentions dockerscope (daemons, helpers, proxies)."""
+def _ppid(pid: str) -> str:
+    try:
+        stat = Path("/proc", pid, "stat").read_text()
+    except OSError:
+        return "0"
+    return stat.rsplit(")", 1)[1].split()[1]
+
+
+def _descends_from(pid: str, ancestor: str) -> bool:
+    seen = 0
+    while pid not in ("0", "1") and seen < 64:
+        if pid == ancestor:
+            return True
+        pid = _ppid(pid)
+        seen += 1
+    return False
+
+
+def _has_marker(pid: str, marker: str) -> bool:
+    try:
+        env = Path("/proc", pid, "environ").read_bytes()
+    except OSError:
+        return False
+    return f"{RUN_MARKER}={marker}".encode() in env.split(b"\0")
+
+
+def _processes(marker: str | None = None) -> frozenset[str]:
+    """Live processes of this test run whose command line mentions dockerscope."""
+    marker = marker if marker is not None else os.environ.get(RUN_MARKER, "")
     out = set()
-    me = os.getpid()
+    me = str(os.getpid())
     for p in Path("/proc").iterdir():
-        if not p.name.isdigit() or int(p.name) == me:
+        if not p.name.isdigit() or p.name == me:
             continue
         try:
             cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "dockerscope" in cmd and "pytest" not in cmd:
+        if "dockerscope" not in cmd or "pytest" in cmd:
+            continue
+        if (marker and _has_marker(p.name, marker)) or _descends_from(p.name, me):
             out.add(f"{p.name} {cmd.strip()}")
     return frozenset(out)
 
@@ -69,7 +141,7 @@ class KernelInventory:
 
     @classmethod
     def take(cls) -> KernelInventory:
-        netns = frozenset(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else frozenset()
+        netns = frozenset(os.listdir(NETNS_DIR)) if os.path.isdir(NETNS_DIR) else frozenset()
         links = frozenset(
             line.split(":")[1].strip().split("@")[0]
             for line in _run("ip", "-o", "link", "show").splitlines()
