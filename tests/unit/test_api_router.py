@@ -116,7 +116,31 @@ def test_other_modules_errors_map_by_status_or_name() -> None:
     assert as_api_error(NetworkInUse("in use")).status == 409
     assert as_api_error(SubnetOverlap("overlap")).status == 400
     assert as_api_error(ValueError("bad")).status == 400
-    assert as_api_error(KeyError("k")).status == 500
+    assert as_api_error(OSError("disk on fire")).status == 500
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        TypeError("'int' object is not iterable"),
+        AttributeError("'str' object has no attribute 'get'"),
+        KeyError("PortBindingsQ"),
+        OverflowError("argument out of range"),
+        RecursionError("maximum recursion depth exceeded"),
+    ],
+)
+async def test_wrong_shaped_values_are_400s_without_python_text(exc: Exception) -> None:
+    router = Router()
+
+    async def handler(req: Request) -> Response:
+        raise exc
+
+    router.add("POST", "/x", handler)
+    reply = await _dispatch(router, "POST", "/x")
+    assert reply.status == 400
+    message = json.loads(reply.body)["message"]
+    assert str(exc).strip("'") not in message and "object" not in message
+    assert "wrong type" in message
 
 
 def test_error_body_is_compact_json_with_newline() -> None:

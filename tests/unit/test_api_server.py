@@ -301,3 +301,100 @@ async def test_attach_ends_when_the_client_goes_away(daemon: Daemon) -> None:
         await asyncio.sleep(0.05)
     assert daemon.containers.attached[cid] == set()
     await call(daemon, "DELETE", f"/containers/{cid}")
+
+
+# -- bad input is a 400 with a short message, never a 500 with Python's text (issue 17) ------
+
+
+def _read_all(s: socket.socket) -> bytes:
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+async def _raw(d: Daemon, request: bytes) -> bytes:
+    def go() -> bytes:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(str(d.lab.socket))
+        s.sendall(request)
+        s.shutdown(socket.SHUT_WR)
+        try:
+            return _read_all(s)
+        finally:
+            s.close()
+
+    return await asyncio.get_running_loop().run_in_executor(None, go)
+
+
+@pytest.mark.parametrize("depth", [101, 1000, 100_000])
+async def test_deeply_nested_json_is_400(daemon: Daemon, depth: int) -> None:
+    raw = b"[" * depth + b"]" * depth
+    status, _, body = await call(daemon, "POST", "/containers/create", raw=raw)
+    assert status == 400
+    assert json.loads(body)["message"].endswith("nested deeper than 100")
+    # In a query (kept under the 64 KiB request-line limit, past which the answer is a 431).
+    status, _, body = await call(daemon, "GET", "/containers/json?filters=" + "%5B" * 5000)
+    assert status == 400 and "recursion" not in body.decode()
+    assert (await call(daemon, "GET", "/_ping"))[0] == 200
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        b"zz\r\nabc\r\n0\r\n\r\n",  # bad hex
+        b"-3\r\nabc\r\n0\r\n\r\n",  # negative size
+        b"0x3\r\nabc\r\n0\r\n\r\n",  # 0x prefix
+        b"3\r\nabcXY0\r\n\r\n",  # missing CRLF after the data
+        b"3\r\nabc\r\n0\r\nbad trailer\r\n\r\n",  # bad trailer
+        b"3" * 70_000 + b"\r\n",  # a chunk line too long
+    ],
+)
+async def test_bad_chunked_bodies_are_400(daemon: Daemon, chunks: bytes) -> None:
+    head = (
+        b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    answer = await _raw(daemon, head + chunks)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"400", answer[:300]
+    body = rest.partition(b"\r\n\r\n")[2]
+    message = json.loads(body)["message"]
+    assert message.startswith("bad HTTP request") and "Traceback" not in message
+    assert daemon.containers.containers == {}
+    assert (await call(daemon, "GET", "/_ping"))[0] == 200
+
+
+async def test_wrong_types_inside_known_fields_are_400(daemon: Daemon) -> None:
+    status, _, body = await call(
+        daemon,
+        "POST",
+        "/containers/create",
+        {"Image": "busybox", "HostConfig": {"PortBindings": {"80/tcp": 1}}},
+    )
+    assert status == 400, body
+    assert "object" not in json.loads(body)["message"]
+    assert daemon.containers.containers == {}
+
+
+async def test_name_filter_is_a_safe_regex(daemon: Daemon) -> None:
+    filters = quote(json.dumps({"name": ["("]}))
+    status, _, body = await call(daemon, "GET", f"/containers/json?all=1&filters={filters}")
+    assert status == 400 and "missing )" in json.loads(body)["message"]
+    # A pattern that takes exponential time in a backtracking engine answers at once.
+    status, _, body = await call(
+        daemon, "POST", "/containers/create?name=" + "a" * 30, {"Image": "busybox"}
+    )
+    assert status == 201, body
+    evil = quote(json.dumps({"name": ["^(a|aa)*(a|aa)*(a|aa)*$"]}))
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    status, _, body = await call(daemon, "GET", f"/containers/json?all=1&filters={evil}")
+    assert status == 200 and loop.time() - t0 < 5

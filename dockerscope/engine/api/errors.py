@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 
 
 class ApiError(Exception):
@@ -69,6 +70,19 @@ def no_such_container(ref: str) -> NotFound:
     return NotFound(f"No such container: {ref}")
 
 
+#: Python's own errors for a value of the wrong shape (never shown to a client as text).
+WRONG_SHAPE = (
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    struct.error,
+    RecursionError,
+    UnicodeError,
+)
+
+
 def as_api_error(exc: BaseException) -> ApiError:
     """Map an exception from any engine module to an ``ApiError``.
 
@@ -77,6 +91,13 @@ def as_api_error(exc: BaseException) -> ApiError:
     """
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, WRONG_SHAPE):
+        # A value of the wrong type or size reached code that trusted it. Docker answers such
+        # bodies 400 ("cannot unmarshal"); the exception's own text is for the daemon's log only.
+        return BadParameter(
+            "invalid request: a field has the wrong type or an out-of-range value "
+            "(check the request against the Docker Engine API v1.41)"
+        )
     message = str(exc) or type(exc).__name__
     for attr in ("status", "http_status", "status_code"):
         value = getattr(exc, attr, None)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import http
 import json
+import re
 import select
 import socket
 import struct
@@ -27,6 +28,9 @@ from dockerscope.engine.api.errors import ApiError, BadParameter
 
 READ_SIZE = 65536
 MAX_JSON_BODY = 16 * 1024 * 1024
+#: Deepest JSON nesting taken in a body or query. The API's own shapes nest under ten levels;
+#: Python's decoder would hit its recursion limit near a thousand (Go's stops at 10,000).
+MAX_JSON_DEPTH = 100
 PREVIEW = 200
 
 
@@ -107,9 +111,9 @@ class Request:
         if not value:
             return None
         try:
-            return json.loads(value)
-        except ValueError:
-            raise BadParameter(f"invalid {name} parameter: not JSON: {value!r}") from None
+            return decode_json(value.encode())
+        except BadParameter:
+            raise BadParameter(f"invalid {name} parameter: not JSON: {value[:200]!r}") from None
 
     @property
     def upgrade(self) -> bool:
@@ -151,14 +155,43 @@ class Request:
             if required:
                 raise BadParameter("request body is empty: a JSON object was expected")
             return None
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
-            raise BadParameter(f"malformed JSON in request body: {exc}") from None
+        return decode_json(raw)
 
     async def drain(self) -> None:
         async for _ in self.chunks():
             pass
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in ``raw`` (strings skipped), without decoding it."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # cannot be too deep: not worth a scan
+    depth = deepest = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub(b"", raw)):
+        if m.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def decode_json(raw: bytes) -> Any:
+    """A request's JSON, or a 400 that says what is wrong with it (never a decoder's crash)."""
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise BadParameter(f"malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH}")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise BadParameter(
+            f"malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH}"
+        ) from None
+    except ValueError as exc:
+        raise BadParameter(f"malformed JSON in request body: {exc}") from None
 
 
 @dataclass
@@ -330,6 +363,12 @@ class _ClientGone(ConnectionError):
     """The client closed the connection in the middle of a request."""
 
 
+def _short(exc: Exception) -> str:
+    """h11's reason for refusing bytes, in one short line."""
+    text = str(exc).splitlines()[0] if str(exc) else "malformed"
+    return text[:120]
+
+
 class _Connection:
     def __init__(
         self,
@@ -354,7 +393,14 @@ class _Connection:
             return event
 
     async def _body_chunk(self) -> bytes | None:
-        event = await self._event()
+        if self.conn.their_state is h11.ERROR:
+            return None  # the body was already refused; the connection closes after the answer
+        try:
+            event = await self._event()
+        except h11.RemoteProtocolError as exc:
+            # A broken body (bad chunk size, missing CRLF, a line too long...): the handler
+            # answers 400 with this, and the connection is closed after it.
+            raise BadParameter(f"bad HTTP request body: {_short(exc)}") from None
         if isinstance(event, h11.Data):
             return bytes(event.data)
         if isinstance(event, h11.EndOfMessage):
@@ -403,7 +449,9 @@ class _Connection:
             else:
                 await self._respond(request, reply, started, t0)
                 await request.drain()
-            if self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is h11.MUST_CLOSE:
+            if h11.MUST_CLOSE in (self.conn.our_state, self.conn.their_state) or (
+                self.conn.their_state is h11.ERROR
+            ):
                 return
             try:
                 self.conn.start_next_cycle()
@@ -413,7 +461,7 @@ class _Connection:
     async def _protocol_error(self, exc: h11.RemoteProtocolError) -> None:
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
-        body = ApiError(f"bad HTTP request: {exc}", 400).body()
+        body = ApiError(f"bad HTTP request: {_short(exc)}", 400).body()
         with contextlib.suppress(h11.LocalProtocolError):
             self._send(
                 h11.Response(

@@ -7,7 +7,13 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dockerscope.engine.api.errors import ApiError, BadParameter, NotFound, as_api_error
+from dockerscope.engine.api.errors import (
+    WRONG_SHAPE,
+    ApiError,
+    BadParameter,
+    NotFound,
+    as_api_error,
+)
 from dockerscope.engine.api.http import Reply, Request, Response
 
 log = logging.getLogger(__name__)
@@ -95,7 +101,7 @@ class Router:
             return await route.handler(request, **params)
         except Exception as exc:  # every failure answers the client
             err = as_api_error(exc)
-            if err.status >= 500:
+            if err.status >= 500 or isinstance(exc, WRONG_SHAPE):
                 log.exception("%s %s failed", request.method, request.path)
             if err.status == 304:
                 return Response.empty(304)

@@ -173,8 +173,6 @@ class HostSettings:
         }
 
 
-
-
 @dataclass(frozen=True)
 class State:
     """Docker's ``State``: status, pid, exit code and times (unix seconds; None = never)."""
