@@ -21,6 +21,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -185,27 +186,29 @@ class Daemon:
         return notes
 
     async def listen_unix(self) -> None:
+        """Serve the lab's socket, which has its group and mode 0660 from the moment it appears:
+        it is bound in a private 0700 directory, given its owner and mode there, then renamed
+        into place (a chmod after binding left a gap in which any local user could connect)."""
         path = self.lab.socket
-        if path.exists() or path.is_symlink():
-            path.unlink()
-        server = await asyncio.start_unix_server(self.http.unix_handler(), path=str(path))
         gid = ensure_group()
-        os.chown(path, 0, gid)
-        os.chmod(path, 0o660)
+        private = Path(tempfile.mkdtemp(prefix=".sock-", dir=path.parent))  # mode 0700
+        try:
+            staged = private / path.name
+            server = await asyncio.start_unix_server(self.http.unix_handler(), path=str(staged))
+            os.chown(staged, 0, gid)
+            os.chmod(staged, 0o660)
+            os.replace(staged, path)
+        finally:
+            with contextlib.suppress(OSError):
+                for leftover in private.iterdir():
+                    leftover.unlink()
+                private.rmdir()
         self.servers.append(server)
 
     async def listen_tcp(self, hostport: str, tls: ssl.SSLContext | None, insecure: bool) -> None:
         host, port = parse_hostport(hostport)
         if tls is None:
-            try:
-                loopback = ipaddress.ip_address(host).is_loopback
-            except ValueError:
-                loopback = host == "localhost"
-            if not (insecure and loopback):
-                raise DaemonError(
-                    "refusing plain TCP: use --tlscacert/--tlscert/--tlskey "
-                    "(or --insecure-tcp on a loopback address)"
-                )
+            check_plain_tcp(hostport, insecure)
         server = await asyncio.start_server(self.http.tcp_handler(), host, port, ssl=tls)
         self.servers.append(server)
 
@@ -226,6 +229,25 @@ class Daemon:
                 await s.wait_closed()
         with contextlib.suppress(OSError):
             self.lab.socket.unlink()
+
+
+def check_plain_tcp(hostport: str, insecure: bool) -> None:
+    """Plain TCP is served only with --insecure-tcp, and only on a loopback address."""
+    host, _ = parse_hostport(hostport)
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not insecure:
+        raise DaemonError(
+            "refusing plain TCP: use --tlscacert/--tlscert/--tlskey "
+            "(or --insecure-tcp on a loopback address)"
+        )
+    if not loopback:
+        raise DaemonError(
+            f"refusing --insecure-tcp on {host}: plain TCP is allowed on a loopback address "
+            "only (127.0.0.1 or ::1); use --tlscacert/--tlscert/--tlskey for other addresses"
+        )
 
 
 def write_pidfile(lab: Lab) -> None:
@@ -280,12 +302,19 @@ async def serve(args: argparse.Namespace) -> int:
             raise DaemonError("--tlscacert, --tlscert and --tlskey go together")
         if all(tls_args):
             tls = tls_context(*tls_args)
-        elif not args.insecure_tcp:
-            raise DaemonError(
-                "refusing plain TCP: use --tlscacert/--tlscert/--tlskey "
-                "(or --insecure-tcp on a loopback address)"
+        else:
+            # Refused before anything is set up (no lab host is made for a bad address).
+            check_plain_tcp(args.tcp, args.insecure_tcp)
+            log.warning(
+                "plain TCP on %s: every local user who can connect there has root on this "
+                "machine through the API; use TLS client certificates outside a test",
+                args.tcp,
             )
     lab.run_root.mkdir(parents=True, exist_ok=True)
+    # State is root's alone, as /var/lib/docker: containers' configs hold their environment
+    # (passwords included) and their logs hold their output.
+    lab.data_root.mkdir(parents=True, exist_ok=True)
+    os.chmod(lab.data_root, 0o700)
     write_pidfile(lab)
     daemon = Daemon(lab, use_network=not args.no_network)
     loop = asyncio.get_running_loop()

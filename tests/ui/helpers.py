@@ -36,8 +36,14 @@ class RecordingClient:
         raise RuntimeError(f"unknown command: {command}")
 
 
-def make_app(*, auto: bool = False, live: bool = False, clock: Callable[[], float] | None = None,
-             client: Any = None, **kwargs: Any) -> tuple[DockerscopeApp, FakeSource]:
+def make_app(
+    *,
+    auto: bool = False,
+    live: bool = False,
+    clock: Callable[[], float] | None = None,
+    client: Any = None,
+    **kwargs: Any,
+) -> tuple[DockerscopeApp, FakeSource]:
     """An app on the fake lab. Manual sources hand out frame 0 and wait for ``release``."""
     source = FakeSource(auto=auto, live=live)
     app = DockerscopeApp(source, clock=clock or Clock(), client=client, **kwargs)

@@ -21,16 +21,32 @@ from tests.ui.helpers import Clock, RecordingClient, frames, make_app, screen_te
 
 #: What each panel must show from the fake lab's first frame.
 EXPECTED = {
-    "bridges": ["docker0", "8000.024297f17b4f", "vethd98d5a6",
-                "eth0 in web 172.17.0.2/16", "◂ network bridge"],
-    "nat": ["Chain DOCKER (2 references)", "Chain POSTROUTING (policy ACCEPT",
-            "tcp dpt:8080 to:172.17.0.2:8080 ◂ port web 8080/tcp", "!docker0", "172.17.0.0/16"],
+    "bridges": [
+        "docker0",
+        "8000.024297f17b4f",
+        "vethd98d5a6",
+        "eth0 in web 172.17.0.2/16",
+        "◂ network bridge",
+    ],
+    "nat": [
+        "Chain DOCKER (2 references)",
+        "Chain POSTROUTING (policy ACCEPT",
+        "tcp dpt:8080 to:172.17.0.2:8080 ◂ port web 8080/tcp",
+        "!docker0",
+        "172.17.0.0/16",
+    ],
     "namespaces": ["4026532301", "net 4026532301 (netns demo) shared by container tools, lab demo"],
     "cgroups": ["container web", "3.0 MiB / 64.0 MiB", "2 / 100", "1.0 MiB / no limit"],
-    "storage": ["✗ etc/motd", "whiteout: deleted from a lower layer", "◼ var/cache/",
-                "lower2 /var/lib/dockerscope/demo/images/layers/b27d8cdf43f1"],
-    "flows": ["tcp ESTABLISHED  172.17.0.2:40112 -> 93.184.216.34:80",
-              "src 172.17.0.2 -> rewritten to 100.64.0.2 on the way out"],
+    "storage": [
+        "✗ etc/motd",
+        "whiteout: deleted from a lower layer",
+        "◼ var/cache/",
+        "lower2 /var/lib/dockerscope/demo/images/layers/b27d8cdf43f1",
+    ],
+    "flows": [
+        "tcp ESTABLISHED  172.17.0.2:40112 -> 93.184.216.34:80",
+        "src 172.17.0.2 -> rewritten to 100.64.0.2 on the way out",
+    ],
     "traffic": ["HEAD", "/_ping", "/v1.41/containers/json", "pid 5120 uid 1000", "from host"],
     "timeline": ["HEAD /_ping 200", "(no kernel changes)"],
 }
@@ -90,8 +106,16 @@ async def test_grid_on_a_big_terminal_and_g_toggles() -> None:
         assert dash.grid
         assert all(p.region.height > 0 for p in dash.panels)
         shown = screen_text(app)
-        for title in ("Bridges", "NAT", "Namespaces", "cgroups", "Storage", "Flows",
-                      "Socket traffic", "Timeline"):
+        for title in (
+            "Bridges",
+            "NAT",
+            "Namespaces",
+            "cgroups",
+            "Storage",
+            "Flows",
+            "Socket traffic",
+            "Timeline",
+        ):
             assert title in shown
         await pilot.press("g")
         await pilot.pause()
@@ -117,11 +141,18 @@ async def test_new_rule_is_highlighted_after_the_next_frame_then_fades() -> None
         assert styles.TICKED in style_of(text, "ADDRTYPE match dst-type LOCAL ◂ lab demo")
         # half-way through the highlight it settles to a softer style, then goes
         clock.now += 2.5
-        await until(pilot, lambda: styles.NEW_SETTLING in style_of(
-            nat._renderable, "dpt:8081 to:172.18.0.2:80"))
+        await until(
+            pilot,
+            lambda: styles.NEW_SETTLING in style_of(nat._renderable, "dpt:8081 to:172.18.0.2:80"),
+        )
         clock.now += 5
-        await until(pilot, lambda: not style_of(
-            nat._renderable, "dpt:8081 to:172.18.0.2:80") & {styles.NEW, styles.NEW_SETTLING})
+        await until(
+            pilot,
+            lambda: (
+                not style_of(nat._renderable, "dpt:8081 to:172.18.0.2:80")
+                & {styles.NEW, styles.NEW_SETTLING}
+            ),
+        )
 
 
 async def test_removed_rule_fades_out_in_place() -> None:
@@ -169,7 +200,7 @@ async def test_traffic_and_timeline_link_calls_to_kernel_changes() -> None:
         after = timeline[start:]
         assert "+ veth veth5e0f7a1 on br-12eeb8c4266b" in after
         assert "+ nat -A DOCKER ! -i br-12eeb8c4266b" in after
-        create = timeline[timeline.index("containers/create"):start]
+        create = timeline[timeline.index("containers/create") : start]
         assert "(no kernel changes)" in create
 
 
@@ -181,10 +212,14 @@ async def test_nat_listing_layout_follows_the_width() -> None:
         await pilot.pause()
         nat = app.dashboard.panel("nat")
         wide = nat.rendered_text()
-        assert " pkts bytes target     prot opt in     out     source               destination" \
+        assert (
+            " pkts bytes target     prot opt in     out     source               destination"
             in wide
-        assert "DNAT       tcp  --  !docker0 *       0.0.0.0/0            0.0.0.0/0            " \
+        )
+        assert (
+            "DNAT       tcp  --  !docker0 *       0.0.0.0/0            0.0.0.0/0            "
             "tcp dpt:8080 to:172.17.0.2:8080 ◂ port web 8080/tcp" in wide
+        )
         await pilot.resize_terminal(80, 24)
         await until(pilot, lambda: " pkts target" in nat.rendered_text())
         lines = nat.rendered_text().splitlines()
@@ -393,8 +428,10 @@ async def test_traffic_follows_the_newest_call() -> None:
     from dockerscope.kernel.model import ApiCall
 
     base = lab_frames()[0]
-    calls = tuple(ApiCall(seq=n, started_at=T0 + n / 10, method="GET", path=f"/v1.41/call/{n}",
-                          status=200) for n in range(1, 60))
+    calls = tuple(
+        ApiCall(seq=n, started_at=T0 + n / 10, method="GET", path=f"/v1.41/call/{n}", status=200)
+        for n in range(1, 60)
+    )
     frames_ = [base, Frame(at=T0 + 10, snapshot=base.snapshot, traffic=calls)]
     source = FakeSource(frames_, auto=False)
     app = DockerscopeApp(source, clock=Clock())
@@ -572,7 +609,8 @@ async def test_scrollbars_follow_new_content_and_other_panels_stay_untouched() -
         assert body.show_vertical_scrollbar
         assert body.vertical_scrollbar.window_virtual_size == height * 5
         assert refreshed and all(bar.parent is body for bar in refreshed), {
-            bar.parent.parent.id for bar in refreshed  # type: ignore[union-attr]
+            bar.parent.parent.id
+            for bar in refreshed  # type: ignore[union-attr]
         }
         body.scroll_end(animate=False, immediate=True)
         await pilot.pause()

@@ -20,7 +20,8 @@ def rule(chain: str, spec: str, packets: int = 0) -> Rule:
 
 def test_columns_of_docker_rules() -> None:
     dnat = columns(
-        "! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:8080")
+        "! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:8080"
+    )
     assert (dnat.target, dnat.prot, dnat.in_, dnat.out) == ("DNAT", "tcp", "!docker0", "*")
     assert dnat.extras == "tcp dpt:8080 to:172.17.0.2:8080"
     masq = columns("-s 172.17.0.0/16 ! -o docker0 -j MASQUERADE")
@@ -41,24 +42,51 @@ def test_human_counters_like_iptables() -> None:
 
 
 def test_chain_titles_and_references() -> None:
-    rules = [rule("PREROUTING", "-m addrtype --dst-type LOCAL -j DOCKER"),
-             rule("OUTPUT", "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER")]
-    assert chain_title(Chain("lab", "nf_tables", "nat", "DOCKER", None), rules) == \
-        "Chain DOCKER (2 references)"
-    assert chain_title(Chain("lab", "nf_tables", "filter", "FORWARD", "DROP", 3, 180), rules) == \
-        "Chain FORWARD (policy DROP 3 packets, 180 bytes)"
+    rules = [
+        rule("PREROUTING", "-m addrtype --dst-type LOCAL -j DOCKER"),
+        rule("OUTPUT", "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER"),
+    ]
+    assert (
+        chain_title(Chain("lab", "nf_tables", "nat", "DOCKER", None), rules)
+        == "Chain DOCKER (2 references)"
+    )
+    assert (
+        chain_title(Chain("lab", "nf_tables", "filter", "FORWARD", "DROP", 3, 180), rules)
+        == "Chain FORWARD (policy DROP 3 packets, 180 bytes)"
+    )
 
 
 def test_listing_matches_the_course_layout() -> None:
     snap = lab_snapshot(0)
-    text = listing([c for c in snap.chains if c.table == "nat"],
-                   [r for r in snap.rules if r.table == "nat"])
+    text = listing(
+        [c for c in snap.chains if c.table == "nat"], [r for r in snap.rules if r.table == "nat"]
+    )
     lines = text.splitlines()
     assert lines[0] == "Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)"
-    assert lines[1].split() == ["pkts", "bytes", "target", "prot", "opt", "in", "out", "source",
-                                "destination"]
-    assert lines[2].split()[2:] == ["DOCKER", "all", "--", "*", "*", "0.0.0.0/0", "0.0.0.0/0",
-                                    "ADDRTYPE", "match", "dst-type", "LOCAL"]
+    assert lines[1].split() == [
+        "pkts",
+        "bytes",
+        "target",
+        "prot",
+        "opt",
+        "in",
+        "out",
+        "source",
+        "destination",
+    ]
+    assert lines[2].split()[2:] == [
+        "DOCKER",
+        "all",
+        "--",
+        "*",
+        "*",
+        "0.0.0.0/0",
+        "0.0.0.0/0",
+        "ADDRTYPE",
+        "match",
+        "dst-type",
+        "LOCAL",
+    ]
 
 
 def test_counter_ticks_are_not_news() -> None:
@@ -89,8 +117,9 @@ def test_open_call_collects_everything_since_it_began() -> None:
     frames = lab_frames()
     state.apply(frames[0])
     pending = ApiCall(seq=99, started_at=T0 + 0.5, method="POST", path="/x")
-    state.apply(Frame(at=frames[1].at, snapshot=frames[1].snapshot, diff=frames[1].diff,
-                      traffic=(pending,)))
+    state.apply(
+        Frame(at=frames[1].at, snapshot=frames[1].snapshot, diff=frames[1].diff, traffic=(pending,))
+    )
     assert len(state.changes_during(pending)) > 0
 
 
@@ -140,8 +169,13 @@ def test_grid_rows_keep_spans_inside_the_text() -> None:
     from rich.console import Console
     from rich.text import Text
 
-    rows = grid_lines(("a", "b", "c"), [[Text("x", style="red"), "", Text("", style="bold")],
-                                        ["1\n2", Text("yy", style="green"), ""]])
+    rows = grid_lines(
+        ("a", "b", "c"),
+        [
+            [Text("x", style="red"), "", Text("", style="bold")],
+            ["1\n2", Text("yy", style="green"), ""],
+        ],
+    )
     assert [r.plain for r in rows] == ["a  b   c", "x", "1  yy", "2"]
     console = Console(width=40)
     for row in rows:
@@ -153,10 +187,23 @@ def test_grid_cells_as_pairs_and_multiline_cells_style_every_line() -> None:
     from dockerscope.screens.lines import grid_lines
     from rich.text import Text
 
-    rows = grid_lines(("pid", "ns"), [[("10", "red"), "a\nb"], ["7", ("4026531836", "cyan")],
-                                      [Text("1\n2", style="green"), "x\n"]], right=(0,))
-    assert [r.plain for r in rows] == ["pid  ns", " 10  a", "     b", "  7  4026531836",
-                                       "  1  x", "  2"]
+    rows = grid_lines(
+        ("pid", "ns"),
+        [
+            [("10", "red"), "a\nb"],
+            ["7", ("4026531836", "cyan")],
+            [Text("1\n2", style="green"), "x\n"],
+        ],
+        right=(0,),
+    )
+    assert [r.plain for r in rows] == [
+        "pid  ns",
+        " 10  a",
+        "     b",
+        "  7  4026531836",
+        "  1  x",
+        "  2",
+    ]
     spans = {r.plain: [(sp.start, sp.end, str(sp.style)) for sp in r.spans] for r in rows}
     assert spans[" 10  a"] == [(1, 3, "red")]
     assert spans["  7  4026531836"] == [(5, 15, "cyan")]
@@ -172,12 +219,20 @@ def test_line_builder_rows_carry_styles_and_spans_like_text() -> None:
     out.append("  mem ").append(Text.assemble(("[##", "green"), ("--]", "grey50")))
     out.append(" 3 MiB\n\n").append("tail")
     lines = out.lines()
-    assert [line.plain for line in lines] == ["web  /sys/fs/cgroup/x", "  mem [##--] 3 MiB", "",
-                                              "tail"]
+    assert [line.plain for line in lines] == [
+        "web  /sys/fs/cgroup/x",
+        "  mem [##--] 3 MiB",
+        "",
+        "tail",
+    ]
     assert [(sp.start, sp.end, str(sp.style)) for sp in lines[0].spans] == [
-        (0, 3, "bold"), (3, 21, "grey50")]
+        (0, 3, "bold"),
+        (3, 21, "grey50"),
+    ]
     assert [(sp.start, sp.end, str(sp.style)) for sp in lines[1].spans] == [
-        (6, 9, "green"), (9, 12, "grey50")]
+        (6, 9, "green"),
+        (9, 12, "grey50"),
+    ]
     assert bool(out) and not LineBuilder()
 
 

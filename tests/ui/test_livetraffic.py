@@ -24,8 +24,14 @@ class FakeFeed:
 
 
 def call(seq: int) -> ApiCall:
-    return ApiCall(seq=seq, started_at=T0 + 0.5 + seq, method="GET", path="/v1.41/containers/json",
-                   status=200, latency_ms=1.0)
+    return ApiCall(
+        seq=seq,
+        started_at=T0 + 0.5 + seq,
+        method="GET",
+        path="/v1.41/containers/json",
+        status=200,
+        latency_ms=1.0,
+    )
 
 
 async def test_calls_ride_on_frames_or_come_alone() -> None:

@@ -42,8 +42,13 @@ def with_keys(run_before: Any, *keys: str, screen: type | None = None) -> Any:
 
 @pytest.mark.parametrize(
     ("name", "keys"),
-    [("bridges", ["1"]), ("nat", ["2"]), ("namespaces", ["3"]), ("flows", ["6"]),
-     ("timeline", ["8"])],
+    [
+        ("bridges", ["1"]),
+        ("nat", ["2"]),
+        ("namespaces", ["3"]),
+        ("flows", ["6"]),
+        ("timeline", ["8"]),
+    ],
 )
 def test_panel_80x24(snap_compare: Any, name: str, keys: list[str]) -> None:
     app, run_before = app_after(2)
@@ -62,11 +67,17 @@ def test_filter_table_160x48(snap_compare: Any) -> None:
 
 def test_help_80x24(snap_compare: Any) -> None:
     app, run_before = app_after(1)
-    assert snap_compare(app, terminal_size=(80, 24),
-                        run_before=with_keys(run_before, "question_mark", screen=HelpScreen))
+    assert snap_compare(
+        app,
+        terminal_size=(80, 24),
+        run_before=with_keys(run_before, "question_mark", screen=HelpScreen),
+    )
 
 
 def test_show_command_80x24(snap_compare: Any) -> None:
     app, run_before = app_after(1)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=with_keys(run_before, "2", "c",
-                                                                 screen=ShowCommandScreen))
+    assert snap_compare(
+        app,
+        terminal_size=(80, 24),
+        run_before=with_keys(run_before, "2", "c", screen=ShowCommandScreen),
+    )

@@ -22,14 +22,20 @@ class Shell:
         self.master, slave = os.openpty()
         env = {"PATH": "/usr/bin:/bin", "PS1": "$ ", "TERM": "xterm", "HOME": "/tmp"}
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-i"], stdin=slave, stdout=slave, stderr=slave, env=env,
-            start_new_session=True, close_fds=True,
+            ["/bin/sh", "-i"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
         )
         os.close(slave)
 
     def winsize(self) -> tuple[int, int]:
         rows, cols, _, _ = struct.unpack(
-            "HHHH", fcntl.ioctl(self.master, termios.TIOCGWINSZ, b"\0" * 8))
+            "HHHH", fcntl.ioctl(self.master, termios.TIOCGWINSZ, b"\0" * 8)
+        )
         return rows, cols
 
     def close(self) -> None:
@@ -79,8 +85,9 @@ async def test_typing_echo_hello_shows_hello(shell: Shell) -> None:
         for ch in "echo hello":
             await pilot.press(ch if ch != " " else "space")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any(line.rstrip() == "hello"
-                                          for line in pane.display_lines()))
+        await wait_for(
+            pilot, lambda: any(line.rstrip() == "hello" for line in pane.display_lines())
+        )
         lines = [line.rstrip() for line in pane.display_lines()]
         assert any("echo hello" in line for line in lines)
         # what pyte holds is what the widget draws
@@ -105,8 +112,7 @@ async def test_colours_reach_the_screen(shell: Shell) -> None:
         pane.focus()
         await wait_for(pilot, lambda: any(line.startswith("$") for line in pane.display_lines()))
         await pilot.press(*"printf", "space", *"'\\033[31mRED\\033[0m\\n'", "enter")
-        await wait_for(pilot, lambda: any(line.rstrip() == "RED"
-                                          for line in pane.display_lines()))
+        await wait_for(pilot, lambda: any(line.rstrip() == "RED" for line in pane.display_lines()))
         y = next(i for i, line in enumerate(pane.display_lines()) if line.rstrip() == "RED")
         assert pane.vt.buffer[y][0].fg == "red"
         segments = list(pane.render_line(y))
@@ -143,16 +149,18 @@ async def test_dashboard_opens_a_terminal_beside_the_panels(shell: Shell) -> Non
     detached: list[bool] = []
     async with app.run_test(size=(160, 48)) as pilot:
         await frames(pilot, app, 1)
-        pane = app.open_terminal(shell.master, title="web: sh",
-                                 on_detach=lambda: detached.append(True))
+        pane = app.open_terminal(
+            shell.master, title="web: sh", on_detach=lambda: detached.append(True)
+        )
         await pilot.pause()
         box = app.dashboard.query_one("#terminals")
         assert box.has_class("-open") and pane.parent is box
         assert app.focused is pane
         await wait_for(pilot, lambda: any(line.startswith("$") for line in pane.display_lines()))
         await pilot.press(*"echo", "space", *"hi-from-pane", "enter")
-        await wait_for(pilot, lambda: any(line.rstrip() == "hi-from-pane"
-                                          for line in pane.display_lines()))
+        await wait_for(
+            pilot, lambda: any(line.rstrip() == "hi-from-pane" for line in pane.display_lines())
+        )
         # keys typed in the pane go to the shell, not to the dashboard's bindings
         assert app.dashboard.active == "bridges"
         await pilot.press(DETACH_KEY)
@@ -239,7 +247,6 @@ def test_a_stream_that_never_ends_does_not_keep_python_alive() -> None:
         "asyncio.run(main())\n"
         "print('done')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "done"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -398,3 +399,40 @@ async def test_name_filter_is_a_safe_regex(daemon: Daemon) -> None:
     t0 = loop.time()
     status, _, body = await call(daemon, "GET", f"/containers/json?all=1&filters={evil}")
     assert status == 200 and loop.time() - t0 < 5
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the socket's group is made and given by root")
+async def test_socket_has_its_mode_from_the_moment_it_appears(tmp_path: Path, lab_name: str):
+    import threading
+
+    lab = Lab.named(lab_name, tmp_path / "data", tmp_path / "run")
+    lab.run_root.mkdir(parents=True)
+    d = Daemon(lab, images=FakeImages(), runtime=object(), use_network=False)
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                seen.add(os.stat(lab.socket).st_mode & 0o777)
+
+    old = os.umask(0)  # the most permissive umask: a chmod after bind would leave a gap
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        await d.listen_unix()
+        await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        watcher.join()
+        os.umask(old)
+    try:
+        assert seen == {0o660}
+        assert sorted(p.name for p in lab.run_root.iterdir()) == [lab.socket.name]
+        status, _, _ = await call(d, "GET", "/_ping")
+        assert status == 200
+    finally:
+        for s in d.servers:
+            s.close()
+        d.events.close()
+        d.tap.close()

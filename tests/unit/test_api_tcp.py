@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerscope.engine.daemon import Daemon, DaemonError, tls_context
+from dockerscope.engine.daemon import Daemon, DaemonError, build_parser, serve, tls_context
 from dockerscope.engine.paths import Lab
 from tests.unit.test_api_server import FakeImages
 
@@ -114,7 +114,7 @@ async def get(port: int, ctx: ssl.SSLContext | None) -> int:
 async def test_plain_tcp_is_refused_unless_insecure_on_loopback(daemon: Daemon) -> None:
     with pytest.raises(DaemonError, match="refusing plain TCP"):
         await daemon.listen_tcp("127.0.0.1:0", None, insecure=False)
-    with pytest.raises(DaemonError, match="refusing plain TCP"):
+    with pytest.raises(DaemonError, match="refusing --insecure-tcp on 0.0.0.0"):
         await daemon.listen_tcp("0.0.0.0:0", None, insecure=True)
     assert daemon.servers == []
     await daemon.listen_tcp("127.0.0.1:0", None, insecure=True)
@@ -139,3 +139,25 @@ async def test_tls_requires_a_client_certificate(daemon: Daemon, certs: Path) ->
         await get(port, without)
     with pytest.raises((ConnectionError, OSError, http.client.HTTPException)):
         await get(port, None)  # plain HTTP to a TLS port
+
+
+async def test_insecure_tcp_off_loopback_is_refused_before_anything_is_set_up(
+    tmp_path: Path, lab_name: str
+) -> None:
+    args = build_parser().parse_args(
+        [
+            "--lab",
+            lab_name,
+            "--data-root",
+            str(tmp_path / "data"),
+            "--run-root",
+            str(tmp_path / "run"),
+            "--tcp",
+            "0.0.0.0:23750",
+            "--insecure-tcp",
+            "--no-network",
+        ]
+    )
+    with pytest.raises(DaemonError, match="loopback address only"):
+        await serve(args)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()

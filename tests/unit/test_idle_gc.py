@@ -26,8 +26,7 @@ def policy() -> Iterator[tuple[IdleCollector, Clock, list[str]]]:
         calls.append("deep" if gc.get_freeze_count() == 0 else "shallow")
         return 0
 
-    collector = IdleCollector(clock=clock, quiet=0.15, every=1.0, deep_every=60.0,
-                              collect=collect)
+    collector = IdleCollector(clock=clock, quiet=0.15, every=1.0, deep_every=60.0, collect=collect)
     collector.start()
     try:
         yield collector, clock, calls
@@ -53,7 +52,8 @@ def test_nothing_while_busy(policy: tuple[IdleCollector, Clock, list[str]]) -> N
 
 
 def test_shallow_at_a_quiet_moment_at_most_every(
-        policy: tuple[IdleCollector, Clock, list[str]]) -> None:
+    policy: tuple[IdleCollector, Clock, list[str]],
+) -> None:
     collector, clock, calls = policy
     clock.now += 0.5
     assert collector.tick() is None  # quiet, but the last freeze is 0.5 s old
@@ -65,7 +65,8 @@ def test_shallow_at_a_quiet_moment_at_most_every(
 
 
 def test_deep_unfreezes_and_collects_everything(
-        policy: tuple[IdleCollector, Clock, list[str]]) -> None:
+    policy: tuple[IdleCollector, Clock, list[str]],
+) -> None:
     collector, clock, calls = policy
     clock.now += 61.0
     assert collector.tick() == "deep"
