@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from dockerscope.engine.containers.status import iso
 
@@ -85,27 +86,68 @@ def read_log(
     since: float | None = None,
     until: float | None = None,
     tail: int | None = None,
+    end: int | None = None,
 ) -> list[LogLine]:
-    """Lines of a json-file log, filtered like ``docker logs`` (``tail`` None = all)."""
+    """Lines of a json-file log, filtered like ``docker logs`` (``tail`` None = all), from the
+    file's first ``end`` bytes (None: all of it). With ``tail`` the file is read from its end
+    backwards, so ``--tail 1`` of a gigabyte log reads a few kilobytes."""
     if not path.exists():
         return []
     wanted = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
-    keep: deque[LogLine] = deque(maxlen=tail if tail is not None and tail >= 0 else None)
+
+    def decode(raw: bytes) -> LogLine | None:
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            return None  # a line cut by a crash
+        if not isinstance(obj, dict) or obj.get("stream") not in wanted:
+            return None
+        t = parse_iso(obj.get("time", ""))
+        if (since is not None and t < since) or (until is not None and t > until):
+            return None
+        return LogLine(obj["stream"], str(obj.get("log", "")).encode(), t)
+
     with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size if end is None else end
+        if tail is not None and tail >= 0:
+            picked: list[LogLine] = []
+            for raw in _lines_backwards(f, size):
+                if len(picked) >= tail:
+                    break
+                line = decode(raw)
+                if line is not None:
+                    picked.append(line)
+            return picked[::-1]
+        out: list[LogLine] = []
+        left = size
         for raw in f:
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue  # a line cut by a crash
-            if obj.get("stream") not in wanted:
-                continue
-            t = parse_iso(obj.get("time", ""))
-            if since is not None and t < since:
-                continue
-            if until is not None and t > until:
-                continue
-            keep.append(LogLine(obj["stream"], obj.get("log", "").encode(), t))
-    return list(keep)
+            if left <= 0:
+                break
+            left -= len(raw)
+            if left < 0:
+                raw = raw[:left]
+            line = decode(raw)
+            if line is not None:
+                out.append(line)
+        return out
+
+
+def _lines_backwards(f: BinaryIO, end: int, block: int = 65536) -> Iterator[bytes]:
+    """The lines of ``f``'s first ``end`` bytes, last first."""
+    pos = end
+    rest = b""
+    while pos > 0:
+        step = min(block, pos)
+        pos -= step
+        f.seek(pos)
+        data = f.read(step) + rest
+        lines = data.split(b"\n")
+        rest = lines[0]
+        for raw in reversed(lines[1:]):
+            if raw:
+                yield raw
+    if rest:
+        yield rest
 
 
 def parse_iso(text: str) -> float:

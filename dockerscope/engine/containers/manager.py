@@ -731,8 +731,15 @@ class ContainerManager:
             live.followers.add(q)
             if live.log is not None:
                 live.log._file.flush()
-        # Subscribing and reading happen with no await between them: no line is lost or doubled.
-        lines = read_log(self.store.log_path(c.id), stdout, stderr, since, until, tail)
+        # The file is read up to its size at the moment of subscribing (no await in between):
+        # lines written later come from the queue, so none is lost or doubled. The read runs in
+        # a thread: a large log never holds the daemon's event loop.
+        path = self.store.log_path(c.id)
+        try:
+            end = path.stat().st_size
+        except OSError:
+            end = 0
+        lines = await asyncio.to_thread(read_log, path, stdout, stderr, since, until, tail, end)
         try:
             for line in lines:
                 yield line
