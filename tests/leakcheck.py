@@ -12,7 +12,9 @@ first ``ip netns add`` while a test runs. Only what this test run could have mad
 - mounts: mount points under the paths a lab or a test uses (``/run/netns/<name>``,
   ``/run/dockerscope``, ``/var/lib/dockerscope``, the temp dir), never ``/run/netns`` itself,
   which the machine's first ``ip netns add`` (ours or anyone's) bind-mounts onto itself;
-- netns, links, rules, cgroups as before: each is named by the lab that made it.
+- rules: every ``-A`` line and user chain; not built-in chains at ACCEPT, which the machine's
+  first use of a table (nat, on a fresh host) makes and leaves;
+- netns, links, cgroups as before: each is named by the lab that made it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,22 @@ def could_be_ours(mount_point: str, prefixes: tuple[str, ...] | None = None) -> 
     if mount_point.rstrip("/") == NETNS_DIR:
         return False
     return mount_point.startswith(prefixes if prefixes is not None else _test_paths())
+
+
+BUILTIN_CHAINS = frozenset(("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"))
+
+
+def could_be_our_chain(line: str) -> bool:
+    """Whether an ``iptables-save`` chain line (``:NAME POLICY [p:b]``) can be a leak.
+
+    Docker's chains are left alone (a lab makes them inside its own netns). A built-in chain
+    with the ACCEPT policy is what the machine's first use of a table shows (``iptables -t
+    nat`` on a fresh nf_tables host makes the table with its chains, and they stay); a built-in
+    chain with another policy is a real change and counts."""
+    name, _, rest = line[1:].partition(" ")
+    if "DOCKER" in name:
+        return False
+    return not (name in BUILTIN_CHAINS and rest.startswith("ACCEPT"))
 
 
 def _mounts(mountinfo: str = "/proc/self/mountinfo") -> frozenset[str]:
@@ -151,7 +169,7 @@ class KernelInventory:
             line
             for cmd in ("iptables-save", "iptables-legacy-save")
             for line in _run(cmd).splitlines()
-            if line.startswith("-A") or (line.startswith(":") and "DOCKER" not in line)
+            if line.startswith("-A") or (line.startswith(":") and could_be_our_chain(line))
         )
         return cls(netns, links, rules, _mounts(), _cgroups(), _processes())
 

@@ -121,3 +121,13 @@ def test_mounts_outside_the_test_paths_are_not_ours() -> None:
     assert could_be_ours("/run/netns/t1234abcd", prefixes)
     assert could_be_ours("/var/lib/dockerscope/t1/containers/x/rootfs", prefixes)
     assert could_be_ours("/tmp/pytest-of-root/pytest-3/lab0/rootfs", prefixes)
+
+
+def test_a_tables_first_use_is_not_a_leak_but_a_policy_change_is() -> None:
+    from tests.leakcheck import could_be_our_chain
+
+    assert not could_be_our_chain(":POSTROUTING ACCEPT [0:0]")
+    assert not could_be_our_chain(":PREROUTING ACCEPT [12:720]")
+    assert not could_be_our_chain(":DOCKER-USER - [0:0]")
+    assert could_be_our_chain(":FORWARD DROP [0:0]")
+    assert could_be_our_chain(":DS-TRACE - [0:0]")
