@@ -192,3 +192,29 @@ def test_binds_and_ports_are_read() -> None:
 
 def test_env_merge_keeps_image_order_and_overrides() -> None:
     assert merge_env(("PATH=/bin", "A=1"), ("A=2", "B=3")) == ("PATH=/bin", "A=2", "B=3")
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ({"PortBindings": {"80/tcp": 1}}, "must be a list"),
+        ({"PortBindings": {"80/tcp": [{"HostIp": "localhost", "HostPort": "8080"}]}}, "localhost"),
+        ({"PortBindings": {"80/tcp": [{"HostIp": "1.2.3", "HostPort": "8080"}]}}, "1.2.3"),
+        ({"PortBindings": {"80/tcp": [{"HostIp": "224.0.0.1", "HostPort": "80"}]}}, "unicast"),
+        ({"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "٨٠"}]}}, "invalid host port"),
+        ({"NanoCpus": 1}, "Range of CPUs"),
+        ({"Memory": 10**30}, "out of range"),
+    ],
+)
+def test_bad_values_are_refused_with_a_clear_message(host: dict, message: str) -> None:
+    with pytest.raises(BadParameter) as err:
+        parse_create({"Image": "busybox", "HostConfig": host})
+    assert message in str(err.value)
+
+
+def test_host_ip_is_kept_in_its_canonical_form() -> None:
+    body = {
+        "Image": "busybox",
+        "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}},
+    }
+    assert parse_create(body).host.port_bindings[0][1] == (("127.0.0.1", "8080"),)

@@ -114,3 +114,15 @@ def test_uplink_is_a_stable_cgnat_slash30_avoiding_routes() -> None:
     assert second != first and not second.overlaps(first)
     with pytest.raises(PoolExhausted):
         uplink_subnet("x", [N("100.64.0.0/10")])
+
+
+@pytest.mark.parametrize(
+    "subnet", ["127.0.0.0/8", "127.5.0.0/16", "224.1.0.0/16", "169.254.0.0/16", "100.64.0.0/24"]
+)
+def test_special_ranges_are_refused_for_networks(subnet: str) -> None:
+    with pytest.raises(InvalidNetworkConfig, match="overlaps"):
+        choose_subnet(subnet, [], [])
+
+
+def test_private_ranges_are_taken() -> None:
+    assert str(choose_subnet("10.10.0.0/16", [], [])) == "10.10.0.0/16"

@@ -15,6 +15,8 @@ from typing import Any
 
 from dockerscope.engine.api.errors import BadParameter, NotSupported
 from dockerscope.engine.containers.model import ContainerConfig, HostSettings
+from dockerscope.engine.network.errors import InvalidNetworkConfig
+from dockerscope.engine.network.ports import parse_host_ip
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
@@ -167,6 +169,19 @@ def _strings(value: Any, field: str) -> tuple[str, ...] | None:
     raise BadParameter(f"{field} must be a list of strings")
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _host_ip(text: str) -> str:
+    """A binding's HostIp: empty (every address) or an IPv4 address, parsed as ``-p`` is."""
+    if not text:
+        return ""
+    try:
+        return parse_host_ip(text)
+    except InvalidNetworkConfig as exc:  # the network's own error kind: a 400 here
+        raise BadParameter(f"HostConfig.PortBindings HostIp: {exc}") from None
+
+
 def _int(value: Any, field: str) -> int:
     if value is None:
         return 0
@@ -259,12 +274,16 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
     for port, binds in _dict(hc.get("PortBindings"), "HostConfig.PortBindings").items():
         key = _port_key(port)
         pairs = []
+        if binds is not None and not isinstance(binds, list):
+            raise BadParameter(f"HostConfig.PortBindings[{port!r}] must be a list of bindings")
         for b in binds or [{}]:
             b = _dict(b, "HostConfig.PortBindings entry")
             host_port = _str(b.get("HostPort"), "HostPort")
-            if host_port and not (host_port.isdigit() and 0 < int(host_port) < 65536):
+            if host_port and not (
+                host_port.isascii() and host_port.isdigit() and 0 < int(host_port) < 65536
+            ):
                 raise BadParameter(f"invalid host port {host_port!r} for {port}")
-            pairs.append((_str(b.get("HostIp"), "HostIp"), host_port))
+            pairs.append((_host_ip(_str(b.get("HostIp"), "HostIp")), host_port))
         port_bindings.append((key, tuple(pairs)))
 
     pids = hc.get("PidsLimit")
@@ -273,9 +292,11 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
     memory = _int(hc.get("Memory"), "HostConfig.Memory")
     if memory and memory < 6 * 1024 * 1024:
         raise BadParameter("Minimum memory limit allowed is 6MB")
+    if memory > INT64_MAX:
+        raise BadParameter("HostConfig.Memory is out of range (at most 2^63-1 bytes)")
     nano = _int(hc.get("NanoCpus"), "HostConfig.NanoCpus")
     cpus = os.cpu_count() or 1
-    if nano > cpus * 1_000_000_000:
+    if nano and not 10_000_000 <= nano <= cpus * 1_000_000_000:
         raise BadParameter(
             f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )

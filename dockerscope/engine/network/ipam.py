@@ -49,6 +49,18 @@ def pick_subnet(taken: Iterable[IPv4Network]) -> IPv4Network:
     )
 
 
+#: Ranges a bridge network cannot use: the kernel treats them specially, or the lab's uplink
+#: lives there (a network on it would cut the containers off from the host).
+UNUSABLE_SUBNETS = (
+    (IPv4Network("127.0.0.0/8"), "the loopback range"),
+    (IPv4Network("224.0.0.0/4"), "the multicast range"),
+    (IPv4Network("169.254.0.0/16"), "the link-local range"),
+    (IPv4Network("240.0.0.0/4"), "the reserved range"),
+    (IPv4Network("0.0.0.0/8"), "the 'this network' range"),
+    (UPLINK_RANGE, "the range of the labs' uplinks"),
+)
+
+
 def parse_subnet(text: str) -> IPv4Network:
     """A user-given IPv4 subnet in CIDR form; host bits set or a /31-/32 are refused."""
     try:
@@ -57,6 +69,12 @@ def parse_subnet(text: str) -> IPv4Network:
         raise InvalidNetworkConfig(f"invalid subnet {text}: {exc}") from None
     if "/" not in text or net.prefixlen > 30:
         raise InvalidNetworkConfig(f"invalid subnet {text}: use CIDR form, at most /30")
+    for reserved, why in UNUSABLE_SUBNETS:
+        if net.overlaps(reserved):
+            raise InvalidNetworkConfig(
+                f"invalid subnet {text}: it overlaps {reserved}, {why}; pick a private range "
+                "such as 10.10.0.0/16 or 192.168.100.0/24"
+            )
     return net
 
 

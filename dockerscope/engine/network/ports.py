@@ -82,7 +82,8 @@ def _port_range(text: str, what: str) -> list[int]:
     return [_port(text, what)]
 
 
-def _host_ip(text: str) -> str:
+def parse_host_ip(text: str) -> str:
+    """A host address to publish on (``-p ip:...`` or a binding's HostIp): unicast IPv4."""
     bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
     try:
         ip = ipaddress.ip_address(bare)
@@ -90,6 +91,8 @@ def _host_ip(text: str) -> str:
         raise InvalidNetworkConfig(f"Invalid ip address: {text}") from None
     if ip.version != 4:
         raise InvalidNetworkConfig(f"Invalid ip address: {text}: only IPv4 host addresses")
+    if ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255"):
+        raise InvalidNetworkConfig(f"Invalid ip address: {text}: not a unicast address")
     return str(ip)
 
 
@@ -113,7 +116,7 @@ def parse_publish(spec: str) -> list[PortBinding]:
         close = text.find("]")
         if close < 0:
             raise InvalidNetworkConfig(f"invalid port specification: {spec}")
-        host_ip = _host_ip(text[: close + 1])
+        host_ip = parse_host_ip(text[: close + 1])
         rest = text[close + 2 :].split(":")
         if len(rest) != 2:
             raise InvalidNetworkConfig(f"invalid port specification: {spec}")
@@ -125,7 +128,7 @@ def parse_publish(spec: str) -> list[PortBinding]:
         elif len(parts) == 2:
             host_part, container_part = parts
         elif len(parts) == 3:
-            host_ip = _host_ip(parts[0])
+            host_ip = parse_host_ip(parts[0])
             host_part, container_part = parts[1], parts[2]
         else:
             raise InvalidNetworkConfig(f"invalid port specification: {spec}")
@@ -171,7 +174,7 @@ def bindings_from_json(port_bindings: Mapping[str, Any] | None) -> list[PortBind
                 PortBinding(
                     container_port=container_port,
                     proto=proto,
-                    host_ip=_host_ip(host_ip) if host_ip else "",
+                    host_ip=parse_host_ip(host_ip) if host_ip else "",
                     host_port=_port(host_port_text, "hostPort") if host_port_text else 0,
                 )
             )
