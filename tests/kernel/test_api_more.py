@@ -144,3 +144,26 @@ def test_traffic_names_the_client_container(daemon: RunningDaemon) -> None:  # n
     assert inside[0]["path"] == "/v1.41/_ping" and inside[0]["status"] == 200
     assert all(c["client_container"] is None for c in calls if c["user_agent"] != "inside")
     assert daemon.call("DELETE", f"/containers/{cid}?force=1")[0] == 204
+
+
+def test_exec_with_wrong_types_is_400_and_the_daemon_goes_on(daemon: RunningDaemon) -> None:  # noqa: F811
+    cid = daemon.run("sleep", "1000")
+    try:
+        for body in (
+            {"Cmd": ["true"], "Env": [1]},
+            {"Cmd": ["true"], "User": 0},
+            {"Cmd": ["true"], "WorkingDir": ["/"]},
+            {"Cmd": ["true"], "ConsoleSize": [70000, 80]},
+        ):
+            status, out = daemon.call("POST", f"/containers/{cid}/exec", body)
+            assert status == 400, (body, out)
+            assert "Error" not in out["message"] and "object" not in out["message"]
+        status, made = daemon.call("POST", f"/containers/{cid}/exec", {"Cmd": ["true"]})
+        assert status == 201
+        for body in ({"Detach": {"x": 1}}, {"Tty": "yes"}, {"ConsoleSize": [-1, 5]}):
+            status, out = daemon.call("POST", f"/exec/{made['Id']}/start", body)
+            assert status == 400, (body, out)
+        status, _ = daemon.call("GET", "/_ping")
+        assert status == 200
+    finally:
+        daemon.call("DELETE", f"/containers/{cid}?force=1")

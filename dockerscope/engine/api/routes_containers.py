@@ -333,6 +333,14 @@ class ContainerRoutes:
         body = await req.json() or {}
         if not isinstance(body, dict):
             raise BadParameter("exec start config must be a JSON object")
+        for field in ("Detach", "Tty"):
+            if body.get(field) is not None and not isinstance(body[field], bool):
+                raise BadParameter(f"{field} must be true or false")
+        if body.get("ConsoleSize") is not None and not (
+            isinstance(body["ConsoleSize"], list)
+            and all(isinstance(c, int) and 0 <= c <= 65535 for c in body["ConsoleSize"])
+        ):
+            raise BadParameter("ConsoleSize must be [height, width], each 0..65535")
         e = self.mgr.exec_get(id)
         if body.get("Detach"):
             self.mgr.exec_start(id, None)

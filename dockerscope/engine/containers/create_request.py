@@ -302,9 +302,11 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         )
     console = hc.get("ConsoleSize") or [0, 0]
     if not (
-        isinstance(console, list) and len(console) == 2 and all(isinstance(c, int) for c in console)
+        isinstance(console, list)
+        and len(console) == 2
+        and all(isinstance(c, int) and 0 <= c <= 65535 for c in console)
     ):
-        raise BadParameter("HostConfig.ConsoleSize must be [height, width]")
+        raise BadParameter("HostConfig.ConsoleSize must be [height, width], each 0..65535")
     network_mode = _str(hc.get("NetworkMode"), "HostConfig.NetworkMode") or "default"
     if network_mode.startswith("container:"):
         # Joining another container's network stack: nothing of the stack is ours to shape.

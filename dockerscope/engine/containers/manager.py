@@ -772,9 +772,20 @@ class ContainerManager:
         if body.get("Privileged"):
             raise BadParameter("not supported by dockerscope: exec --privileged")
         env = body.get("Env") or []
-        if not isinstance(env, list):
+        if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
             raise BadParameter("Env must be a list of strings")
+        for key in ("User", "WorkingDir", "DetachKeys"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise BadParameter(f"{key} must be a string")
         size = body.get("ConsoleSize") or [0, 0]
+        if not (
+            isinstance(size, list)
+            and len(size) in (0, 2)
+            and all(
+                isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 65535 for c in size
+            )
+        ):
+            raise BadParameter("ConsoleSize must be [height, width], each 0..65535")
         detach_keys = body.get("DetachKeys") or ""
         try:
             parse_keys(detach_keys)
