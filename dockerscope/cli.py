@@ -427,6 +427,7 @@ def ensure_daemon(lab: Lab, say: Any = print, wait: float = 180.0) -> bool:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     with open(log, "ab") as out:
+        os.fchmod(out.fileno(), 0o600)  # the log holds containers' names, requests and errors
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,

@@ -165,5 +165,7 @@ def test_exec_with_wrong_types_is_400_and_the_daemon_goes_on(daemon: RunningDaem
             assert status == 400, (body, out)
         status, _ = daemon.call("GET", "/_ping")
         assert status == 200
+        # State (configs with their environment, logs) is root's alone, as /var/lib/docker.
+        assert daemon.lab.data_root.stat().st_mode & 0o777 == 0o700
     finally:
         daemon.call("DELETE", f"/containers/{cid}?force=1")
