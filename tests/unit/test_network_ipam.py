@@ -126,3 +126,20 @@ def test_special_ranges_are_refused_for_networks(subnet: str) -> None:
 
 def test_private_ranges_are_taken() -> None:
     assert str(choose_subnet("10.10.0.0/16", [], [])) == "10.10.0.0/16"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("com.docker.network.bridge.enable_icc", "false"),
+        ("com.docker.network.bridge.enable_ip_masquerade", "false"),
+        ("com.docker.network.driver.mtu", "1400"),
+    ],
+)
+def test_driver_options_are_refused_not_ignored(key: str, value: str) -> None:
+    from dockerscope.engine.network.manager import check_driver_options
+
+    with pytest.raises(InvalidNetworkConfig, match=f"not supported by dockerscope: .*{key}"):
+        check_driver_options({key: value})
+    check_driver_options({key: {"false": "true", "1400": "1500"}[value]})  # the default is fine
+    check_driver_options({"com.docker.network.bridge.name": "br-course"})

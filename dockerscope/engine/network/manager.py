@@ -88,6 +88,27 @@ BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 LINK_UP_TIMEOUT = 1.0
 
 
+#: Bridge driver options dockerscope takes only at Docker's default value: any other value
+#: is refused (400) rather than ignored, since the network would not behave as asked.
+DEFAULT_ONLY_OPTIONS = {
+    "com.docker.network.bridge.enable_icc": "true",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+    "com.docker.network.driver.mtu": "1500",
+    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+}
+
+
+def check_driver_options(options: dict[str, str]) -> None:
+    """Refuse a bridge option whose effect dockerscope does not make (see docs/api.md)."""
+    for key, default in DEFAULT_ONLY_OPTIONS.items():
+        value = options.get(key)
+        if value is not None and str(value).strip().lower() != default:
+            raise InvalidNetworkConfig(
+                f"not supported by dockerscope: network create -o {key}={value} "
+                f"(only Docker's default, {default}, is made)"
+            )
+
+
 ContainerRef = Any  # a container id (str) or an object with .id and .name (the engine's Container)
 
 
@@ -319,6 +340,7 @@ class NetworkManager:
             gw = choose_gateway(net_subnet, gateway)
             net_id = new_id()
             opts = dict(options or {})
+            check_driver_options(opts)
             bridge = opts.get(BRIDGE_NAME_OPTION) or f"br-{net_id[:12]}"
             if len(bridge) > 15:
                 raise InvalidNetworkConfig(f"bridge name {bridge} is longer than 15 characters")
