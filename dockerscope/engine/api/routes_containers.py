@@ -17,7 +17,7 @@ from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Respons
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.render import filter_containers, inspect, parse_filters, summary
 from dockerscope.engine.api.router import Router
-from dockerscope.engine.containers.create_request import parse_create
+from dockerscope.engine.containers.create_request import console_size, parse_create
 from dockerscope.engine.containers.detach import DetachWatcher, parse_keys
 from dockerscope.engine.containers.frames import STREAM_IDS, frame
 from dockerscope.engine.containers.logs import LogLine, read_log
@@ -336,11 +336,7 @@ class ContainerRoutes:
         for field in ("Detach", "Tty"):
             if body.get(field) is not None and not isinstance(body[field], bool):
                 raise BadParameter(f"{field} must be true or false")
-        if body.get("ConsoleSize") is not None and not (
-            isinstance(body["ConsoleSize"], list)
-            and all(isinstance(c, int) and 0 <= c <= 65535 for c in body["ConsoleSize"])
-        ):
-            raise BadParameter("ConsoleSize must be [height, width], each 0..65535")
+        console_size(body.get("ConsoleSize"))
         e = self.mgr.exec_get(id)
         if body.get("Detach"):
             self.mgr.exec_start(id, None)

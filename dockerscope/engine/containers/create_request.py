@@ -172,6 +172,19 @@ def _strings(value: Any, field: str) -> tuple[str, ...] | None:
 INT64_MAX = 2**63 - 1
 
 
+def console_size(value: Any, field: str = "ConsoleSize") -> tuple[int, int]:
+    """A ``[height, width]`` console size (absent or empty: 0, 0), each 0..65535 as a tty's."""
+    if value is None or value == []:
+        return (0, 0)
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 65535 for c in value)
+    ):
+        raise BadParameter(f"{field} must be [height, width], each 0..65535")
+    return (value[0], value[1])
+
+
 def _host_ip(text: str) -> str:
     """A binding's HostIp: empty (every address) or an IPv4 address, parsed as ``-p`` is."""
     if not text:
@@ -300,13 +313,7 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         raise BadParameter(
             f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )
-    console = hc.get("ConsoleSize") or [0, 0]
-    if not (
-        isinstance(console, list)
-        and len(console) == 2
-        and all(isinstance(c, int) and 0 <= c <= 65535 for c in console)
-    ):
-        raise BadParameter("HostConfig.ConsoleSize must be [height, width], each 0..65535")
+    console = console_size(hc.get("ConsoleSize"), "HostConfig.ConsoleSize")
     network_mode = _str(hc.get("NetworkMode"), "HostConfig.NetworkMode") or "default"
     if network_mode.startswith("container:"):
         # Joining another container's network stack: nothing of the stack is ours to shape.
@@ -349,7 +356,7 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         dns=_strings(hc.get("Dns"), "HostConfig.Dns") or (),
         dns_search=_strings(hc.get("DnsSearch"), "HostConfig.DnsSearch") or (),
         dns_options=_strings(hc.get("DnsOptions"), "HostConfig.DnsOptions") or (),
-        console_size=(console[0], console[1]),
+        console_size=console,
         endpoints=tuple(endpoints),
     )
 

@@ -31,7 +31,12 @@ from dockerscope.engine.api.errors import (
     no_such_container,
 )
 from dockerscope.engine.containers import etcfiles
-from dockerscope.engine.containers.create_request import CreateRequest, check_name, merge_env
+from dockerscope.engine.containers.create_request import (
+    CreateRequest,
+    check_name,
+    console_size,
+    merge_env,
+)
 from dockerscope.engine.containers.detach import parse_keys
 from dockerscope.engine.containers.logs import JsonLogWriter, LogLine
 from dockerscope.engine.containers.model import Container, ContainerConfig, State
@@ -777,15 +782,7 @@ class ContainerManager:
         for key in ("User", "WorkingDir", "DetachKeys"):
             if body.get(key) is not None and not isinstance(body[key], str):
                 raise BadParameter(f"{key} must be a string")
-        size = body.get("ConsoleSize") or [0, 0]
-        if not (
-            isinstance(size, list)
-            and len(size) in (0, 2)
-            and all(
-                isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 65535 for c in size
-            )
-        ):
-            raise BadParameter("ConsoleSize must be [height, width], each 0..65535")
+        size = console_size(body.get("ConsoleSize"))
         detach_keys = body.get("DetachKeys") or ""
         try:
             parse_keys(detach_keys)
@@ -802,7 +799,7 @@ class ContainerManager:
             attach_stdin=bool(body.get("AttachStdin")),
             attach_stdout=bool(body.get("AttachStdout")),
             attach_stderr=bool(body.get("AttachStderr")),
-            console_size=(int(size[0]), int(size[1])) if len(size) == 2 else (0, 0),
+            console_size=size,
             detach_keys=detach_keys,
         )
         self.execs[e.id] = e
