@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -32,12 +34,28 @@ def lab_name() -> str:
     return "t" + uuid.uuid4().hex[:8]
 
 
+#: Held by a test run while its kernel tests run. The leak check compares netns, links, rules and
+#: cgroups machine-wide, so a second test run on the same machine (a developer's beside CI's)
+#: waits for it rather than seeing the first run's labs come and go as leaks.
+KERNEL_LOCK = "/run/lock/dockerscope-kernel-tests.lock"
+
+
+@pytest.fixture(scope="session")
+def _kernel_tests_alone() -> Iterator[None]:
+    """Hold the machine-wide kernel-test lock from the first kernel test to the run's end."""
+    os.makedirs(os.path.dirname(KERNEL_LOCK), exist_ok=True)
+    with open(KERNEL_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_kernel_leaks(request: pytest.FixtureRequest):
     """For tests marked ``kernel``: fail if the test left kernel objects behind."""
     if "kernel" not in request.keywords or not IS_ROOT:
         yield
         return
+    request.getfixturevalue("_kernel_tests_alone")
     before = KernelInventory.take()
     yield
     # Processes can take a moment to be reaped after a kill.

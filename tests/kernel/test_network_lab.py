@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dockerscope.engine.api.errors import as_api_error
 from dockerscope.engine.network import (
     LabHost,
     NetworkInUse,
@@ -316,7 +317,7 @@ def test_port_already_allocated_leaves_no_rule(lab: Lab, nm: NetworkManager) -> 
     with pytest.raises(PortAllocated) as err:
         nm.publish(b, None, parse_publish("8090:90") + parse_publish("8080:80"))
     assert "Bind for 0.0.0.0:8080 failed: port is already allocated" in str(err.value)
-    assert err.value.status == 500
+    assert as_api_error(err.value).status == 500
     assert normalise_save(lab_sh(lab, "iptables-save")) == normalise_save(before)
     assert nm.ports(b) == []
     # 8090 was rolled back: it can be taken now, and "-p 80" picks Docker's first ephemeral port.
@@ -345,7 +346,7 @@ def test_network_rm_refused_while_attached(lab: Lab, nm: NetworkManager) -> None
     cid = container(nm, "user", "busy")
     with pytest.raises(NetworkInUse) as err:
         nm.remove("busy")
-    assert err.value.status == 409
+    assert as_api_error(err.value).status == 409
     assert str(err.value) == (
         f"error while removing network: network busy id {net.id} has active endpoints"
     )

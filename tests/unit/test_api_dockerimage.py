@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 import tarfile
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def test_no_cli_falls_back_to_the_stdlib_client(tmp_path: Path) -> None:
 
 def test_no_python_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(sys, "executable", "")
     with pytest.raises(dockerimage.ImageError, match="no docker CLI .* and no python3"):
         dockerimage.stdlib_client()
 

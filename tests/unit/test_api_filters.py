@@ -2,9 +2,9 @@
 
 import pytest
 
-from dockerscope.engine.api.errors import BadParameter, NotSupported
 from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.platform import check_platform, host_platform
+from dockerscope.engine.errors import InvalidArgument, NotSupported
 
 
 def test_known_filters_pass_unknown_are_named() -> None:
@@ -19,7 +19,7 @@ def test_known_filters_pass_unknown_are_named() -> None:
         NotSupported, match="not supported by dockerscope: container prune --filter until"
     ):
         checked_filters({"until": ["1h"]}, set(), "container prune")
-    with pytest.raises(BadParameter):
+    with pytest.raises(InvalidArgument):
         checked_filters(["not", "an", "object"], set(), "x")
 
 

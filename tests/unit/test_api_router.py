@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from dockerscope.engine.api.errors import ApiError, BadParameter, as_api_error
+from dockerscope.engine.api.errors import ApiError, as_api_error
 from dockerscope.engine.api.http import Peer, Request, Response
 from dockerscope.engine.api.router import Router, split_version
+from dockerscope.engine.errors import InvalidArgument
 
 
 def make_request(method: str, target: str, body: bytes = b"") -> Request:
@@ -35,9 +36,9 @@ def test_version_prefixes(path: str, version: str | None, rest: str) -> None:
 
 
 def test_too_new_and_too_old_versions_are_400_with_dockers_words() -> None:
-    with pytest.raises(BadParameter, match="client version 1.48 is too new"):
+    with pytest.raises(InvalidArgument, match="client version 1.48 is too new"):
         split_version("/v1.48/info")
-    with pytest.raises(BadParameter, match="client version 1.12 is too old"):
+    with pytest.raises(InvalidArgument, match="client version 1.12 is too old"):
         split_version("/v1.12/info")
 
 
@@ -99,22 +100,15 @@ async def test_unexpected_exceptions_become_500_not_crashes() -> None:
     assert json.loads(reply.body) == {"message": "disk on fire"}
 
 
-class ImageNotFound(Exception):
-    status = 404
+def test_error_kinds_map_to_dockers_statuses() -> None:
+    from dockerscope.engine.images.errors import ImageNotFound, UnsafeTar
+    from dockerscope.engine.network.errors import NetworkInUse, PortAllocated, SubnetOverlap
 
-
-class NetworkInUse(Exception):
-    pass
-
-
-class SubnetOverlap(Exception):
-    pass
-
-
-def test_other_modules_errors_map_by_status_or_name() -> None:
     assert as_api_error(ImageNotFound("No such image: x:latest")).status == 404
     assert as_api_error(NetworkInUse("in use")).status == 409
-    assert as_api_error(SubnetOverlap("overlap")).status == 400
+    assert as_api_error(SubnetOverlap()).status == 400
+    assert as_api_error(UnsafeTar("../x", "climbs out")).status == 400
+    assert as_api_error(PortAllocated("port is already allocated")).status == 500
     assert as_api_error(ValueError("bad")).status == 400
     assert as_api_error(OSError("disk on fire")).status == 500
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from dockerscope.engine.api.errors import BadParameter, NotSupported
+from dockerscope.engine.api.errors import as_api_error
 from dockerscope.engine.containers.create_request import check_name, merge_env, parse_create
+from dockerscope.engine.errors import InvalidArgument, NotSupported
 
 # What docker CLI 28 sends for `docker run -d --name web -p 8080:8080 -m 64m busybox sleep 9`
 CLI_BODY: dict[str, Any] = {
@@ -120,7 +121,7 @@ def test_unsupported_host_config_is_refused_with_the_flag(key: str, value: Any, 
     body["HostConfig"][key] = value
     with pytest.raises(NotSupported) as info:
         parse_create(body)
-    assert info.value.status == 400
+    assert as_api_error(info.value).status == 400
     assert info.value.message.startswith("not supported by dockerscope: ")
     assert flag in info.value.message
 
@@ -132,7 +133,7 @@ def test_network_container_mode_is_accepted_without_ports() -> None:
     body["HostConfig"]["PublishAllPorts"] = False
     assert parse_create(body).host.network_mode == "container:web"
     body["HostConfig"]["PortBindings"] = {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
-    with pytest.raises(BadParameter, match="port publishing and the container type"):
+    with pytest.raises(InvalidArgument, match="port publishing and the container type"):
         parse_create(body)
 
 
@@ -158,7 +159,7 @@ def test_anonymous_volumes_and_healthchecks_are_refused() -> None:
     ],
 )
 def test_malformed_bodies_are_clear_400s(body: Any, message: str) -> None:
-    with pytest.raises(BadParameter, match=message):
+    with pytest.raises(InvalidArgument, match=message):
         parse_create(body)
 
 
@@ -166,7 +167,7 @@ def test_names() -> None:
     assert check_name("/web") == "web"
     assert check_name("my_app.1") == "my_app.1"
     for bad in ("x", "-web", "we b", "a/b"):
-        with pytest.raises(BadParameter, match="Invalid container name"):
+        with pytest.raises(InvalidArgument, match="Invalid container name"):
             check_name(bad)
 
 
@@ -207,7 +208,7 @@ def test_env_merge_keeps_image_order_and_overrides() -> None:
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(host: dict, message: str) -> None:
-    with pytest.raises(BadParameter) as err:
+    with pytest.raises(InvalidArgument) as err:
         parse_create({"Image": "busybox", "HostConfig": host})
     assert message in str(err.value)
 

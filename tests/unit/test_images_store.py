@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dockerscope.engine.api.errors import as_api_error
 from dockerscope.engine.images import (
     BadImage,
     Conflict,
@@ -187,7 +188,7 @@ def test_remove_refuses_while_in_use_and_cleans_layers(store: ImageStore) -> Non
 
     with pytest.raises(ImageInUse, match="container web") as err:
         store.remove("hello", in_use=used)
-    assert err.value.status == 409
+    assert as_api_error(err.value).status == 409
     with pytest.raises(ImageInUse):
         store.remove(img.id, in_use=used)
     assert store.get("hello").id == img.id
@@ -281,7 +282,7 @@ def test_other_names_are_not_available_offline(store: ImageStore) -> None:
     with pytest.raises(ImageNotFound, match="image 'nginx' is not available offline") as err:
         store.ensure_builtin("nginx")
     assert "dockerscope import" in str(err.value)
-    assert err.value.status == 404
+    assert as_api_error(err.value).status == 404
     with pytest.raises(ImageNotFound, match="busybox:latest"):
         store.ensure_builtin("busybox:0.1")
     assert store.is_builtin("debian:bookworm") and not store.is_builtin("nginx")

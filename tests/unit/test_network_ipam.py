@@ -6,6 +6,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
+from dockerscope.engine.api.errors import as_api_error
 from dockerscope.engine.network.errors import (
     AddressExhausted,
     InvalidNetworkConfig,
@@ -58,7 +59,7 @@ def test_choose_subnet_requested_overlap_refused_with_dockers_words() -> None:
     with pytest.raises(SubnetOverlap) as err:
         choose_subnet("172.18.0.0/24", [N("172.17.0.0/16"), N("172.18.0.0/16")], [])
     assert str(err.value) == "Pool overlaps with other one on this address space"
-    assert err.value.status == 400
+    assert as_api_error(err.value).status == 400
 
 
 def test_choose_subnet_requested_free_and_automatic_skips_routes() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from dockerscope.engine.api.errors import as_api_error
 from dockerscope.engine.network.errors import (
     EndpointNotFound,
     InvalidNetworkConfig,
@@ -53,7 +54,7 @@ def test_lookup_by_id_prefix_and_not_found(nm: NetworkManager) -> None:
     assert nm.get(host.id) == host == nm.get(host.id[:6])
     with pytest.raises(NetworkNotFound) as err:
         nm.get("nope")
-    assert err.value.status == 404 and str(err.value) == "network nope not found"
+    assert as_api_error(err.value).status == 404 and str(err.value) == "network nope not found"
 
 
 def test_refusals_before_any_kernel_work(nm: NetworkManager) -> None:
@@ -62,7 +63,7 @@ def test_refusals_before_any_kernel_work(nm: NetworkManager) -> None:
     assert str(err.value) == "bridge is a pre-defined network and cannot be removed"
     with pytest.raises(NetworkExists) as exists:
         nm.create("host")
-    assert exists.value.status == 409
+    assert as_api_error(exists.value).status == 409
     for bad in ("", "-x", "a b", "x/y"):
         with pytest.raises(InvalidNetworkConfig):
             nm.create(bad)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockerscope.engine.api.errors import BadParameter, NotSupported
 from dockerscope.engine.api.render import parse_filters
+from dockerscope.engine.errors import InvalidArgument, NotSupported
 
 
 def checked_filters(raw: Any, allowed: set[str], what: str) -> dict[str, list[str]]:
@@ -14,7 +14,7 @@ def checked_filters(raw: Any, allowed: set[str], what: str) -> dict[str, list[st
     try:
         flt = parse_filters(raw)
     except ValueError as exc:
-        raise BadParameter(str(exc)) from None
+        raise InvalidArgument(str(exc)) from None
     for key in flt:
         if key not in allowed:
             raise NotSupported(f"{what} --filter {key}")

@@ -24,7 +24,8 @@ from typing import Any
 
 import h11
 
-from dockerscope.engine.api.errors import ApiError, BadParameter
+from dockerscope.engine.api.errors import ApiError
+from dockerscope.engine.errors import InvalidArgument
 
 READ_SIZE = 65536
 MAX_JSON_BODY = 16 * 1024 * 1024
@@ -103,7 +104,7 @@ class Request:
         try:
             return int(value)
         except ValueError:
-            raise BadParameter(f"invalid value for {name}: {value!r}") from None
+            raise InvalidArgument(f"invalid value for {name}: {value!r}") from None
 
     def json_q(self, name: str) -> Any:
         """A JSON-encoded query parameter (``filters``), or None."""
@@ -112,8 +113,8 @@ class Request:
             return None
         try:
             return decode_json(value.encode())
-        except BadParameter:
-            raise BadParameter(f"invalid {name} parameter: not JSON: {value[:200]!r}") from None
+        except InvalidArgument:
+            raise InvalidArgument(f"invalid {name} parameter: not JSON: {value[:200]!r}") from None
 
     @property
     def upgrade(self) -> bool:
@@ -144,7 +145,7 @@ class Request:
         async for chunk in self.chunks():
             size += len(chunk)
             if size > limit:
-                raise BadParameter(f"request body larger than {limit} bytes")
+                raise InvalidArgument(f"request body larger than {limit} bytes")
             parts.append(chunk)
         return b"".join(parts)
 
@@ -153,7 +154,7 @@ class Request:
         raw = await self.body()
         if not raw.strip():
             if required:
-                raise BadParameter("request body is empty: a JSON object was expected")
+                raise InvalidArgument("request body is empty: a JSON object was expected")
             return None
         return decode_json(raw)
 
@@ -183,15 +184,17 @@ def json_depth(raw: bytes) -> int:
 def decode_json(raw: bytes) -> Any:
     """A request's JSON, or a 400 that says what is wrong with it (never a decoder's crash)."""
     if json_depth(raw) > MAX_JSON_DEPTH:
-        raise BadParameter(f"malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH}")
+        raise InvalidArgument(
+            f"malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH}"
+        )
     try:
         return json.loads(raw)
     except RecursionError:
-        raise BadParameter(
+        raise InvalidArgument(
             f"malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH}"
         ) from None
     except ValueError as exc:
-        raise BadParameter(f"malformed JSON in request body: {exc}") from None
+        raise InvalidArgument(f"malformed JSON in request body: {exc}") from None
 
 
 @dataclass
@@ -400,7 +403,7 @@ class _Connection:
         except h11.RemoteProtocolError as exc:
             # A broken body (bad chunk size, missing CRLF, a line too long...): the handler
             # answers 400 with this, and the connection is closed after it.
-            raise BadParameter(f"bad HTTP request body: {_short(exc)}") from None
+            raise InvalidArgument(f"bad HTTP request body: {_short(exc)}") from None
         if isinstance(event, h11.Data):
             return bytes(event.data)
         if isinstance(event, h11.EndOfMessage):

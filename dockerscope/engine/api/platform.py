@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform as _platform
 
-from dockerscope.engine.api.errors import NotSupported
+from dockerscope.engine.errors import NotSupported
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 

@@ -7,14 +7,9 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dockerscope.engine.api.errors import (
-    WRONG_SHAPE,
-    ApiError,
-    BadParameter,
-    NotFound,
-    as_api_error,
-)
+from dockerscope.engine.api.errors import WRONG_SHAPE, ApiError, as_api_error
 from dockerscope.engine.api.http import Reply, Request, Response
+from dockerscope.engine.errors import InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +33,12 @@ def split_version(path: str) -> tuple[str | None, str]:
         return None, path
     version, rest = m.group(1), m.group(2)
     if _vkey(version) > _vkey(MAX_API_VERSION):
-        raise BadParameter(
+        raise InvalidArgument(
             f"client version {version} is too new. "
             f"Maximum supported API version is {MAX_API_VERSION}"
         )
     if _vkey(version) < _vkey(MIN_API_VERSION):
-        raise BadParameter(
+        raise InvalidArgument(
             f"client version {version} is too old. Minimum supported API version is "
             f"{MIN_API_VERSION}, please upgrade your client to a newer version"
         )

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from dockerscope.engine.api.errors import BadParameter, Conflict, NotSupported
 from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
@@ -22,6 +21,7 @@ from dockerscope.engine.containers.detach import DetachWatcher, parse_keys
 from dockerscope.engine.containers.frames import STREAM_IDS, frame
 from dockerscope.engine.containers.logs import LogLine, read_log
 from dockerscope.engine.containers.status import iso
+from dockerscope.engine.errors import Conflict, InvalidArgument, NotSupported
 
 RAW = "application/vnd.docker.raw-stream"
 INIT_LAYER_PATHS = ("/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
@@ -34,7 +34,9 @@ def _time_q(req: Request, name: str) -> float | None:
     try:
         return float(value)  # type: ignore[arg-type]
     except ValueError:
-        raise BadParameter(f"invalid value for {name}: {value!r} (unix seconds expected)") from None
+        raise InvalidArgument(
+            f"invalid value for {name}: {value!r} (unix seconds expected)"
+        ) from None
 
 
 class ContainerRoutes:
@@ -95,7 +97,7 @@ class ContainerRoutes:
             filters = parse_filters(req.json_q("filters"))
             found = filter_containers(list(self.mgr.containers.values()), filters, req.flag("all"))
         except ValueError as exc:
-            raise BadParameter(str(exc)) from None
+            raise InvalidArgument(str(exc)) from None
         found.sort(key=lambda c: c.created, reverse=True)
         limit = req.int_q("limit", -1) or -1
         if limit > 0:
@@ -163,7 +165,7 @@ class ContainerRoutes:
         c = self.mgr.get(id)
         condition = req.q("condition") or "not-running"
         if condition not in ("not-running", "next-exit", "removed"):
-            raise BadParameter(f"invalid condition: {condition!r}")
+            raise InvalidArgument(f"invalid condition: {condition!r}")
 
         async def body() -> AsyncIterator[bytes]:
             # The head goes out at once (clients wait before they start); the body on exit.
@@ -183,7 +185,7 @@ class ContainerRoutes:
     async def rename(self, req: Request, id: str) -> Response:
         name = req.q("name")
         if not name:
-            raise BadParameter("name is required")
+            raise InvalidArgument("name is required")
         self.mgr.rename(id, name)
         return Response.empty()
 
@@ -197,14 +199,14 @@ class ContainerRoutes:
         c = self.mgr.get(id)
         stdout, stderr = req.flag("stdout"), req.flag("stderr")
         if not (stdout or stderr):
-            raise BadParameter("Bad parameters: you must choose at least one stream")
+            raise InvalidArgument("Bad parameters: you must choose at least one stream")
         tail_q = req.q("tail", "all")
         tail = None
         if tail_q not in ("all", ""):
             try:
                 tail = int(tail_q)  # type: ignore[arg-type]
             except ValueError:
-                raise BadParameter(f"invalid value for tail: {tail_q!r}") from None
+                raise InvalidArgument(f"invalid value for tail: {tail_q!r}") from None
         stamps = req.flag("timestamps")
         tty = c.config.tty
         lines = self.mgr.logs(
@@ -231,13 +233,13 @@ class ContainerRoutes:
                 ["ps", *args], capture_output=True, text=True, timeout=10, check=True
             ).stdout
         except subprocess.CalledProcessError as exc:
-            raise BadParameter(f"ps: {exc.stderr.strip()}") from None
+            raise InvalidArgument(f"ps: {exc.stderr.strip()}") from None
         lines = out.splitlines()
         if not lines:
             return Response.json({"Titles": [], "Processes": []})
         titles = lines[0].split()
         if "PID" not in titles:
-            raise BadParameter("Couldn't find PID field in ps output")
+            raise InvalidArgument("Couldn't find PID field in ps output")
         col = titles.index("PID")
         procs = []
         for line in lines[1:]:
@@ -267,7 +269,7 @@ class ContainerRoutes:
         try:
             keys = parse_keys(req.q("detachKeys")) if c.config.tty else b""
         except ValueError as exc:
-            raise BadParameter(str(exc)) from None
+            raise InvalidArgument(str(exc)) from None
         want = {s for s in ("stdout", "stderr") if req.flag(s)}
         use_stdin = req.flag("stdin") and c.config.open_stdin
         backlog: list[LogLine] = []
@@ -325,17 +327,17 @@ class ContainerRoutes:
     async def exec_create(self, req: Request, id: str) -> Response:
         body = await req.json(required=True)
         if not isinstance(body, dict):
-            raise BadParameter("exec config must be a JSON object")
+            raise InvalidArgument("exec config must be a JSON object")
         e = self.mgr.exec_create(id, body)
         return Response.json({"Id": e.id}, 201)
 
     async def exec_start(self, req: Request, id: str) -> Hijack | Response:
         body = await req.json() or {}
         if not isinstance(body, dict):
-            raise BadParameter("exec start config must be a JSON object")
+            raise InvalidArgument("exec start config must be a JSON object")
         for field in ("Detach", "Tty"):
             if body.get(field) is not None and not isinstance(body[field], bool):
-                raise BadParameter(f"{field} must be true or false")
+                raise InvalidArgument(f"{field} must be true or false")
         console_size(body.get("ConsoleSize"))
         e = self.mgr.exec_get(id)
         if body.get("Detach"):

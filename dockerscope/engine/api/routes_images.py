@@ -8,11 +8,11 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import IO, Any
 
-from dockerscope.engine.api.errors import BadParameter, NotFound, NotSupported
 from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.router import Router
+from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
 
 
 async def _spool(req: Request) -> IO[bytes]:
@@ -175,7 +175,7 @@ class ImageRoutes:
             return await self._import(req, src)
         name = req.q("fromImage")
         if not name:
-            raise BadParameter("fromImage or fromSrc is required")
+            raise InvalidArgument("fromImage or fromSrc is required")
         check_platform(req.q("platform"))
         tag = req.q("tag") or ""
         ref = f"{name}:{tag}" if tag and ":" not in name.rsplit("/", 1)[-1] else name
@@ -297,13 +297,13 @@ class ImageRoutes:
     async def save_many(self, req: Request) -> StreamResponse:
         names = req.query.get("names", [])
         if not names:
-            raise BadParameter("no images given (names=...)")
+            raise InvalidArgument("no images given (names=...)")
         return await self._save(names)
 
     async def tag(self, req: Request, name: str) -> Response:
         repo = req.q("repo")
         if not repo:
-            raise BadParameter("repository name must have at least one component")
+            raise InvalidArgument("repository name must have at least one component")
         tag = req.q("tag") or "latest"
         self.store.tag(name, f"{repo}:{tag}")
         self.d.events.emit("image", "tag", self.store.get(name).id, {"name": f"{repo}:{tag}"})
@@ -332,7 +332,7 @@ class ImageRoutes:
     async def commit(self, req: Request) -> Response:
         ref = req.q("container")
         if not ref:
-            raise BadParameter("container is required")
+            raise InvalidArgument("container is required")
         c = self.d.containers.get(ref)
         body = await req.json() or {}
         repo, tag = req.q("repo") or "", req.q("tag") or ""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockerscope.engine.api.errors import BadParameter, NotSupported
 from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Request, Response
 from dockerscope.engine.api.render import parse_filters
 from dockerscope.engine.api.router import Router
+from dockerscope.engine.errors import InvalidArgument, NotSupported
 
 PREDEFINED = ("bridge", "host", "none")
 
@@ -50,7 +50,7 @@ class NetworkRoutes:
         try:
             filters = parse_filters(req.json_q("filters"))
         except ValueError as exc:
-            raise BadParameter(str(exc)) from None
+            raise InvalidArgument(str(exc)) from None
         out = []
         for n in self.net.list():
             if "name" in filters and not any(v in n.name for v in filters["name"]):
@@ -74,10 +74,10 @@ class NetworkRoutes:
     async def create(self, req: Request) -> Response:
         body = await req.json(required=True)
         if not isinstance(body, dict):
-            raise BadParameter("network config must be a JSON object")
+            raise InvalidArgument("network config must be a JSON object")
         name = body.get("Name")
         if not name or not isinstance(name, str):
-            raise BadParameter("network name is required")
+            raise InvalidArgument("network name is required")
         if body.get("EnableIPv6"):
             raise NotSupported("--ipv6")
         driver = body.get("Driver") or "bridge"
@@ -132,7 +132,7 @@ class NetworkRoutes:
         body = await req.json(required=True)
         ref = (body or {}).get("Container")
         if not ref:
-            raise BadParameter("Container is required")
+            raise InvalidArgument("Container is required")
         c = self.d.containers.get(ref)
         n = self.net.get(id)
         cfg = (body or {}).get("EndpointConfig") or {}
@@ -147,7 +147,7 @@ class NetworkRoutes:
         body = await req.json(required=True)
         ref = (body or {}).get("Container")
         if not ref:
-            raise BadParameter("Container is required")
+            raise InvalidArgument("Container is required")
         c = self.d.containers.get(ref)
         n = self.net.get(id)
         await self.d.containers.disconnect(c.id, n.name, bool((body or {}).get("Force")))

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dockerscope.engine.api.errors import BadParameter, NotFound, NotSupported
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.router import API_VERSION, MIN_API_VERSION, Router
 from dockerscope.engine.containers.status import iso
+from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
 
 
 def engine_version() -> str:
@@ -229,7 +229,7 @@ class SystemRoutes:
             _parse_time(req.q("since"))
             _parse_time(req.q("until"))
         except ValueError as exc:
-            raise BadParameter(str(exc)) from None
+            raise InvalidArgument(str(exc)) from None
         return StreamResponse(stream)
 
     async def df(self, req: Request) -> Response:

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dockerscope.engine.api.errors import BadParameter, NotSupported
 from dockerscope.engine.containers.model import ContainerConfig, HostSettings
+from dockerscope.engine.errors import InvalidArgument, NotSupported
 from dockerscope.engine.network.errors import InvalidNetworkConfig
 from dockerscope.engine.network.ports import parse_host_ip
 
@@ -166,7 +166,7 @@ def _strings(value: Any, field: str) -> tuple[str, ...] | None:
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise BadParameter(f"{field} must be a list of strings")
+    raise InvalidArgument(f"{field} must be a list of strings")
 
 
 INT64_MAX = 2**63 - 1
@@ -181,7 +181,7 @@ def console_size(value: Any, field: str = "ConsoleSize") -> tuple[int, int]:
         and len(value) == 2
         and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 65535 for c in value)
     ):
-        raise BadParameter(f"{field} must be [height, width], each 0..65535")
+        raise InvalidArgument(f"{field} must be [height, width], each 0..65535")
     return (value[0], value[1])
 
 
@@ -192,16 +192,16 @@ def _host_ip(text: str) -> str:
     try:
         return parse_host_ip(text)
     except InvalidNetworkConfig as exc:  # the network's own error kind: a 400 here
-        raise BadParameter(f"HostConfig.PortBindings HostIp: {exc}") from None
+        raise InvalidArgument(f"HostConfig.PortBindings HostIp: {exc}") from None
 
 
 def _int(value: Any, field: str) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadParameter(f"{field} must be an integer")
+        raise InvalidArgument(f"{field} must be an integer")
     if value < 0:
-        raise BadParameter(f"{field} must not be negative")
+        raise InvalidArgument(f"{field} must not be negative")
     return value
 
 
@@ -209,7 +209,7 @@ def _bool(value: Any, field: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise BadParameter(f"{field} must be true or false")
+        raise InvalidArgument(f"{field} must be true or false")
     return value
 
 
@@ -217,7 +217,7 @@ def _str(value: Any, field: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise BadParameter(f"{field} must be a string")
+        raise InvalidArgument(f"{field} must be a string")
     return value
 
 
@@ -225,7 +225,7 @@ def _dict(value: Any, field: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadParameter(f"{field} must be a JSON object")
+        raise InvalidArgument(f"{field} must be a JSON object")
     return value
 
 
@@ -233,14 +233,14 @@ def _port_key(port: str) -> str:
     num, _, proto = port.partition("/")
     proto = proto or "tcp"
     if not num.isdigit() or not 0 < int(num) < 65536 or proto not in ("tcp", "udp", "sctp"):
-        raise BadParameter(f"invalid port specification: {port!r}")
+        raise InvalidArgument(f"invalid port specification: {port!r}")
     return f"{int(num)}/{proto}"
 
 
 def check_name(name: str) -> str:
     """A container name without its "/", or a 400 with Docker's wording."""
     if not NAME_RE.match(name):
-        raise BadParameter(
+        raise InvalidArgument(
             f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )
     return name.lstrip("/")
@@ -250,13 +250,15 @@ def _check_binds(binds: tuple[str, ...]) -> tuple[str, ...]:
     for b in binds:
         parts = b.split(":")
         if len(parts) not in (2, 3):
-            raise BadParameter(f"invalid volume specification: '{b}'")
+            raise InvalidArgument(f"invalid volume specification: '{b}'")
         src, dst = parts[0], parts[1]
         mode = parts[2] if len(parts) == 3 else "rw"
         if not src.startswith("/"):
             raise NotSupported(f"named volumes (-v {b}): use a host path")
         if not dst.startswith("/"):
-            raise BadParameter(f"invalid volume specification: '{b}': mount path must be absolute")
+            raise InvalidArgument(
+                f"invalid volume specification: '{b}': mount path must be absolute"
+            )
         for m in mode.split(","):
             if m not in ("ro", "rw", "z", "Z", "private", "rprivate", "nocopy", ""):
                 raise NotSupported(f"volume mode {m!r} in -v {b}")
@@ -288,29 +290,29 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         key = _port_key(port)
         pairs = []
         if binds is not None and not isinstance(binds, list):
-            raise BadParameter(f"HostConfig.PortBindings[{port!r}] must be a list of bindings")
+            raise InvalidArgument(f"HostConfig.PortBindings[{port!r}] must be a list of bindings")
         for b in binds or [{}]:
             b = _dict(b, "HostConfig.PortBindings entry")
             host_port = _str(b.get("HostPort"), "HostPort")
             if host_port and not (
                 host_port.isascii() and host_port.isdigit() and 0 < int(host_port) < 65536
             ):
-                raise BadParameter(f"invalid host port {host_port!r} for {port}")
+                raise InvalidArgument(f"invalid host port {host_port!r} for {port}")
             pairs.append((_host_ip(_str(b.get("HostIp"), "HostIp")), host_port))
         port_bindings.append((key, tuple(pairs)))
 
     pids = hc.get("PidsLimit")
     if pids is not None and not isinstance(pids, int):
-        raise BadParameter("HostConfig.PidsLimit must be an integer")
+        raise InvalidArgument("HostConfig.PidsLimit must be an integer")
     memory = _int(hc.get("Memory"), "HostConfig.Memory")
     if memory and memory < 6 * 1024 * 1024:
-        raise BadParameter("Minimum memory limit allowed is 6MB")
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
     if memory > INT64_MAX:
-        raise BadParameter("HostConfig.Memory is out of range (at most 2^63-1 bytes)")
+        raise InvalidArgument("HostConfig.Memory is out of range (at most 2^63-1 bytes)")
     nano = _int(hc.get("NanoCpus"), "HostConfig.NanoCpus")
     cpus = os.cpu_count() or 1
     if nano and not 10_000_000 <= nano <= cpus * 1_000_000_000:
-        raise BadParameter(
+        raise InvalidArgument(
             f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )
     console = console_size(hc.get("ConsoleSize"), "HostConfig.ConsoleSize")
@@ -318,9 +320,9 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
     if network_mode.startswith("container:"):
         # Joining another container's network stack: nothing of the stack is ours to shape.
         if not network_mode.partition(":")[2]:
-            raise BadParameter("--network container: needs a container name or id")
+            raise InvalidArgument("--network container: needs a container name or id")
         if port_bindings or _bool(hc.get("PublishAllPorts"), "HostConfig.PublishAllPorts"):
-            raise BadParameter(
+            raise InvalidArgument(
                 "conflicting options: port publishing and the container type network mode"
             )
 
@@ -362,9 +364,9 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
 
 
 def parse_create(body: Any, name: str | None = None) -> CreateRequest:
-    """Validate a create body; raise a 400 (``BadParameter``/``NotSupported``) on anything off."""
+    """Validate a create body; raise ``InvalidArgument`` (or ``NotSupported``) on anything off."""
     if not isinstance(body, dict):
-        raise BadParameter("container config must be a JSON object")
+        raise InvalidArgument("container config must be a JSON object")
     for key, value in body.items():
         if key in HANDLED_CONFIG:
             continue
@@ -373,25 +375,25 @@ def parse_create(body: Any, name: str | None = None) -> CreateRequest:
         raise NotSupported(REFUSED_CONFIG.get(key, f"Config.{key}"))
     image = _str(body.get("Image"), "Image")
     if not image:
-        raise BadParameter("Config.Image is required")
+        raise InvalidArgument("Config.Image is required")
     for field in ("Cmd", "Entrypoint"):
         v = body.get(field)
         if v is not None and not isinstance(v, (list, str)):
-            raise BadParameter(f"{field} must be a list of strings")
+            raise InvalidArgument(f"{field} must be a list of strings")
     env = _strings(body.get("Env"), "Env") or ()
     for e in env:
         if not e or e.startswith("="):
-            raise BadParameter(f"invalid environment variable: {e!r}")
+            raise InvalidArgument(f"invalid environment variable: {e!r}")
     labels = _dict(body.get("Labels"), "Labels")
     exposed = tuple(_port_key(p) for p in _dict(body.get("ExposedPorts"), "ExposedPorts"))
     stop_timeout = body.get("StopTimeout")
     if stop_timeout is not None and (
         isinstance(stop_timeout, bool) or not isinstance(stop_timeout, int)
     ):
-        raise BadParameter("StopTimeout must be an integer")
+        raise InvalidArgument("StopTimeout must be an integer")
     hostname = _str(body.get("Hostname"), "Hostname")
     if hostname and not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$", hostname):
-        raise BadParameter(f"invalid hostname {hostname!r}")
+        raise InvalidArgument(f"invalid hostname {hostname!r}")
     config = ContainerConfig(
         image=image,
         cmd=_strings(body.get("Cmd"), "Cmd"),
@@ -413,7 +415,7 @@ def parse_create(body: Any, name: str | None = None) -> CreateRequest:
         stop_timeout=stop_timeout,
     )
     if config.working_dir and not config.working_dir.startswith("/"):
-        raise BadParameter(
+        raise InvalidArgument(
             f"the working directory '{config.working_dir}' is invalid, "
             "it needs to be an absolute path"
         )

@@ -21,15 +21,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dockerscope.engine.api.errors import (
-    BadParameter,
-    Conflict,
-    Forbidden,
-    NotFound,
-    NotModified,
-    ServerError,
-    no_such_container,
-)
 from dockerscope.engine.containers import etcfiles
 from dockerscope.engine.containers.create_request import (
     CreateRequest,
@@ -44,6 +35,15 @@ from dockerscope.engine.containers.names import random_name
 from dockerscope.engine.containers.networking import ContainerNetworking, NetSetup
 from dockerscope.engine.containers.process import FdWriter, OutputReader, Stdio, set_winsize
 from dockerscope.engine.containers.store import ContainerStore
+from dockerscope.engine.errors import (
+    Conflict,
+    Forbidden,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    NotModified,
+    no_such_container,
+)
 from dockerscope.engine.events import EventBus
 from dockerscope.engine.paths import Lab
 
@@ -174,7 +174,7 @@ class ContainerManager:
             if len(matches) == 1:
                 return matches[0]
             if len(matches) > 1:
-                raise BadParameter(f"multiple IDs found with provided prefix: {ref}")
+                raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
         raise no_such_container(ref)
 
     def container_of_pid(self, pid: int) -> str | None:
@@ -224,7 +224,7 @@ class ContainerManager:
             # the newcomer that container's hostname: they share one network identity.
             joined = self.get(net.partition(":")[2])
             if req.config.hostname:
-                raise BadParameter("conflicting options: hostname and the network mode")
+                raise InvalidArgument("conflicting options: hostname and the network mode")
             req = replace(req, host=replace(req.host, network_mode=f"container:{joined.id}"))
         elif net not in ("default", "bridge", "host", "none") and self.net.networks is not None:
             self.net.networks.get(net)  # 404 "network x not found" before anything is written
@@ -253,7 +253,7 @@ class ContainerManager:
         if cfg.entrypoint == ("",):  # --entrypoint "" clears the image's entrypoint
             merged = replace(merged, entrypoint=None)
         if not merged.argv:
-            raise BadParameter("No command specified")
+            raise InvalidArgument("No command specified")
         c = Container(
             id=cid,
             name=name,
@@ -268,7 +268,7 @@ class ContainerManager:
         except OSError as exc:
             self.containers.pop(cid, None)
             self.store.delete(cid)
-            raise ServerError(f"cannot write the container's state: {exc}") from exc
+            raise Internal(f"cannot write the container's state: {exc}") from exc
         self._exit_future(cid)
         self._removed_future(cid)
         self.events.emit("container", "create", cid, self._attrs(c))
@@ -394,7 +394,7 @@ class ContainerManager:
                 self._save(c)
                 if c.host.auto_remove:
                     await self._remove(c)  # as dockerd: --rm also cleans up a failed start
-                raise BadParameter(f"failed to start container {c.id[:12]}: {exc}") from exc
+                raise InvalidArgument(f"failed to start container {c.id[:12]}: {exc}") from exc
             if c.host.auto_remove:
                 await self._remove(c)
             raise
@@ -591,7 +591,7 @@ class ContainerManager:
         try:
             sig = self.runtime.parse_signal(sig_text or "SIGKILL")
         except ValueError as exc:
-            raise BadParameter(str(exc)) from None
+            raise InvalidArgument(str(exc)) from None
         if not c.state.running or c.id not in self.live:
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
         self._signal(c.id, sig)
@@ -616,7 +616,7 @@ class ContainerManager:
             return await asyncio.shield(self._exit_future(c.id))
         if condition == "removed":
             return await asyncio.shield(self._removed_future(c.id))
-        raise BadParameter(f"invalid condition: {condition!r}")
+        raise InvalidArgument(f"invalid condition: {condition!r}")
 
     async def remove(self, ref: str, force: bool = False) -> None:
         c = self.get(ref)
@@ -773,21 +773,21 @@ class ContainerManager:
         if isinstance(cmd, str):
             cmd = [cmd]
         if not cmd or not isinstance(cmd, list) or not all(isinstance(a, str) for a in cmd):
-            raise BadParameter("No exec command specified")
+            raise InvalidArgument("No exec command specified")
         if body.get("Privileged"):
-            raise BadParameter("not supported by dockerscope: exec --privileged")
+            raise InvalidArgument("not supported by dockerscope: exec --privileged")
         env = body.get("Env") or []
         if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
-            raise BadParameter("Env must be a list of strings")
+            raise InvalidArgument("Env must be a list of strings")
         for key in ("User", "WorkingDir", "DetachKeys"):
             if body.get(key) is not None and not isinstance(body[key], str):
-                raise BadParameter(f"{key} must be a string")
+                raise InvalidArgument(f"{key} must be a string")
         size = console_size(body.get("ConsoleSize"))
         detach_keys = body.get("DetachKeys") or ""
         try:
             parse_keys(detach_keys)
         except (ValueError, AttributeError):
-            raise BadParameter(f"Invalid detach keys ({detach_keys}) provided") from None
+            raise InvalidArgument(f"Invalid detach keys ({detach_keys}) provided") from None
         e = ExecInstance(
             id=secrets.token_hex(32),
             container_id=c.id,
@@ -908,7 +908,7 @@ class ContainerManager:
         if network in joined or (network == "bridge" and c.host.network_mode == "default"):
             raise Forbidden(f"endpoint with name {c.name} already exists in network {network}")
         if c.host.network_mode in ("host", "none"):
-            raise BadParameter(
+            raise InvalidArgument(
                 f"container sharing network namespace with another container or host cannot "
                 f"be connected to any other network ({c.host.network_mode})"
             )

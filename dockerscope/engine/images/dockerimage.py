@@ -15,6 +15,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import sysconfig
 import tarfile
 import tempfile
@@ -134,7 +135,10 @@ def stdlib_client(python: str | None = None) -> ClientChoice:
     """dockerscope's standard-library client on a copy of the host's python3 runtime."""
     from dockerscope.client.bundle import bundle_files
 
-    exe = python or shutil.which("python3")
+    # The interpreter running us, not the first python3 on PATH: the standard library copied
+    # below is this interpreter's, and PATH's python3 may be a wrapper script (pyenv's shims).
+    exe = python or (sys.executable if os.path.isfile(sys.executable) else None)
+    exe = exe or shutil.which("python3")
     if exe is None:
         raise ImageError(
             "cannot build the docker image: no docker CLI (/usr/local/bin/docker, "

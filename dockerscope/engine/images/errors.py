@@ -1,34 +1,28 @@
-"""Errors of the image store, each carrying the HTTP status the API answers with."""
+"""Errors of the image store, each of an engine error kind (the API maps kinds to statuses)."""
 
 from __future__ import annotations
 
-
-class ImageError(Exception):
-    """Base of every image store error; ``status`` is the Docker API status code."""
-
-    status = 500
+from dockerscope.engine import errors as kinds
 
 
-class ImageNotFound(ImageError):
+class ImageError(kinds.EngineError):
+    """Base of every image store error."""
+
+
+class ImageNotFound(ImageError, kinds.NotFound):
     """No image matches a reference (404, "No such image: ...")."""
 
-    status = 404
 
-
-class Conflict(ImageError):
+class Conflict(ImageError, kinds.Conflict):
     """The operation conflicts with the store's state (409)."""
-
-    status = 409
 
 
 class ImageInUse(Conflict):
     """A container uses the image, so it cannot be deleted (409)."""
 
 
-class BadImage(ImageError):
+class BadImage(ImageError, kinds.InvalidArgument):
     """Malformed input: a bad reference, config, archive or change line (400)."""
-
-    status = 400
 
 
 class UnsafeTar(BadImage):

@@ -1,88 +1,67 @@
-"""Network errors, each carrying the HTTP status Docker's API gives it."""
+"""Network errors, each of an engine error kind (the API maps kinds to statuses)."""
 
 from __future__ import annotations
 
+from dockerscope.engine.errors import (
+    Conflict,
+    EngineError,
+    Forbidden,
+    Internal,
+    InvalidArgument,
+    NotFound,
+)
 
-class NetworkError(Exception):
-    """Base of the network errors; ``status`` is the HTTP status for the API."""
 
-    status = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class NetworkError(EngineError):
+    """Base of the network errors."""
 
 
-class InvalidNetworkConfig(NetworkError):
+class InvalidNetworkConfig(NetworkError, InvalidArgument):
     """Bad input: a malformed subnet, gateway, network name or port spec."""
 
-    status = 400
 
-
-class SubnetOverlap(NetworkError):
+class SubnetOverlap(NetworkError, InvalidArgument):
     """A requested subnet overlaps another network or a route."""
-
-    status = 400
 
     def __init__(self, message: str = "Pool overlaps with other one on this address space") -> None:
         super().__init__(message)
 
 
-class PoolExhausted(NetworkError):
+class PoolExhausted(NetworkError, InvalidArgument):
     """No default pool is free for a new network."""
 
-    status = 400
 
-
-class AddressExhausted(NetworkError):
+class AddressExhausted(NetworkError, Internal):
     """No free address left in a network's subnet."""
 
-    status = 500
 
-
-class NetworkNotFound(NetworkError):
+class NetworkNotFound(NetworkError, NotFound):
     """No network with that name, id or id prefix."""
 
-    status = 404
 
-
-class NetworkExists(NetworkError):
+class NetworkExists(NetworkError, Conflict):
     """A network with that name already exists."""
 
-    status = 409
 
-
-class NetworkInUse(NetworkError):
+class NetworkInUse(NetworkError, Conflict):
     """A network still has endpoints (containers attached)."""
 
-    status = 409
 
-
-class PredefinedNetwork(NetworkError):
+class PredefinedNetwork(NetworkError, Forbidden):
     """An operation refused on bridge, host or none."""
 
-    status = 403
 
-
-class EndpointNotFound(NetworkError):
+class EndpointNotFound(NetworkError, NotFound):
     """The container has no sandbox or is not attached to that network."""
 
-    status = 404
 
-
-class AlreadyAttached(NetworkError):
+class AlreadyAttached(NetworkError, Forbidden):
     """The container is already on that network, or its mode forbids attaching."""
 
-    status = 403
 
-
-class PortAllocated(NetworkError):
+class PortAllocated(NetworkError, Internal):
     """A host port is already in use (Docker's 'port is already allocated')."""
 
-    status = 500
 
-
-class KernelCommandFailed(NetworkError):
+class KernelCommandFailed(NetworkError, Internal):
     """An iptables/netlink operation failed; the message carries the tool's words."""
-
-    status = 500
