@@ -176,7 +176,9 @@ class Daemon:
         cleanup_stale_netns(self.lab, keep=set())
         if hasattr(self.networks, "adopt"):
             with contextlib.suppress(Exception):
-                self.networks.adopt(list(self.containers.containers.values()))
+                # No container survives a restart (restore killed the running ones), so every
+                # sandbox left from before goes: its veths, rules and loopback listeners.
+                self.networks.adopt([])
         ensure = getattr(self.images, "ensure_builtin", None)
         if ensure is not None:
             try:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dockerscope.engine.containers import etcfiles
+from dockerscope.engine.containers import etcfiles, reconcile
 from dockerscope.engine.containers.create_request import (
     CreateRequest,
     check_name,
@@ -957,6 +957,18 @@ class ContainerManager:
 
     # ---- daemon start and stop --------------------------------------------------------------
 
+    def _clean_after_restart(self, c: Container) -> None:
+        """Kill what is left of a container's processes and remove its cgroups, rootfs mount
+        and network sandbox (idempotent: a container with none of them is left as it is)."""
+        # Teardown needs only the id, the cgroup parent and the rootfs: no image lookup
+        # (the image may be gone).
+        spec = self._spec(c, c.sandbox_key or "", (), lowerdirs=())
+        try:
+            self.runtime.teardown(spec)
+        except Exception as exc:
+            log.warning("cleaning %s after a restart failed: %s", c.name, exc)
+        self.net.release(c)
+
     def restore(self) -> list[str]:
         """Load records after a (re)start; containers left running are killed and marked exited.
 
@@ -964,10 +976,16 @@ class ContainerManager:
         dockerd without live-restore). Returns notes on what was cleaned.
         """
         notes = []
-        for c in self.store.load_all():
+        records = self.store.load_all()
+        orphans = reconcile.find_orphans(self.lab, {c.id for c in records})
+        notes += reconcile.remove_orphans(self.lab, orphans)
+        for c in records:
             self.containers[c.id] = c
             self._removed_future(c.id)
             if c.state.status not in ("running", "paused", "restarting", "removing"):
+                # Killed between two steps of a start, the container may have a process,
+                # cgroups, a mount or a sandbox that its record does not mention yet.
+                self._clean_after_restart(c)
                 continue
             pid, alive = c.state.pid, False
             if pid and c.state.pid_start and proc_start_time(pid) == c.state.pid_start:
@@ -979,14 +997,7 @@ class ContainerManager:
                         _wait_pidfd(fd, 5.0)
                     finally:
                         os.close(fd)
-            # Teardown needs only the id, the cgroup parent and the rootfs: no image lookup
-            # (the image may be gone).
-            spec = self._spec(c, c.sandbox_key or "", (), lowerdirs=())
-            try:
-                self.runtime.teardown(spec)
-            except Exception as exc:
-                log.warning("cleaning %s after a restart failed: %s", c.name, exc)
-            self.net.release(c)
+            self._clean_after_restart(c)
             code = 137 if alive else 255
             c = replace(
                 c,
