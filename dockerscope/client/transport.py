@@ -153,7 +153,11 @@ class DockerHost:
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over an AF_UNIX stream socket (the Host header says 'localhost')."""
+    """http.client over an AF_UNIX stream socket (the Host header says 'localhost').
+
+    ``timeout`` bounds every read (None: wait as long as it takes); connecting waits at most
+    ``CONNECT_TIMEOUT``, or ``timeout`` when that is shorter.
+    """
 
     def __init__(self, path: str, timeout: float | None = None) -> None:
         super().__init__("localhost", timeout=timeout)
@@ -161,7 +165,8 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(CONNECT_TIMEOUT)
+        limit = CONNECT_TIMEOUT if self.timeout is None else min(self.timeout, CONNECT_TIMEOUT)
+        sock.settimeout(limit)
         try:
             sock.connect(self.socket_path)
         except OSError:
@@ -171,15 +176,15 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def open_connection(host: DockerHost) -> http.client.HTTPConnection:
-    """A fresh, unconnected HTTP connection to the daemon (no read timeout)."""
+def open_connection(host: DockerHost, timeout: float | None = None) -> http.client.HTTPConnection:
+    """A fresh, unconnected HTTP connection to the daemon (no read timeout unless given)."""
     if host.scheme == "unix":
-        return UnixHTTPConnection(host.path, timeout=None)
+        return UnixHTTPConnection(host.path, timeout=timeout)
     if host.tls:
         return http.client.HTTPSConnection(
-            host.host, host.port, timeout=None, context=host.ssl_context()
+            host.host, host.port, timeout=timeout, context=host.ssl_context()
         )
-    return http.client.HTTPConnection(host.host, host.port, timeout=None)
+    return http.client.HTTPConnection(host.host, host.port, timeout=timeout)
 
 
 def connect_socket(host: DockerHost) -> socket.socket:
@@ -230,19 +235,28 @@ def error_message(status: int, body: bytes) -> str:
 
 
 class Transport:
-    """Sends requests to one Docker daemon; a new connection per request (like short CLI calls)."""
+    """Sends requests to one Docker daemon; a new connection per request (like short CLI calls).
 
-    def __init__(self, host: DockerHost, version: str = API_VERSION) -> None:
+    ``version=""`` sends unversioned paths, which every daemon serves at its own API version
+    (the observer's hints use that: a real Docker may refuse 1.41 as too old). ``timeout``
+    bounds each read; None (the client's default) waits as long as a container runs.
+    """
+
+    def __init__(
+        self, host: DockerHost, version: str = API_VERSION, timeout: float | None = None
+    ) -> None:
         self.host = host
         self.version = version
+        self.timeout = timeout
 
     def path(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         """The versioned request path for an API path like ``/containers/json``."""
-        prefix = "" if path == "/_ping" else f"/v{self.version}"
+        prefix = "" if path == "/_ping" or not self.version else f"/v{self.version}"
         return prefix + path + build_query(params)
 
     def connection(self) -> http.client.HTTPConnection:
-        return open_connection(self.host)
+        """A fresh connection to the daemon, with this transport's read timeout."""
+        return open_connection(self.host, self.timeout)
 
     def send(
         self,
@@ -388,6 +402,25 @@ class Transport:
         theirs = headers.get("api-version", "")
         if theirs and _version_tuple(theirs) < _version_tuple(self.version):
             self.version = theirs
+
+
+def unix_transport(path: str, timeout: float | None = None) -> Transport:
+    """Unversioned requests to a Docker-compatible socket at ``path``: for dockerscope's own
+    tools (lab control, the observer's hints, the traffic tap), not for docker commands."""
+    return Transport(DockerHost(scheme="unix", path=path), version="", timeout=timeout)
+
+
+def answers_ping(transport: Transport) -> bool:
+    """True when the daemon answers ``HEAD /_ping`` with 200; any failure to reach it, or an
+    answer that is not HTTP, is False."""
+    try:
+        conn, resp = transport.send("HEAD", "/_ping")
+    except (OSError, http.client.HTTPException, DaemonUnreachable):
+        return False
+    try:
+        return resp.status == 200
+    finally:
+        conn.close()
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:

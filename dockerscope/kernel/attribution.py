@@ -9,15 +9,14 @@ come from a Docker-compatible API socket, ours or a real Docker's (``hints_from_
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import json
 import operator
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dockerscope.client.transport import APIError, DaemonUnreachable, unix_transport
 from dockerscope.kernel.model import Link, Owner, Rule, Snapshot
 
 
@@ -63,33 +62,23 @@ class Hints:
 # Hints from an API socket
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        try:
-            s.connect(self._path)
-        except OSError:
-            s.close()
-            raise
-        self.sock = s
+#: User-Agent of the observer's requests, so a lesson's traffic checks can leave them out.
+OBSERVER_AGENT = "dockerscope-observer"
 
 
 def _get_json(path: str, url: str, timeout: float) -> Any:
-    conn = _UnixConnection(path, timeout)
+    """GET an unversioned API path on the socket at ``path``; every failure is an OSError
+    (the observer records it and keeps its last hints)."""
+    api = unix_transport(path, timeout=timeout)
     try:
-        conn.request("GET", url, headers={"Host": "docker", "User-Agent": "dockerscope-observer"})
-        resp = conn.getresponse()
-        body = resp.read()
-        if resp.status != 200:
-            raise OSError(f"GET {url} on {path}: HTTP {resp.status}")
-        return json.loads(body)
-    finally:
-        conn.close()
+        status, _, body = api.request("GET", url, headers={"User-Agent": OBSERVER_AGENT})
+    except APIError as exc:
+        raise OSError(f"GET {url} on {path}: HTTP {exc.status}") from exc
+    except DaemonUnreachable as exc:
+        raise OSError(str(exc)) from exc
+    if status != 200:
+        raise OSError(f"GET {url} on {path}: HTTP {status}")
+    return json.loads(body)
 
 
 def hints_from_api(containers: list[dict[str, Any]], networks: list[dict[str, Any]]) -> Hints:

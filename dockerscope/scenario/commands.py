@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
+from dockerscope.scenario.expectations import describe
 from dockerscope.scenario.loader import ScenarioError, course_dir, find, load, load_course
 from dockerscope.scenario.recording import RecordingError
 
@@ -32,7 +33,7 @@ def print_step(result: Any, out: TextIO) -> None:
         out.write(f"    $ {r.command}  -> {r.exit_code}\n")
     for c in result.checked:
         out.write(
-            f"    {'✓' if c.verdict.ok else '✗'} {c.expectation.describe()}: {c.verdict.detail}\n"
+            f"    {'✓' if c.verdict.ok else '✗'} {describe(c.expectation)}: {c.verdict.detail}\n"
         )
     if result.predict is not None:
         ok = "agrees" if result.predict.consistent else "DISAGREES"
@@ -179,6 +180,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Play a recording as text (``--text``), without any UI: handy over ssh and in tests."""
+    from dockerscope.scenario.expectations.traffic import OBSERVER_AGENT
     from dockerscope.scenario.replay import ReplaySource
 
     src = ReplaySource(args.file, speed=args.speed)
@@ -193,7 +195,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if frame.note:
                 print(frame.note)
             for call in frame.traffic:
-                if call.user_agent.startswith("dockerscope-observer"):
+                if call.user_agent.startswith(OBSERVER_AGENT):
                     continue  # the scope's own questions, not the lesson's
                 where = f" from {call.client_container}" if call.client_container else ""
                 print(f"   socket: {call.method} {call.path.split('?')[0]} -> {call.status}{where}")

@@ -10,7 +10,6 @@ session started. Linux and root only; replay never imports this module.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import platform
@@ -28,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from dockerscope import labctl
+from dockerscope.client.transport import DaemonUnreachable, unix_transport
+from dockerscope.engine.paths import Lab
 from dockerscope.kernel.model import ApiCall, Snapshot
 from dockerscope.scenario.model import Command, CommandResult
 
@@ -165,28 +167,17 @@ class LabExecutor:
         shutil.rmtree(self._bin, ignore_errors=True)
 
 
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None = None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout is not None:
-            s.settimeout(self.timeout)
-        s.connect(self._path)
-        self.sock = s
-
-
 class TrafficFeed:
-    """Follows the daemon's ``GET /dockerscope/traffic`` stream on a thread."""
+    """Follows the daemon's ``GET /dockerscope/traffic`` stream (JSON lines) on a thread."""
 
     def __init__(self, socket_path: str) -> None:
         self._q: queue.Queue[ApiCall] = queue.Queue()
-        self._conn = _UnixHTTP(socket_path)
-        self._conn.request("GET", "/dockerscope/traffic", headers={"Host": "docker"})
-        self._resp = self._conn.getresponse()
+        try:
+            self._conn, self._resp = unix_transport(socket_path).send("GET", "/dockerscope/traffic")
+        except DaemonUnreachable as exc:
+            raise LabError(str(exc)) from exc
         if self._resp.status != 200:
+            self._conn.close()
             raise LabError(f"traffic tap answered {self._resp.status}")
         self._fields = set(ApiCall.__dataclass_fields__)
         self._thread = threading.Thread(target=self._follow, name="traffic-feed", daemon=True)
@@ -213,22 +204,12 @@ class TrafficFeed:
                 return out
 
     def close(self) -> None:
+        """Stop following: shut the socket down under the reading thread, then join it."""
         with contextlib.suppress(OSError):
             if self._conn.sock is not None:
                 self._conn.sock.shutdown(socket.SHUT_RDWR)
         self._conn.close()
         self._thread.join(2)
-
-
-def _ping(socket_path: str) -> bool:
-    try:
-        conn = _UnixHTTP(socket_path, timeout=2)
-        conn.request("GET", "/_ping", headers={"Host": "docker"})
-        ok = conn.getresponse().status == 200
-        conn.close()
-        return ok
-    except OSError:
-        return False
 
 
 class LabSession:
@@ -251,7 +232,8 @@ class LabSession:
         self.data_base = Path(data_base)
         self.run_root = self.run_base / name
         self.data_root = self.data_base / name
-        self.socket = str(self.run_root / "docker.sock")
+        self.lab = Lab.named(name, data_root=self.data_root, run_root=self.run_root)
+        self.socket = str(self.lab.socket)
         self.startup_timeout = startup_timeout
         self.log_path = Path(log) if log else None
         self._daemon: subprocess.Popen[bytes] | None = None
@@ -267,7 +249,7 @@ class LabSession:
         """Start (or reuse) the daemon, then the observer and the traffic feed; pull ``images``."""
         if os.geteuid() != 0:
             raise LabError("a live lab needs root (replay a recording instead)")
-        if not _ping(self.socket):
+        if not labctl.answers(self.lab):
             # A lab that has state already is only started and stopped again, never removed.
             self._fresh = not self.data_root.exists()
             self._start_daemon()
@@ -291,31 +273,15 @@ class LabSession:
             self._log = open(self.log_path, "ab+")  # noqa: SIM115
         else:
             self._log = tempfile.TemporaryFile()  # noqa: SIM115
-        self._daemon = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dockerscope.engine.daemon",
-                "--lab",
-                self.name,
-                "--data-root",
-                str(self.data_root),
-                "--run-root",
-                str(self.run_root),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=self._log,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._daemon.poll() is not None:
-                raise LabError(f"daemon exited with {self._daemon.returncode}: {self.daemon_log()}")
-            if _ping(self.socket):
-                return
-            time.sleep(0.1)
-        raise LabError(f"daemon did not answer within {self.startup_timeout:g} s")
+        self._daemon = labctl.spawn_daemon(self.lab, self._log)
+        try:
+            labctl.wait_until_answering(self.lab, self._daemon, self.startup_timeout)
+        except labctl.DaemonStartError as exc:
+            if exc.returncode is not None:
+                text = f"daemon exited with {exc.returncode}: {self.daemon_log()}"
+            else:
+                text = f"daemon did not answer within {self.startup_timeout:g} s"
+            raise LabError(text) from exc
 
     def daemon_log(self, tail: int = 2000) -> str:
         """The end of the daemon's log (for error messages)."""
@@ -337,14 +303,12 @@ class LabSession:
             self.executor.close()
         if self._daemon is not None:
             daemon, self._daemon = self._daemon, None
-            with contextlib.suppress(ProcessLookupError):
-                daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                _kill_group(daemon, 1)
+            labctl.stop_daemon(self.lab, timeout=30, proc=daemon)
             if self._fresh:
-                lab_down(self.name, self.data_root, self.run_root)
+                # The daemon has stopped: this removes what it left (netns, cgroups, state).
+                problems = labctl.take_down(self.lab, keep_log=True, say=lambda _: None)
+                if problems:
+                    raise LabError(f"lab {self.name} not fully removed: " + "; ".join(problems))
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -375,13 +339,3 @@ class LabSession:
 
         assert self.executor is not None, "call up() first"
         return Runner(scenario, self.executor, self.snapshot, self.traffic, self.values())
-
-
-def lab_down(name: str, data_root: Path, run_root: Path) -> None:
-    """Remove a lab the session created (its daemon has stopped by now)."""
-    from dockerscope.engine.paths import Lab
-    from dockerscope.engine.teardown import remove_lab
-
-    problems = remove_lab(Lab.named(name, data_root, run_root))
-    if problems:
-        raise LabError(f"lab {name} not fully removed: " + "; ".join(problems))

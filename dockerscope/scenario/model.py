@@ -81,12 +81,6 @@ class Expectation:
     params: Any
     line: int = 0  # line in the scenario file, for messages
 
-    def describe(self) -> str:
-        """Short human text, e.g. ``rule nat/DOCKER ~ DNAT.*8080 added``."""
-        from dockerscope.scenario.expectations import describe
-
-        return describe(self)
-
 
 @dataclass(frozen=True)
 class Choice:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dockerscope.kernel.model import Change, Diff
+from dockerscope.scenario.expectations import describe
 from dockerscope.scenario.model import Scenario, Step
 
 
@@ -48,7 +49,7 @@ class StepView:
             narration=reflow(step.narration),
             commands=tuple(cmds),
             focus=step.focus,
-            expect=tuple(e.describe() for e in step.expect),
+            expect=tuple(describe(e) for e in step.expect),
             question=p.question if p else "",
             choices=tuple(c.text for c in p.choices) if p else (),
             answer=p.answer if p else None,
@@ -197,7 +198,7 @@ class LivePlayer:
                 if x.show
             ),
             checks=tuple(
-                Check(c.expectation.describe(), c.verdict.ok, c.verdict.detail) for c in r.checked
+                Check(describe(c.expectation), c.verdict.ok, c.verdict.detail) for c in r.checked
             ),
             revealed=r.predict.revealed if r.predict is not None else (),
             changes=summarize(r.diff),

@@ -30,6 +30,7 @@ from dockerscope.kernel.model import (
     Snapshot,
 )
 from dockerscope.kernel.model import diff as compute_diff
+from dockerscope.scenario.expectations import describe
 
 FORMAT = "dockerscope-recording"
 VERSION = 1
@@ -142,7 +143,7 @@ class Recorder:
             id=step.id,
             title=step.title,
             focus=list(step.focus),
-            expect=[e.describe() for e in step.expect],
+            expect=[describe(e) for e in step.expect],
             predict=predict,
         )
         self.event("narration", step=index, text=step.narration)
@@ -169,7 +170,7 @@ class Recorder:
                 "verdict",
                 step=result.index,
                 kind=c.expectation.kind,
-                expectation=c.expectation.describe(),
+                expectation=describe(c.expectation),
                 ok=c.verdict.ok,
                 detail=c.verdict.detail,
             )

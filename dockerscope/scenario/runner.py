@@ -104,7 +104,7 @@ class ScenarioResult:
                 if not c.verdict.ok:
                     out.append(
                         f"{self.scenario.id} step {s.index + 1} ({s.step.id}): "
-                        f"{c.expectation.describe()}: {c.verdict.detail}"
+                        f"{expectations.describe(c.expectation)}: {c.verdict.detail}"
                     )
             if s.predict is not None and not s.predict.consistent:
                 out.append(

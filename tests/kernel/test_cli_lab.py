@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerscope import cli
+from dockerscope import labctl
 from dockerscope.engine.paths import Lab
 from dockerscope.engine.teardown import process_gone
 
@@ -27,7 +27,7 @@ def lab(lab_name: str, tmp_path: Path):
     try:
         yield the_lab
     finally:
-        problems = cli.lab_down(the_lab, say=lambda m: None)
+        problems = labctl.take_down(the_lab, say=lambda m: None)
         assert problems == []
 
 
@@ -43,9 +43,9 @@ def docker(lab: Lab, *args: str, stdin: str | None = None) -> subprocess.Complet
 
 
 def test_start_drive_list_and_take_down(lab: Lab, capsys) -> None:
-    assert cli.ensure_daemon(lab, say=lambda m: None) is True
-    assert cli.lab_answers(lab)
-    assert cli.ensure_daemon(lab, say=lambda m: None) is False  # reused, not started twice
+    assert labctl.ensure_daemon(lab, say=lambda m: None) is True
+    assert labctl.answers(lab)
+    assert labctl.ensure_daemon(lab, say=lambda m: None) is False  # reused, not started twice
 
     r = docker(
         lab, "run", "--rm", "--net", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"
@@ -73,22 +73,22 @@ def test_start_drive_list_and_take_down(lab: Lab, capsys) -> None:
     assert r.returncode == 1
     assert r.stderr == "Error response from daemon: No such container: nosuch\n"
 
-    rows = {row["name"]: row for row in cli.list_labs(lab.run_root.parent, lab.data_root.parent)}
-    assert rows[lab.name]["status"] == "running"
-    assert rows[lab.name]["containers"] >= 1
+    rows = {row.name: row for row in labctl.list_labs(lab.run_root.parent, lab.data_root.parent)}
+    assert rows[lab.name].status == "running"
+    assert rows[lab.name].containers >= 1
 
     # busybox sleep as PID 1 ignores SIGTERM: remove it now rather than wait for stop's timeout
     r = docker(lab, "rm", "-f", "web")
     assert (r.returncode, r.stdout) == (0, "web\n")
 
-    pid = cli.read_pid(lab)
+    pid = labctl.read_pid(lab)
     assert pid is not None
-    assert cli.lab_down(lab, say=lambda m: None) == []
+    assert labctl.take_down(lab, say=lambda m: None) == []
     assert process_gone(pid)
     assert not lab.socket.exists()
     assert not lab.netns_path.exists()
     assert not lab.data_root.exists()
-    assert cli.lab_down(lab, say=lambda m: None) == []  # idempotent
+    assert labctl.take_down(lab, say=lambda m: None) == []  # idempotent
 
 
 def test_lab_down_after_the_daemon_was_killed(lab: Lab) -> None:
@@ -97,15 +97,15 @@ def test_lab_down_after_the_daemon_was_killed(lab: Lab) -> None:
     import os
     import signal
 
-    cli.ensure_daemon(lab, say=lambda m: None)
+    labctl.ensure_daemon(lab, say=lambda m: None)
     for args in (("--name", "ca"), ("--name", "cb", "--net", "none")):
         r = docker(lab, "run", "-d", *args, "busybox", "sleep", "300")
         assert r.returncode == 0, r.stderr
     assert docker(lab, "exec", "-d", "cb", "sleep", "299").returncode == 0
-    pid = cli.read_pid(lab)
+    pid = labctl.read_pid(lab)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
 
-    assert cli.lab_down(lab, say=lambda m: None) == []
+    assert labctl.take_down(lab, say=lambda m: None) == []
     assert not lab.netns_path.exists()
     assert not lab.run_root.exists()

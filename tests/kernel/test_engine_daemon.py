@@ -9,10 +9,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from dockerscope import labctl
 from dockerscope.engine.containers.frames import unframe
 from dockerscope.engine.paths import Lab
 
@@ -86,56 +85,24 @@ class RunningDaemon:
 
 
 def start_daemon(lab: Lab, log: Path) -> subprocess.Popen[bytes]:
+    """The lab's daemon, answering its ping (through ``labctl``, as the CLI and scenarios)."""
     with open(log, "ab") as f:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dockerscope.engine.daemon",
-                "--lab",
-                lab.name,
-                "--data-root",
-                str(lab.data_root),
-                "--run-root",
-                str(lab.run_root),
-            ],
-            stdout=f,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"daemon exited with {proc.returncode}: {log.read_text()}")
-        if lab.socket.exists():
-            try:
-                c = UnixHTTP(str(lab.socket), 2)
-                c.request("GET", "/_ping")
-                if c.getresponse().status == 200:
-                    c.close()
-                    return proc
-            except OSError:
-                pass
-        time.sleep(0.1)
-    proc.kill()
-    proc.wait()
-    raise RuntimeError(f"daemon did not answer in {START_TIMEOUT}s: {log.read_text()}")
+        proc = labctl.spawn_daemon(lab, f)
+    try:
+        labctl.wait_until_answering(lab, proc, START_TIMEOUT)
+    except labctl.DaemonStartError as exc:
+        labctl.stop_process(proc)
+        raise RuntimeError(f"{exc}: {log.read_text()}") from exc
+    return proc
 
 
 def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    labctl.stop_process(proc, timeout=30)
 
 
 def take_lab_down(lab: Lab) -> None:
     """Everything a lab made on the machine goes: netns, uplink, rules, cgroups."""
-    from dockerscope.engine.teardown import remove_lab
-
-    remove_lab(lab)
+    labctl.take_down(lab, keep_log=True, say=lambda _: None)
 
 
 @pytest.fixture

@@ -53,9 +53,9 @@ def test_ssh_keeps_the_command() -> None:
 
 def test_global_lab_is_kept_when_the_subcommand_has_none() -> None:
     args = cli.build_parser().parse_args(["--lab", "l2", "env"])
-    assert cli.lab_from(args).name == "l2"
+    assert cli.common.lab_from(args).name == "l2"
     args = cli.build_parser().parse_args(["--lab", "l2", "env", "--lab", "l3"])
-    assert cli.lab_from(args).name == "l3"
+    assert cli.common.lab_from(args).name == "l3"
 
 
 def test_scope_choices_are_exclusive(capsys) -> None:
@@ -104,14 +104,14 @@ def _args(**kw) -> argparse.Namespace:
 
 def test_docker_host_precedence() -> None:
     env = {"DOCKER_HOST": "tcp://127.0.0.1:2375"}
-    assert cli.docker_host_for(_args(host="unix:///h.sock", lab="l1"), env).url == (
+    assert cli.common.docker_host_for(_args(host="unix:///h.sock", lab="l1"), env).url == (
         "unix:///h.sock"
     )
-    assert cli.docker_host_for(_args(lab="l1"), env).url == (
+    assert cli.common.docker_host_for(_args(lab="l1"), env).url == (
         "unix:///run/dockerscope/l1/docker.sock"
     )
-    assert cli.docker_host_for(_args(), env).url == "tcp://127.0.0.1:2375"
-    assert cli.docker_host_for(_args(), {}).url == (
+    assert cli.common.docker_host_for(_args(), env).url == "tcp://127.0.0.1:2375"
+    assert cli.common.docker_host_for(_args(), {}).url == (
         "unix:///run/dockerscope/dockerscope/docker.sock"
     )
 
@@ -132,7 +132,7 @@ def test_daemon_arguments_pass_through(monkeypatch) -> None:
             seen["argv"] = argv
             return 0
 
-    monkeypatch.setattr(cli, "import_optional", lambda module, what: FakeDaemon)
+    monkeypatch.setattr(cli.common, "import_optional", lambda module, what: FakeDaemon)
     assert cli.main(["--lab", "l4", "daemon", "--tcp", "127.0.0.1:2376", "--insecure-tcp"]) == 0
     assert seen["argv"] == ["--lab", "l4", "--tcp", "127.0.0.1:2376", "--insecure-tcp"]
     assert cli.main(["daemon", "--lab", "l5"]) == 0
@@ -141,7 +141,7 @@ def test_daemon_arguments_pass_through(monkeypatch) -> None:
 
 def test_missing_part_says_not_available(capsys) -> None:
     with pytest.raises(cli.CliError, match="not available yet"):
-        cli.import_optional("dockerscope.nonexistent_part", "the widget")
+        cli.common.import_optional("dockerscope.nonexistent_part", "the widget")
 
 
 def test_default_without_root_opens_replay_with_the_reason(monkeypatch) -> None:
@@ -152,10 +152,10 @@ def test_default_without_root_opens_replay_with_the_reason(monkeypatch) -> None:
         def run_replay(path, reason=None):
             seen["call"] = (path, reason)
 
-    monkeypatch.setattr(cli, "_ui", lambda: FakeUI)
+    monkeypatch.setattr(cli.views, "ui", lambda: FakeUI)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert cli.main([]) == 0
-    assert seen["call"] == (None, cli.NOT_ROOT_REASON)
+    assert seen["call"] == (None, cli.views.NOT_ROOT_REASON)
 
 
 def test_default_as_root_starts_the_lab_then_opens_the_course(monkeypatch, tmp_path) -> None:
@@ -167,10 +167,10 @@ def test_default_as_root_starts_the_lab_then_opens_the_course(monkeypatch, tmp_p
             seen["lab"] = lab.name
             seen["client"] = client
 
-    monkeypatch.setattr(cli, "_ui", lambda: FakeUI)
+    monkeypatch.setattr(cli.views, "ui", lambda: FakeUI)
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr(cli, "ensure_daemon", lambda lab, say: seen.setdefault("ensured", lab))
-    monkeypatch.setattr(cli, "lab_source", lambda lab: None)
+    monkeypatch.setattr(cli.labs, "ensure_daemon", lambda lab: seen.setdefault("ensured", lab))
+    monkeypatch.setattr(cli.views, "lab_source", lambda lab: None)
     monkeypatch.setattr(sys, "platform", "linux")
     assert cli.main([]) == 0
     assert seen["lab"] == "dockerscope"
@@ -202,7 +202,7 @@ def test_lab_down_needs_root(monkeypatch, capsys) -> None:
 
 def test_ssh_command_line_enters_netns_then_private_mounts() -> None:
     lab = Lab.named("l7", run_root=Path("/tmp/r/l7"))
-    argv = cli.lab_shell_argv(lab, ["ip", "netns"])
+    argv = cli.labs.lab_shell_argv(lab, ["ip", "netns"])
     assert argv[:3] == ["nsenter", "--net=/run/netns/l7", "--"]
     assert argv[3:9] == ["unshare", "--mount", "--uts", "--propagation", "private", "--"]
     assert argv[-4:] == ["l7", "/tmp/r/l7/netns", "ip", "netns"]
@@ -251,7 +251,7 @@ def test_rich_pull_display_draws_bars(monkeypatch) -> None:
     monkeypatch.setattr(
         rich.console, "Console", lambda **kw: real(file=buf, width=100, force_terminal=False)
     )
-    display = cli.RichPullDisplay()
+    display = cli.docker.RichPullDisplay()
     display.update(
         {"status": "Bootstrapping", "id": "debian", "progressDetail": {"current": 5, "total": 10}}
     )
@@ -308,7 +308,7 @@ def test_record_hands_over_to_the_scenario_recorder(monkeypatch) -> None:
         return types.SimpleNamespace(ok=False)
 
     fake = types.SimpleNamespace(record=record)
-    monkeypatch.setattr(cli, "import_optional", lambda module, what: fake)
+    monkeypatch.setattr(cli.common, "import_optional", lambda module, what: fake)
     assert cli.main(["record", "02", "-o", "out.jsonl"]) == 1  # not every expectation held
     assert cli.main(["--lab", "l8", "record", "02", "-o", "out.jsonl"]) == 1
     assert calls == [("02", "out.jsonl", None), ("02", "out.jsonl", "l8")]
@@ -341,9 +341,9 @@ def test_scope_host_uses_one_docker_socket_for_panels_and_command_bar(monkeypatc
         return "runner"
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/other-docker.sock")
-    monkeypatch.setattr(cli, "import_optional", lambda module, what: FakeObserver)
-    monkeypatch.setattr(cli, "_ui", lambda: FakeUi)
-    monkeypatch.setattr(cli.docker_commands, "line_runner", fake_line_runner)
+    monkeypatch.setattr(cli.common, "import_optional", lambda module, what: FakeObserver)
+    monkeypatch.setattr(cli.views, "ui", lambda: FakeUi)
+    monkeypatch.setattr(cli.views.docker_commands, "line_runner", fake_line_runner)
     assert cli.main(["scope", "--host"]) == 0
     assert seen["socket"] == "/tmp/other-docker.sock"
     assert getattr(seen["bar_host"], "path", None) == "/tmp/other-docker.sock"

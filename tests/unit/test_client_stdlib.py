@@ -76,3 +76,36 @@ def test_bundle_gives_a_working_docker_command(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "network" in out.stdout
     assert (tmp_path / BIN).stat().st_mode & 0o111
+
+
+def _client_imports_of(package: str) -> set[tuple[str, str]]:
+    """(client module, name) for every ``from dockerscope.client... import name`` in a package."""
+    import ast
+
+    found = set()
+    for path in sorted((ROOT / "dockerscope" / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("dockerscope.client") for a in node.names), path
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "dockerscope.client"
+            ):
+                found |= {(node.module or "", a.name) for a in node.names}
+    return found
+
+
+def test_the_engine_uses_the_client_for_two_things_only() -> None:
+    """Docker's "Up 3 seconds" wording (go-units, which dockerd and the docker CLI share) and
+    the client's own files for the ``docker`` image: the client stays self-contained, so both
+    live in it and the engine depends on it for them, nothing else."""
+    assert _client_imports_of("engine") == {
+        ("dockerscope.client.formatting", "human_duration"),
+        ("dockerscope.client.bundle", "bundle_files"),
+    }
+
+
+def test_the_kernel_uses_the_client_transport_only() -> None:
+    """The observer asks a Docker socket for hints through the one stdlib HTTP client."""
+    assert {module for module, _ in _client_imports_of("kernel")} == {
+        "dockerscope.client.transport"
+    }

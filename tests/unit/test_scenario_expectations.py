@@ -26,6 +26,7 @@ from dockerscope.scenario.expectations import (
     ParamError,
     check,
     compare,
+    describe,
     parse_compare,
     validate,
 )
@@ -299,6 +300,13 @@ def test_api_ignores_the_observers_own_calls() -> None:
     assert not ok("api", {"method": "GET", "path": "*/containers/json"}, s, s, traffic=(probe,))[0]
 
 
+def test_the_observers_user_agent_is_the_one_api_checks_leave_out() -> None:
+    from dockerscope.kernel.attribution import OBSERVER_AGENT as sent
+    from dockerscope.scenario.expectations.traffic import OBSERVER_AGENT as ignored
+
+    assert sent == ignored
+
+
 def test_every_kind_is_tested_here() -> None:
     import inspect
     import sys
@@ -325,7 +333,7 @@ def test_a_miss_mentions_what_the_observer_could_not_read() -> None:
 
 def test_descriptions_read_like_sentences() -> None:
     def d(kind: str, params: Any) -> str:
-        return Expectation(kind, params).describe()
+        return describe(Expectation(kind, params))
 
     assert d("link", {"kind": "bridge", "name": "br-*", "action": "added"}) == "bridge br-* added"
     assert d("rule", {"chain": "DOCKER", "match": "DNAT", "moved": True}) == (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from dockerscope.kernel.model import Change, Link, Rule
+from dockerscope.scenario.expectations import describe
 from dockerscope.scenario.fakelab import demo_lab
 from dockerscope.scenario.loader import load_text
 from dockerscope.scenario.player import LivePlayer, RecordedPlayer, describe_change
@@ -57,7 +58,7 @@ def test_recorded_player_matches_the_live_run() -> None:
     for i, live in enumerate(result.steps):  # type: ignore[attr-defined]
         out = player.run(i)
         assert out.ok == live.ok
-        assert [c.text for c in out.checks] == [c.expectation.describe() for c in live.checked]
+        assert [c.text for c in out.checks] == [describe(c.expectation) for c in live.checked]
     assert player.run(0).revealed == (1,)
     assert any("br-" in line for line in player.run(0).changes)
 
