@@ -20,6 +20,7 @@ from dockerscope.engine.daemon import Daemon
 from dockerscope.engine.paths import Lab
 from tests.unit.test_api_server import FakeImages
 
+PING = b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n"
 SHORT = Limits(
     idle_timeout=0.3,
     header_timeout=0.3,
@@ -78,7 +79,7 @@ async def response(conn: Conn, within: float = 5.0) -> tuple[int, bytes]:
 
 async def ping(conn: Conn) -> int:
     reader, writer = conn
-    writer.write(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    writer.write(PING)
     status, _ = await response(conn)
     async with asyncio.timeout(5):
         assert await reader.readexactly(2) == b"OK"
@@ -279,3 +280,33 @@ async def test_image_upload_past_the_spool_cap_is_413_and_the_spool_removed(
         assert status == 413
         assert b"image tar larger than 100000 bytes" in await until_closed(conn)
     assert _deleted_files() == before  # no spool file left open (they are unlinked at birth)
+
+
+async def test_aborted_image_upload_leaves_no_spool_file(daemon: Daemon) -> None:
+    before = _deleted_files()
+    conn = await connect(daemon)
+    _, writer = conn
+    writer.write(b"POST /images/load HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+    writer.write(b"\0" * 300_000)
+    await writer.drain()
+    async with asyncio.timeout(5):
+        while _deleted_files() == before:  # the spool file is open...
+            await asyncio.sleep(0.01)
+    writer.close()  # ...until the client goes away mid-body
+    async with asyncio.timeout(5):
+        while _deleted_files() != before:
+            await asyncio.sleep(0.01)
+    await wait_open(daemon, 0)
+    assert daemon.http.open_connections == 0
+
+
+async def test_bytes_flooded_during_a_stream_close_it(daemon: Daemon) -> None:
+    conn = await connect(daemon)
+    _, writer = conn
+    writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await response(conn))[0] == 200
+    writer.write(PING * 10)  # a few pipelined requests wait for the stream's end...
+    await asyncio.sleep(0.05)
+    assert daemon.http.open_connections == 1
+    writer.write(b"x" * (SHORT.pipeline_limit + 1))  # ...a flood does not
+    await until_closed(conn)
