@@ -139,11 +139,6 @@ class Request:
     def user_agent(self) -> str:
         return self.headers.get("user-agent", "")
 
-    @property
-    def body_complete(self) -> bool:
-        """The whole body has been read."""
-        return self._body_done
-
     def declared_length(self) -> int | None:
         """The Content-Length the client announced (None for chunked or none)."""
         try:
