@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dockerscope.engine.api.http import Exchange, HttpServer
+from dockerscope.engine.api.limits import LISTEN_BACKLOG
 from dockerscope.engine.api.router import API_VERSION, Router
 from dockerscope.engine.api.routes_containers import ContainerRoutes
 from dockerscope.engine.api.routes_system import SystemRoutes, engine_version
@@ -196,7 +197,9 @@ class Daemon:
         private = Path(tempfile.mkdtemp(prefix=".sock-", dir=path.parent))  # mode 0700
         try:
             staged = private / path.name
-            server = await asyncio.start_unix_server(self.http.unix_handler(), path=str(staged))
+            server = await asyncio.start_unix_server(
+                self.http.unix_handler(), path=str(staged), backlog=LISTEN_BACKLOG
+            )
             os.chown(staged, 0, gid)
             os.chmod(staged, 0o660)
             os.replace(staged, path)
@@ -211,7 +214,9 @@ class Daemon:
         host, port = parse_hostport(hostport)
         if tls is None:
             check_plain_tcp(hostport, insecure)
-        server = await asyncio.start_server(self.http.tcp_handler(), host, port, ssl=tls)
+        server = await asyncio.start_server(
+            self.http.tcp_handler(), host, port, ssl=tls, backlog=LISTEN_BACKLOG
+        )
         self.servers.append(server)
 
     async def shutdown(self) -> None:

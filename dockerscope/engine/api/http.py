@@ -4,6 +4,11 @@ A connection reads requests with h11 and hands each one to a handler, which answ
 three replies: a whole ``Response``, a ``StreamResponse`` (chunked, ended when the producer ends
 or the client goes away) or a ``Hijack`` (the connection becomes a raw byte stream, as Docker's
 attach and exec do). Keep-alive, HEAD and pipelining follow h11's state machine.
+
+Every wait on a client is bounded (``limits.py``): an idle keep-alive connection, a request head
+that dribbles in, a body that stops flowing, an answer nobody reads. Connections are capped
+below the fd limit; at the cap the connection idle the longest is closed to make room, and when
+none is idle a newcomer is answered 503 at once rather than left waiting.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import contextlib
 import http
 import json
+import logging
 import re
 import select
 import socket
@@ -25,7 +31,10 @@ from typing import Any
 import h11
 
 from dockerscope.engine.api.errors import ApiError
-from dockerscope.engine.errors import InvalidArgument
+from dockerscope.engine.api.limits import BodyTimeout, BodyTooLarge, Limits
+from dockerscope.engine.errors import EngineError, InvalidArgument
+
+log = logging.getLogger("dockerscope.http")
 
 READ_SIZE = 65536
 MAX_JSON_BODY = 16 * 1024 * 1024
@@ -83,6 +92,9 @@ class Request:
         self._next_chunk = body_source
         self._body_done = False
         self.preview = b""
+        #: Set once the body was refused for its size: the connection answers and closes
+        #: without reading the rest.
+        self.refused_for_size = False
 
     def q(self, name: str, default: str | None = None) -> str | None:
         """The last value of query parameter ``name``."""
@@ -127,27 +139,42 @@ class Request:
     def user_agent(self) -> str:
         return self.headers.get("user-agent", "")
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """The body, chunk by chunk (for tar uploads that should not sit in memory)."""
+    def declared_length(self) -> int | None:
+        """The Content-Length the client announced (None for chunked or none)."""
+        try:
+            return int(self.headers["content-length"])
+        except (KeyError, ValueError):
+            return None
+
+    def too_large(self, limit: int, what: str = "request body") -> BodyTooLarge:
+        """The 413 for a body past ``limit``; the connection closes after answering it."""
+        self.refused_for_size = True
+        return BodyTooLarge(limit, what)
+
+    async def chunks(
+        self, limit: int | None = None, what: str = "request body"
+    ) -> AsyncIterator[bytes]:
+        """The body, chunk by chunk (for tar uploads that should not sit in memory); past
+        ``limit`` bytes a 413 (an announced Content-Length past it is refused unread)."""
+        declared = self.declared_length()
+        if limit is not None and declared is not None and declared > limit:
+            raise self.too_large(limit, what)
+        size = 0
         while not self._body_done:
             data = await self._next_chunk()
             if data is None:
                 self._body_done = True
                 return
+            size += len(data)
+            if limit is not None and size > limit:
+                raise self.too_large(limit, what)
             if len(self.preview) < PREVIEW:
                 self.preview += data[: PREVIEW - len(self.preview)]
             yield data
 
     async def body(self, limit: int = MAX_JSON_BODY) -> bytes:
-        """The whole body (refused past ``limit`` bytes)."""
-        parts = []
-        size = 0
-        async for chunk in self.chunks():
-            size += len(chunk)
-            if size > limit:
-                raise InvalidArgument(f"request body larger than {limit} bytes")
-            parts.append(chunk)
-        return b"".join(parts)
+        """The whole body (413 past ``limit`` bytes)."""
+        return b"".join([chunk async for chunk in self.chunks(limit)])
 
     async def json(self, required: bool = False) -> Any:
         """The body decoded as JSON; empty is None (or a 400 when ``required``)."""
@@ -158,8 +185,9 @@ class Request:
             return None
         return decode_json(raw)
 
-    async def drain(self) -> None:
-        async for _ in self.chunks():
+    async def drain(self, limit: int = MAX_JSON_BODY) -> None:
+        """Read and drop a body the endpoint does not use (413 past ``limit`` bytes)."""
+        async for _ in self.chunks(limit):
             pass
 
 
@@ -300,7 +328,9 @@ class HttpServer:
     """Serves a handler on asyncio stream connections.
 
     ``headers()`` gives the headers added to every response (Api-Version, Server...);
-    ``on_exchange`` is told about every request once its response head is out.
+    ``on_exchange`` is told about every request once its response head is out; ``limits``
+    bounds waits and sizes, and the connection cap is fixed when the server is made (from
+    RLIMIT_NOFILE unless ``limits`` gives it).
     """
 
     def __init__(
@@ -308,11 +338,20 @@ class HttpServer:
         handler: Handler,
         headers: Callable[[], list[tuple[str, str]]],
         on_exchange: Callable[[Exchange], None] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.handler = handler
         self.headers = headers
         self.on_exchange = on_exchange
+        self.limits = limits or Limits()
+        self.max_connections = self.limits.connections()
         self.connections: set[asyncio.Task[Any]] = set()
+        # Open connections, each with its task (eviction cancels the task).
+        self._open: dict[_Connection, asyncio.Task[Any] | None] = {}
+        self.evicted = 0  # idle connections closed to make room
+        self.refused = 0  # newcomers answered 503 (nothing idle to close)
+        self._warned_at = -1e9
+        self.tap_failed = False
 
     def unix_handler(
         self,
@@ -329,21 +368,86 @@ class HttpServer:
     ) -> None:
         """Serve one connection until the client closes it or a hijack ends."""
         task = asyncio.current_task()
+        if len(self._open) >= self.max_connections and not self._evict_idle():
+            await self._refuse_busy(writer)
+            return
         if task is not None:
             self.connections.add(task)
+        conn = _Connection(self, reader, writer, peer_of(writer, transport))
+        self._open[conn] = task
         try:
-            await _Connection(self, reader, writer, peer_of(writer, transport)).run()
+            await conn.run()
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
-            pass
+            pass  # OSError includes TimeoutError: a bounded wait ran out
         except asyncio.CancelledError:
-            # Shutdown cancels open connections; end quietly (asyncio would log a cancelled
-            # connection task as an error).
+            # Shutdown and eviction cancel connections; end quietly (asyncio would log a
+            # cancelled connection task as an error).
             pass
         finally:
+            self._open.pop(conn, None)
             if task is not None:
                 self.connections.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def _evict_idle(self) -> bool:
+        """Close the connection that has waited longest for a request (idle keep-alive or a
+        head still dribbling in); False when every connection is busy with a request."""
+        idle = [c for c in self._open if c.waiting_since is not None]
+        if not idle:
+            return False
+        victim = min(idle, key=lambda c: c.waiting_since or 0.0)
+        task = self._open.pop(victim)
+        victim.waiting_since = None
+        if task is not None:
+            task.cancel()
+        else:
+            victim.writer.close()
+        self.evicted += 1
+        self._warn_at_cap()
+        return True
+
+    def _warn_at_cap(self) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= 60:  # once a minute at most: the log must not flood
+            self._warned_at = now
+            log.warning(
+                "%d connections open (the cap, from the fd limit): closing idle ones to make "
+                "room (%d so far), refusing newcomers when none is idle (%d so far)",
+                len(self._open),
+                self.evicted,
+                self.refused,
+            )
+
+    async def _refuse_busy(self, writer: asyncio.StreamWriter) -> None:
+        """Answer a connection over the cap 503 at once and close it (never leave it hanging);
+        its request is not read."""
+        self.refused += 1
+        self._warn_at_cap()
+        body = ApiError(
+            f"the daemon is serving {len(self._open)} connections, its cap; try again", 503
+        ).body()
+        head = ["HTTP/1.1 503 Service Unavailable", "Content-Type: application/json"]
+        head += [f"{k}: {v}" for k, v in self.server_headers()]
+        head += [f"Content-Length: {len(body)}", "Connection: close"]
+        with contextlib.suppress(Exception):
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+            async with asyncio.timeout(1):
+                await writer.drain()
+        with contextlib.suppress(Exception):
+            writer.close()
+
+    def server_headers(self) -> list[tuple[str, str]]:
+        """The headers of every response (a failing callback must not break a refusal)."""
+        try:
+            return list(self.headers())
+        except Exception:
+            return []
+
+    @property
+    def open_connections(self) -> int:
+        """Connections being served now."""
+        return len(self._open)
 
     async def close_connections(self) -> None:
         """Cancel every open connection (daemon shutdown)."""
@@ -362,8 +466,12 @@ def _reason(status: int) -> bytes:
         return b""
 
 
-class _ClientGone(ConnectionError):
-    """The client closed the connection in the middle of a request."""
+class _ClientGone(ApiError):
+    """The client closed the connection in the middle of a request body (nobody reads the
+    answer; a 400, not a 500: nothing failed inside the daemon)."""
+
+    def __init__(self) -> None:
+        super().__init__("the client closed the connection during the request body", 400)
 
 
 def _short(exc: Exception) -> str:
@@ -385,21 +493,61 @@ class _Connection:
         self.writer = writer
         self.peer = peer
         self.conn = h11.Connection(h11.SERVER)
+        self.limits = server.limits
+        #: Loop time since which the connection waits for a request (None while one is being
+        #: served): the server closes the longest-waiting one when it is at its cap.
+        self.waiting_since: float | None = None
+        #: The answer must close the connection (a body that stalled or was refused).
+        self.close_after = False
+        #: The client went away in the middle of a body: nothing is answered.
+        self.peer_gone = False
 
-    async def _event(self) -> Any:
+    async def _read(self, timeout: float) -> bytes:
+        """Bytes from the client, or TimeoutError after ``timeout`` seconds of silence."""
+        async with asyncio.timeout(max(timeout, 0.0)):
+            return await self.reader.read(READ_SIZE)
+
+    async def _next_request(self) -> Any:
+        """The next request's head (or ConnectionClosed). Silence for the idle timeout, or a
+        head not complete within the header timeout of its first byte, is a TimeoutError."""
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
         while True:
             event = self.conn.next_event()
-            if event is h11.NEED_DATA:
-                data = await self.reader.read(READ_SIZE)
-                self.conn.receive_data(data)
-                continue
-            return event
+            if event is not h11.NEED_DATA:
+                return event
+            if deadline is None:
+                data = await self._read(self.limits.idle_timeout)
+                # The clock of a slowloris client starts at its first byte, and no byte it
+                # sends later moves it.
+                deadline = loop.time() + self.limits.header_timeout
+            else:
+                data = await self._read(deadline - loop.time())
+            self.conn.receive_data(data)
+
+    async def _body_event(self) -> Any:
+        while True:
+            event = self.conn.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            try:
+                data = await self._read(self.limits.body_timeout)
+            except TimeoutError:
+                self.close_after = True
+                raise BodyTimeout(self.limits.body_timeout) from None
+            if not data:
+                self.peer_gone = True
+                raise _ClientGone()
+            self.conn.receive_data(data)
 
     async def _body_chunk(self) -> bytes | None:
-        if self.conn.their_state is h11.ERROR:
+        if self.conn.their_state is h11.ERROR or self.close_after or self.peer_gone:
             return None  # the body was already refused; the connection closes after the answer
+        if self.conn.they_are_waiting_for_100_continue:
+            # curl and others wait for this before sending a large body.
+            self._send(h11.InformationalResponse(status_code=100, headers=[]))
         try:
-            event = await self._event()
+            event = await self._body_event()
         except h11.RemoteProtocolError as exc:
             # A broken body (bad chunk size, missing CRLF, a line too long...): the handler
             # answers 400 with this, and the connection is closed after it.
@@ -408,7 +556,24 @@ class _Connection:
             return bytes(event.data)
         if isinstance(event, h11.EndOfMessage):
             return None
+        self.peer_gone = True
         raise _ClientGone()
+
+    async def _drain_rest(self, request: Request, limit: int | None) -> bool:
+        """Read and drop what is left of the body, up to ``limit`` bytes; False when the
+        connection must close instead (too much left, a stall, a broken body)."""
+        if request.refused_for_size or self.close_after or self.peer_gone:
+            return False
+        left = limit
+        try:
+            async for chunk in request.chunks():
+                if left is not None:
+                    left -= len(chunk)
+                    if left < 0:
+                        return False
+        except (ApiError, EngineError):
+            return False
+        return True
 
     def _send(self, event: Any) -> None:
         data = self.conn.send(event)
@@ -423,12 +588,18 @@ class _Connection:
         return [(k.encode(), v.encode()) for k, v in headers]
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            self.waiting_since = loop.time()
             try:
-                event = await self._event()
+                event = await self._next_request()
             except h11.RemoteProtocolError as exc:
+                self.waiting_since = None
                 await self._protocol_error(exc)
                 return
+            except TimeoutError:
+                return  # idle too long, or a head too slow: close without a word
+            self.waiting_since = None
             if not isinstance(event, h11.Request):
                 return  # ConnectionClosed, or garbage after a close
             started = time.time()
@@ -441,17 +612,24 @@ class _Connection:
                 self._body_chunk,
             )
             reply = await self.server.handler(request)
+            if self.peer_gone:
+                return  # nobody to answer
             if isinstance(reply, Hijack):
-                await request.drain()
+                if not await self._drain_rest(request, None):
+                    return
                 await self._hijack(request, reply, started, t0)
                 return
             if isinstance(reply, StreamResponse):
-                await request.drain()
+                if not await self._drain_rest(request, None):
+                    return
                 if not await self._stream(request, reply, started, t0):
                     return
             else:
-                await self._respond(request, reply, started, t0)
-                await request.drain()
+                # A body refused for its size is not read any further: answer and close.
+                close = request.refused_for_size or self.close_after or reply.status == 413
+                await self._respond(request, reply, started, t0, close)
+                if close or not await self._drain_rest(request, self.limits.drain_limit):
+                    return
             if h11.MUST_CLOSE in (self.conn.our_state, self.conn.their_state) or (
                 self.conn.their_state is h11.ERROR
             ):
@@ -481,13 +659,25 @@ class _Connection:
             await self.writer.drain()
 
     def _report(self, request: Request, started: float, t0: float, status: int, preview: bytes):
-        if self.server.on_exchange is not None:
+        if self.server.on_exchange is None:
+            return
+        try:
             self.server.on_exchange(
                 Exchange(request, started, status, (time.monotonic() - t0) * 1000, preview)
             )
+        except Exception:
+            # The tap is an observer: its failure must not cut the client's answer short. Said
+            # once per server, so a flood of such requests cannot flood the log.
+            if not self.server.tap_failed:
+                self.server.tap_failed = True
+                log.exception("the traffic tap failed on %s %s", request.method, request.path)
 
-    async def _respond(self, request: Request, reply: Response, started: float, t0: float):
+    async def _respond(
+        self, request: Request, reply: Response, started: float, t0: float, close: bool = False
+    ):
         extra = list(reply.headers)
+        if close:
+            extra.append(("Connection", "close"))
         body = reply.body
         if reply.status not in (204, 304):
             extra.append(("Content-Length", str(len(body))))
@@ -505,7 +695,8 @@ class _Connection:
         self._send(h11.EndOfMessage())
         # Recorded before the drain: a client that closes at once was still served.
         self._report(request, started, t0, reply.status, body[:PREVIEW])
-        await self.writer.drain()
+        async with asyncio.timeout(self.limits.write_timeout):
+            await self.writer.drain()
 
     async def _stream(
         self, request: Request, reply: StreamResponse, started: float, t0: float
@@ -528,10 +719,13 @@ class _Connection:
                     await self.writer.drain()
 
         async def watch() -> None:
-            # Data a client sends while it waits (a pipelined request) stays in h11's buffer.
+            # Data a client sends while it waits (a pipelined request) stays in h11's buffer,
+            # up to a bound: past it the client is not waiting, it is flooding.
+            held = 0
             while True:
                 data = await self.reader.read(READ_SIZE)
-                if not data:
+                held += len(data)
+                if not data or held > self.limits.pipeline_limit:
                     return
                 self.conn.receive_data(data)
 

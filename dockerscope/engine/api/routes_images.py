@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import IO, Any
 
+from dockerscope.engine.api import limits
 from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
@@ -16,10 +17,15 @@ from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
 
 
 async def _spool(req: Request) -> IO[bytes]:
-    """The request body (a tar, maybe hundreds of MB) in a temp file, rewound."""
+    """The request body (a tar, maybe hundreds of MB) in a temp file, rewound.
+
+    At most ``limits.MAX_IMAGE_UPLOAD`` bytes (read at each call, so a test can lower it): past
+    it a 413, and the file, already unlinked by ``TemporaryFile``, is closed, so its blocks are
+    freed at once."""
+    cap = limits.MAX_IMAGE_UPLOAD
     f = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
     try:
-        async for chunk in req.chunks():
+        async for chunk in req.chunks(cap, "image tar"):
             f.write(chunk)
         f.seek(0)
     except BaseException:
