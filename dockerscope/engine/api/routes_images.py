@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import IO, Any
 
+from dockerscope.engine.api.backend import Backend
 from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.router import Router
+from dockerscope.engine.containers.model import Container
 from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
+from dockerscope.engine.images import Image, ImageStore
+from dockerscope.engine.images.builtin import Progress
 
 
 async def _spool(req: Request) -> IO[bytes]:
@@ -32,7 +36,7 @@ def _line(obj: dict[str, Any]) -> bytes:
     return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
 
 
-def image_summary(img: Any, containers: int = -1) -> dict[str, Any]:
+def image_summary(img: Image, containers: int = -1) -> dict[str, Any]:
     """One element of ``GET /images/json`` (see reference 09-api-images_json.txt)."""
     return {
         "Containers": containers,
@@ -48,7 +52,7 @@ def image_summary(img: Any, containers: int = -1) -> dict[str, Any]:
     }
 
 
-def image_inspect(img: Any, layer_dirs: list[str]) -> dict[str, Any]:
+def image_inspect(img: Image, layer_dirs: list[str]) -> dict[str, Any]:
     """``GET /images/{name}/json``."""
     raw = dict(img.raw) if img.raw else {}
     return {
@@ -82,11 +86,13 @@ def image_inspect(img: Any, layer_dirs: list[str]) -> dict[str, Any]:
 
 
 class ImageRoutes:
-    def __init__(self, daemon: Any) -> None:
+    """Handlers bound to a daemon's image store (and its containers, for rmi and commit)."""
+
+    def __init__(self, daemon: Backend) -> None:
         self.d = daemon
 
     @property
-    def store(self) -> Any:
+    def store(self) -> ImageStore:
         return self.d.images
 
     def register(self, r: Router) -> None:
@@ -108,13 +114,13 @@ class ImageRoutes:
         r.add("DELETE", "/images/{name*}", self.remove)
 
     @staticmethod
-    def _refuse(what: str) -> Any:
+    def _refuse(what: str) -> Callable[..., Awaitable[Response]]:
         async def handler(req: Request, **_: str) -> Response:
             raise NotSupported(what)
 
         return handler
 
-    def _users(self, image_id: str) -> list[Any]:
+    def _users(self, image_id: str) -> list[Container]:
         return [c for c in self.d.containers.containers.values() if c.image_id == image_id]
 
     def _in_use(self, image_id: str) -> str | None:
@@ -230,7 +236,7 @@ class ImageRoutes:
 
         return StreamResponse(body())
 
-    def _ensure(self, ref: str, progress: Any) -> Any:
+    def _ensure(self, ref: str, progress: Progress) -> Image:
         return self.store.ensure_builtin(ref, progress=progress)
 
     async def _import(self, req: Request, src: str) -> StreamResponse:

@@ -9,8 +9,8 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
 
+from dockerscope.engine.api.backend import Backend
 from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.router import API_VERSION, MIN_API_VERSION, Router
 from dockerscope.engine.containers.status import iso
@@ -64,7 +64,9 @@ def daemon_id(lab_name: str) -> str:
 
 
 class SystemRoutes:
-    def __init__(self, daemon: Any) -> None:
+    """Handlers about the engine as a whole, bound to a daemon's parts."""
+
+    def __init__(self, daemon: Backend) -> None:
         self.d = daemon
 
     def register(self, r: Router) -> None:
