@@ -141,3 +141,16 @@ def test_error_body_is_compact_json_with_newline() -> None:
     assert ApiError("No such container: nosuch", 404).body() == (
         b'{"message":"No such container: nosuch"}\n'
     )
+
+
+def test_unknown_paths_and_bad_versions_are_tapped() -> None:
+    """The tap records a request the router cannot route (the dashboard shows the 404 too)."""
+    r = Router()
+
+    async def handler(req: Request) -> Response:
+        return Response(200, b"")
+
+    r.add("GET", "/dockerscope/traffic", handler, tapped=False)
+    assert r.is_tapped(make_request("GET", "/nosuch")) is True
+    assert r.is_tapped(make_request("GET", "/v9.99/info")) is True
+    assert r.is_tapped(make_request("GET", "/dockerscope/traffic")) is False

@@ -7,9 +7,9 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dockerscope.engine.api.errors import WRONG_SHAPE, ApiError, as_api_error
+from dockerscope.engine.api.errors import WRONG_SHAPE, as_api_error
 from dockerscope.engine.api.http import Reply, Request, Response
-from dockerscope.engine.errors import InvalidArgument, NotFound
+from dockerscope.engine.errors import EngineError, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Router:
         try:
             _, path = split_version(request.path)
             route, _ = self.match(request.method, path)
-        except ApiError:
+        except EngineError:  # a bad version or an unknown page: its 400/404 is worth seeing
             return True
         return route.tapped
 
