@@ -25,7 +25,9 @@ import tempfile
 from pathlib import Path
 
 from dockerscope.engine import runtime as runtime_module
-from dockerscope.engine.api.http import Exchange, HttpServer, Reply, Request
+from dockerscope.engine.api.http import HttpServer
+from dockerscope.engine.api.replies import Exchange, Reply
+from dockerscope.engine.api.request import Request
 from dockerscope.engine.api.router import API_VERSION, Router
 from dockerscope.engine.api.routes_containers import ContainerRoutes
 from dockerscope.engine.api.routes_images import ImageRoutes

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from dockerscope.engine.api.errors import WRONG_SHAPE, as_api_error
-from dockerscope.engine.api.http import Reply, Request, Response
+from dockerscope.engine.api.replies import Reply, Response
+from dockerscope.engine.api.request import Request
 from dockerscope.engine.errors import EngineError, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,9 @@ from typing import IO, Any
 
 from dockerscope.engine.api.backend import Backend
 from dockerscope.engine.api.filters import checked_filters
-from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
+from dockerscope.engine.api.replies import Response, StreamResponse
+from dockerscope.engine.api.request import Request
 from dockerscope.engine.api.router import Router
 from dockerscope.engine.containers.model import Container
 from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported

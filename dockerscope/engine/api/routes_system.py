@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from dockerscope.engine.api.backend import Backend
-from dockerscope.engine.api.http import Request, Response, StreamResponse
+from dockerscope.engine.api.replies import Response, StreamResponse
+from dockerscope.engine.api.request import Request
 from dockerscope.engine.api.router import API_VERSION, MIN_API_VERSION, Router
 from dockerscope.engine.containers.status import iso
 from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
