@@ -9,6 +9,7 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 from dockerscope.engine.api.backend import Backend
 from dockerscope.engine.api.replies import Response, StreamResponse
@@ -62,6 +63,69 @@ def daemon_id(lab_name: str) -> str:
     """A stable id in Docker's ``XXXX:XXXX:...`` form (12 groups of 4), derived from the lab."""
     raw = base64.b32encode(hashlib.sha256(lab_name.encode()).digest()).decode()[:48]
     return ":".join(raw[i : i + 4] for i in range(0, 48, 4))
+
+
+#: ``/info``: the storage driver, plugins and the limits the engine enforces (what Docker
+#: 20.10 reports for overlay2 with cgroupfs).
+STORAGE_AND_LIMITS: dict[str, Any] = {
+    "Driver": "overlay2",
+    "DriverStatus": [
+        ["Backing Filesystem", "extfs"],
+        ["Supports d_type", "true"],
+        ["Native Overlay Diff", "true"],
+        ["userxattr", "false"],
+    ],
+    "Plugins": {
+        "Volume": [],
+        "Network": ["bridge", "host", "null"],
+        "Authorization": None,
+        "Log": ["json-file"],
+    },
+    "MemoryLimit": True,
+    "SwapLimit": False,
+    "KernelMemory": False,
+    "KernelMemoryTCP": False,
+    "CpuCfsPeriod": True,
+    "CpuCfsQuota": True,
+    "CPUShares": True,
+    "CPUSet": False,
+    "PidsLimit": True,
+    "IPv4Forwarding": True,
+    "BridgeNfIptables": True,
+    "BridgeNfIp6tables": True,
+    "Debug": False,
+}
+
+#: ``/info``: no registry (dockerscope is offline).
+NO_REGISTRY: dict[str, Any] = {
+    "AllowNondistributableArtifactsCIDRs": [],
+    "AllowNondistributableArtifactsHostnames": [],
+    "InsecureRegistryCIDRs": [],
+    "IndexConfigs": {},
+    "Mirrors": [],
+}
+
+#: ``/info``: the runtime, and no swarm.
+RUNTIME_AND_SWARM: dict[str, Any] = {
+    "Runtimes": {"dockerscope": {"path": "dockerscope-init"}},
+    "DefaultRuntime": "dockerscope",
+    "Swarm": {
+        "NodeID": "",
+        "NodeAddr": "",
+        "LocalNodeState": "inactive",
+        "ControlAvailable": False,
+        "Error": "",
+        "RemoteManagers": None,
+    },
+    "LiveRestoreEnabled": False,
+    "Isolation": "",
+    "InitBinary": "",
+    "ContainerdCommit": {"ID": "", "Expected": ""},
+    "RuncCommit": {"ID": "", "Expected": ""},
+    "InitCommit": {"ID": "", "Expected": ""},
+    "SecurityOptions": ["name=no-new-privileges"],
+    "Warnings": None,
+}
 
 
 class SystemRoutes:
@@ -133,7 +197,6 @@ class SystemRoutes:
         except Exception:
             n_images = 0
         os_name, os_version = _os_release()
-        nets = ["bridge", "host", "null"]
         return Response.json(
             {
                 "ID": daemon_id(d.lab.name),
@@ -142,32 +205,7 @@ class SystemRoutes:
                 "ContainersPaused": paused,
                 "ContainersStopped": len(states) - running - paused,
                 "Images": n_images,
-                "Driver": "overlay2",
-                "DriverStatus": [
-                    ["Backing Filesystem", "extfs"],
-                    ["Supports d_type", "true"],
-                    ["Native Overlay Diff", "true"],
-                    ["userxattr", "false"],
-                ],
-                "Plugins": {
-                    "Volume": [],
-                    "Network": nets,
-                    "Authorization": None,
-                    "Log": ["json-file"],
-                },
-                "MemoryLimit": True,
-                "SwapLimit": False,
-                "KernelMemory": False,
-                "KernelMemoryTCP": False,
-                "CpuCfsPeriod": True,
-                "CpuCfsQuota": True,
-                "CPUShares": True,
-                "CPUSet": False,
-                "PidsLimit": True,
-                "IPv4Forwarding": True,
-                "BridgeNfIptables": True,
-                "BridgeNfIp6tables": True,
-                "Debug": False,
+                **STORAGE_AND_LIMITS,
                 "NFd": len(os.listdir("/proc/self/fd")),
                 "OomKillDisable": False,
                 "NGoroutines": 1,
@@ -175,20 +213,14 @@ class SystemRoutes:
                 "LoggingDriver": "json-file",
                 "CgroupDriver": "cgroupfs",
                 "CgroupVersion": cgroup_version(),
-                "NEventsListener": len(d.events._subscribers),
+                "NEventsListener": d.events.listeners(),
                 "KernelVersion": platform.release(),
                 "OperatingSystem": os_name,
                 "OSVersion": os_version,
                 "OSType": "linux",
                 "Architecture": platform.machine(),
                 "IndexServerAddress": "",
-                "RegistryConfig": {
-                    "AllowNondistributableArtifactsCIDRs": [],
-                    "AllowNondistributableArtifactsHostnames": [],
-                    "InsecureRegistryCIDRs": [],
-                    "IndexConfigs": {},
-                    "Mirrors": [],
-                },
+                "RegistryConfig": NO_REGISTRY,
                 "NCPU": os.cpu_count() or 1,
                 "MemTotal": _mem_total(),
                 "GenericResources": None,
@@ -200,24 +232,7 @@ class SystemRoutes:
                 "Labels": [],
                 "ExperimentalBuild": False,
                 "ServerVersion": engine_version(),
-                "Runtimes": {"dockerscope": {"path": "dockerscope-init"}},
-                "DefaultRuntime": "dockerscope",
-                "Swarm": {
-                    "NodeID": "",
-                    "NodeAddr": "",
-                    "LocalNodeState": "inactive",
-                    "ControlAvailable": False,
-                    "Error": "",
-                    "RemoteManagers": None,
-                },
-                "LiveRestoreEnabled": False,
-                "Isolation": "",
-                "InitBinary": "",
-                "ContainerdCommit": {"ID": "", "Expected": ""},
-                "RuncCommit": {"ID": "", "Expected": ""},
-                "InitCommit": {"ID": "", "Expected": ""},
-                "SecurityOptions": ["name=no-new-privileges"],
-                "Warnings": None,
+                **RUNTIME_AND_SWARM,
             }
         )
 
