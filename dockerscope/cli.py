@@ -46,22 +46,6 @@ def is_root() -> bool:
     return geteuid is not None and geteuid() == 0
 
 
-def unavailable(what: str, module: str) -> CliError:
-    return CliError(f"{what} is not available yet in this build (no {module})")
-
-
-def import_optional(module: str, what: str) -> Any:
-    """Import a part of dockerscope owned elsewhere, or fail with a clear "not available yet"."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            raise unavailable(what, module) from None
-        raise
-
-
 # ------------------------------------------------------------------ parser
 
 
@@ -187,7 +171,8 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_daemon(argv: list[str], lab: str | None) -> int:
-    daemon = import_optional("dockerscope.engine.daemon", "the engine daemon")
+    from dockerscope.engine import daemon
+
     if lab and "--lab" not in argv and not any(a.startswith("--lab=") for a in argv):
         argv = ["--lab", lab, *argv]
     return int(daemon.main(argv) or 0)
@@ -230,11 +215,15 @@ def cmd_lab_down(args: argparse.Namespace) -> int:
 
 
 def _ui() -> Any:
-    return import_optional("dockerscope.screens.app", "the terminal UI")
+    """The Textual app module, imported only when a screen opens (the core never imports it)."""
+    from dockerscope.screens import app
+
+    return app
 
 
 def cmd_scope(args: argparse.Namespace) -> int:
-    observer = import_optional("dockerscope.kernel.observer", "the live observer")
+    from dockerscope.kernel import observer
+
     if args.scope_host:
         # One Docker for both halves: the panels' hints and the command bar follow -H, then
         # DOCKER_HOST, then the default socket, as the docker CLI does.
@@ -259,19 +248,12 @@ def cmd_scope(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    import inspect
+    from dockerscope import scenario
 
-    scenario = import_optional("dockerscope.scenario", "scenario recording")
-    record = getattr(scenario, "record", None)
-    if record is None:
-        raise unavailable("scenario recording", "dockerscope.scenario.record")
-    kwargs: dict[str, Any] = {}
-    if "lab" in inspect.signature(record).parameters:
-        # no --lab: the recorder makes a temporary lab of its own and removes it afterwards
-        kwargs["lab"] = lab_from(args) if getattr(args, "lab", None) else None
-    result = record(args.scenario, args.output, **kwargs)
-    ok = getattr(result, "ok", True)
-    return 0 if ok else 1
+    # no --lab: the recorder makes a temporary lab of its own and removes it afterwards
+    lab = lab_from(args) if getattr(args, "lab", None) else None
+    result = scenario.record(args.scenario, args.output, lab=lab)
+    return 0 if result.ok else 1
 
 
 def cmd_replay(path: str | None, reason: str | None = None) -> int:
@@ -280,11 +262,9 @@ def cmd_replay(path: str | None, reason: str | None = None) -> int:
 
 
 def lab_source(lab: Lab) -> Any:
-    """The live observer's frames for a lab, or None when the observer is not available."""
-    try:
-        observer = import_optional("dockerscope.kernel.observer", "the live observer")
-    except CliError:
-        return None
+    """The live observer's frames for a lab."""
+    from dockerscope.kernel import observer
+
     return observer.LiveSource(observer.Scope.lab(lab.name, run_root=str(lab.run_root.parent)))
 
 
@@ -553,8 +533,9 @@ def lab_down(lab: Lab, keep_log: bool = False, say: Any = print) -> list[str]:
             say(note)
     except Exception as exc:  # keep going: take down as much as possible
         problems.append(f"stopping the daemon: {exc}")
-    teardown = import_optional("dockerscope.engine.teardown", "lab removal")
-    problems += teardown.remove_lab(lab, say)
+    from dockerscope.engine.teardown import remove_lab
+
+    problems += remove_lab(lab, say)
     if not keep_log:
         try:
             log_path(lab).unlink(missing_ok=True)
