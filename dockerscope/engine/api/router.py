@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from dockerscope.engine.api.errors import WRONG_SHAPE, as_api_error
 from dockerscope.engine.api.replies import Reply, Response
 from dockerscope.engine.api.request import Request
-from dockerscope.engine.errors import EngineError, InvalidArgument, NotFound
+from dockerscope.engine.errors import EngineError, InvalidArgument, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,15 @@ MAX_API_VERSION = "1.47"  # newer clients' prefixes we still accept (they negoti
 _VERSIONED = re.compile(r"^/v([0-9]+(?:\.[0-9]+)?)(/.*)$")
 
 RouteHandler = Callable[..., Awaitable[Reply]]
+
+
+def refused(what: str) -> RouteHandler:
+    """A handler for a Docker endpoint dockerscope refuses: ``NotSupported(what)``, a 400."""
+
+    async def handler(req: Request, **_: str) -> Reply:
+        raise NotSupported(what)
+
+    return handler
 
 
 def _vkey(v: str) -> tuple[int, ...]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
+import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import IO, Any
 
 from dockerscope.engine.api.backend import Backend
@@ -13,7 +15,7 @@ from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.replies import Response, StreamResponse
 from dockerscope.engine.api.request import Request
-from dockerscope.engine.api.router import Router
+from dockerscope.engine.api.router import Router, refused
 from dockerscope.engine.containers.model import Container
 from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
 from dockerscope.engine.images import Image, ImageStore
@@ -89,12 +91,12 @@ def image_inspect(img: Image, layer_dirs: list[str]) -> dict[str, Any]:
 class ImageRoutes:
     """Handlers bound to a daemon's image store (and its containers, for rmi and commit)."""
 
-    def __init__(self, daemon: Backend) -> None:
-        self.d = daemon
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
 
     @property
     def store(self) -> ImageStore:
-        return self.d.images
+        return self.backend.images
 
     def register(self, r: Router) -> None:
         r.add("GET", "/images/json", self.list_images)
@@ -102,8 +104,8 @@ class ImageRoutes:
         r.add("POST", "/images/load", self.load)
         r.add("GET", "/images/get", self.save_many)
         r.add("POST", "/images/prune", self.prune)
-        r.add("GET", "/images/search", self._refuse("docker search (no registry)"))
-        r.add("POST", "/build", self._refuse("docker build"))
+        r.add("GET", "/images/search", refused("docker search (no registry)"))
+        r.add("POST", "/build", refused("docker build"))
         # `docker system prune` asks too: there is no build cache, so nothing to reclaim.
         r.add("POST", "/build/prune", self.build_prune)
         r.add("POST", "/commit", self.commit)
@@ -111,18 +113,11 @@ class ImageRoutes:
         r.add("GET", "/images/{name*}/history", self.history)
         r.add("GET", "/images/{name*}/get", self.save_one)
         r.add("POST", "/images/{name*}/tag", self.tag)
-        r.add("POST", "/images/{name*}/push", self._refuse("docker push (no registry)"))
+        r.add("POST", "/images/{name*}/push", refused("docker push (no registry)"))
         r.add("DELETE", "/images/{name*}", self.remove)
 
-    @staticmethod
-    def _refuse(what: str) -> Callable[..., Awaitable[Response]]:
-        async def handler(req: Request, **_: str) -> Response:
-            raise NotSupported(what)
-
-        return handler
-
     def _users(self, image_id: str) -> list[Container]:
-        return [c for c in self.d.containers.containers.values() if c.image_id == image_id]
+        return [c for c in self.backend.containers.containers.values() if c.image_id == image_id]
 
     def _in_use(self, image_id: str) -> str | None:
         """The container (short id) using an image, for rmi's 409."""
@@ -145,8 +140,6 @@ class ImageRoutes:
                     if isinstance(flt["reference"], list)
                     else list(flt["reference"])
                 )
-                import fnmatch
-
                 if not any(
                     fnmatch.fnmatch(t, r) or fnmatch.fnmatch(t.split(":")[0], r)
                     for t in img.repo_tags
@@ -233,7 +226,7 @@ class ImageRoutes:
                 yield _line({"status": f"Status: Downloaded newer image for {tag_text}"})
             else:
                 yield _line({"status": f"Status: Image is up to date for {tag_text}"})
-            self.d.events.emit("image", "pull", tag_text, {"name": tag_text})
+            self.backend.events.emit("image", "pull", tag_text, {"name": tag_text})
 
         return StreamResponse(body())
 
@@ -256,7 +249,7 @@ class ImageRoutes:
         async def body() -> AsyncIterator[bytes]:
             yield _line({"status": img.id})
 
-        self.d.events.emit("image", "import", img.id, {"name": ref or img.id})
+        self.backend.events.emit("image", "import", img.id, {"name": ref or img.id})
         return StreamResponse(body())
 
     async def load(self, req: Request) -> StreamResponse:
@@ -270,15 +263,12 @@ class ImageRoutes:
                 yield _line({"stream": f"{prefix}: {n}\n"})
 
         for n in names:
-            self.d.events.emit("image", "load", n, {"name": n})
+            self.backend.events.emit("image", "load", n, {"name": n})
         return StreamResponse(body())
 
     async def _save(self, names: list[str]) -> StreamResponse:
         for n in names:
             self.store.get(n)  # 404 before the stream starts
-        import os
-        import tempfile
-
         fd, path = tempfile.mkstemp(prefix="save-", suffix=".tar")
         os.close(fd)
         try:
@@ -313,7 +303,7 @@ class ImageRoutes:
             raise InvalidArgument("repository name must have at least one component")
         tag = req.q("tag") or "latest"
         self.store.tag(name, f"{repo}:{tag}")
-        self.d.events.emit("image", "tag", self.store.get(name).id, {"name": f"{repo}:{tag}"})
+        self.backend.events.emit("image", "tag", self.store.get(name).id, {"name": f"{repo}:{tag}"})
         return Response.empty(201)
 
     async def remove(self, req: Request, name: str) -> Response:
@@ -322,7 +312,7 @@ class ImageRoutes:
         for item in out:
             for kind, value in item.items():
                 action = "untag" if kind == "Untagged" else "delete"
-                self.d.events.emit("image", action, value, {"name": value})
+                self.backend.events.emit("image", action, value, {"name": value})
         return Response.json(out)
 
     async def prune(self, req: Request) -> Response:
@@ -340,11 +330,11 @@ class ImageRoutes:
         ref = req.q("container")
         if not ref:
             raise InvalidArgument("container is required")
-        c = self.d.containers.get(ref)
+        c = self.backend.containers.get(ref)
         body = await req.json() or {}
         repo, tag = req.q("repo") or "", req.q("tag") or ""
         name = f"{repo}:{tag or 'latest'}" if repo else ""
-        upper = str(self.d.containers.store.dir(c.id) / "upper")
+        upper = str(self.backend.containers.store.dir(c.id) / "upper")
         # No pause (dockerscope does not freeze containers): the upper dir is copied live.
         img = await asyncio.to_thread(
             self.store.commit,
@@ -358,5 +348,7 @@ class ImageRoutes:
             created_by=" ".join(c.config.argv),
             container=c.id,
         )
-        self.d.events.emit("container", "commit", c.id, {"name": c.name, "image": name or img.id})
+        self.backend.events.emit(
+            "container", "commit", c.id, {"name": c.name, "image": name or img.id}
+        )
         return Response.json({"Id": img.id}, 201)

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from dockerscope.engine.api.backend import Backend
+from dockerscope.engine.api.render import summary
 from dockerscope.engine.api.replies import Response, StreamResponse
 from dockerscope.engine.api.request import Request
 from dockerscope.engine.api.router import API_VERSION, MIN_API_VERSION, Router
 from dockerscope.engine.containers.status import iso
 from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
+from dockerscope.engine.events import EventFilter, _parse_time
 
 
 def engine_version() -> str:
@@ -131,8 +133,8 @@ RUNTIME_AND_SWARM: dict[str, Any] = {
 class SystemRoutes:
     """Handlers about the engine as a whole, bound to a daemon's parts."""
 
-    def __init__(self, daemon: Backend) -> None:
-        self.d = daemon
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
 
     def register(self, r: Router) -> None:
         r.add("GET", "/_ping", self.ping)
@@ -188,7 +190,7 @@ class SystemRoutes:
         )
 
     async def info(self, req: Request) -> Response:
-        d = self.d
+        d = self.backend
         states = [c.state.status for c in d.containers.containers.values()]
         running = sum(s == "running" for s in states)
         paused = sum(s == "paused" for s in states)
@@ -239,10 +241,8 @@ class SystemRoutes:
     async def events(self, req: Request) -> StreamResponse:
         try:
             filters = req.json_q("filters")
-            stream = self.d.events.stream(req.q("since"), req.q("until"), filters)
+            stream = self.backend.events.stream(req.q("since"), req.q("until"), filters)
             # Validate now, so a bad filter is a 400 rather than a broken stream.
-            from dockerscope.engine.events import EventFilter, _parse_time
-
             EventFilter.parse(filters)
             _parse_time(req.q("since"))
             _parse_time(req.q("until"))
@@ -251,7 +251,7 @@ class SystemRoutes:
         return StreamResponse(stream)
 
     async def df(self, req: Request) -> Response:
-        d = self.d
+        d = self.backend
         images = []
         try:
             for img in d.images.list():
@@ -272,8 +272,6 @@ class SystemRoutes:
                 )
         except Exception:
             images = []
-        from dockerscope.engine.api.render import summary
-
         containers = []
         for c in d.containers.containers.values():
             s = summary(c)
@@ -292,7 +290,8 @@ class SystemRoutes:
 
     async def traffic(self, req: Request) -> StreamResponse:
         return StreamResponse(
-            self.d.tap.stream(backlog=req.flag("backlog", True)), content_type="application/json"
+            self.backend.tap.stream(backlog=req.flag("backlog", True)),
+            content_type="application/json",
         )
 
     async def volumes(self, req: Request) -> Response:
