@@ -66,6 +66,7 @@ def ensure_group(name: str = SOCKET_GROUP) -> int:
 
 
 def pid_alive(pid: int) -> bool:
+    """True if process ``pid`` exists (also when it belongs to another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -76,6 +77,10 @@ def pid_alive(pid: int) -> bool:
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:2376`` too; an empty host is 127.0.0.1) of ``--tcp``.
+
+    Raises: ``DaemonError`` when there is no numeric port.
+    """
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise DaemonError(f"--tcp wants HOST:PORT, not {text!r}")
@@ -133,6 +138,7 @@ class Daemon:
     # ---- HTTP glue ------------------------------------------------------------------------
 
     def common_headers(self) -> list[tuple[str, str]]:
+        """The headers dockerd sends on every response."""
         return [
             ("Api-Version", API_VERSION),
             ("Docker-Experimental", "false"),
@@ -142,6 +148,7 @@ class Daemon:
         ]
 
     async def handle(self, request: Request) -> Reply:
+        """Answer one request through the router (errors become Docker's JSON answers)."""
         return await self.router.dispatch(request)
 
     def _on_exchange(self, ex: Exchange) -> None:
@@ -191,6 +198,7 @@ class Daemon:
         self.servers.append(server)
 
     async def listen_tcp(self, hostport: str, tls: ssl.SSLContext | None, insecure: bool) -> None:
+        """Also serve on TCP: with TLS client certificates, or plain on loopback if ``insecure``."""
         host, port = parse_hostport(hostport)
         if tls is None:
             check_plain_tcp(hostport, insecure)
@@ -235,6 +243,10 @@ def check_plain_tcp(hostport: str, insecure: bool) -> None:
 
 
 def write_pidfile(lab: Lab) -> None:
+    """Claim the lab: write our pid, unless a live daemon already serves it.
+
+    Raises: ``DaemonError`` naming the pid that serves the lab.
+    """
     pidfile = lab.pidfile
     if pidfile.exists():
         try:
@@ -256,6 +268,7 @@ def _is_daemon(pid: int) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``dockerscope daemon`` flags."""
     p = argparse.ArgumentParser(
         prog="dockerscope daemon", description="Serve a lab's Docker Engine API."
     )
@@ -276,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    """Run the daemon until SIGTERM/SIGINT; returns the exit code."""
     lab = Lab.named(args.lab, args.data_root, args.run_root)
     tls = None
     if args.tcp:
