@@ -90,13 +90,15 @@ def _in_function(parents: dict[ast.AST, ast.AST], node: ast.AST) -> bool:
     return False
 
 
-def imports(f: SourceFile) -> list[Import]:
+@cache
+def imports(f: SourceFile) -> tuple[Import, ...]:
     """Every module ``f`` imports, at its top or lazily inside a function.
 
     ``from pkg import name`` counts as importing ``pkg.name`` when that is a module of ours, so
     ``from dockerscope.engine import runtime`` names the runtime package, not the engine.
     """
     tree = f.tree()
+    lines = f.path.read_text().splitlines()
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     ours = _module_names()
     out: list[Import] = []
@@ -121,11 +123,11 @@ def imports(f: SourceFile) -> list[Import]:
                 names = [first.value]
         if not names:
             continue
-        text = ast.get_source_segment(f.path.read_text(), node) or ""
+        text = " ".join(lines[node.lineno - 1 : node.end_lineno or node.lineno])
         lazy = _in_function(parents, node)
         for name in dict.fromkeys(names):
             out.append(Import(name, node.lineno, " ".join(text.split()), lazy))
-    return sorted(out, key=lambda i: (i.line, i.module))
+    return tuple(sorted(out, key=lambda i: (i.line, i.module)))
 
 
 def is_stdlib(module: str) -> bool:
