@@ -23,18 +23,25 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from dockerscope.engine.api.http import Exchange, HttpServer
+from dockerscope.engine import runtime as runtime_module
+from dockerscope.engine.api.http import HttpServer
 from dockerscope.engine.api.limits import LISTEN_BACKLOG
+from dockerscope.engine.api.replies import Exchange, Reply
+from dockerscope.engine.api.request import Request
 from dockerscope.engine.api.router import API_VERSION, Router
 from dockerscope.engine.api.routes_containers import ContainerRoutes
+from dockerscope.engine.api.routes_images import ImageRoutes
+from dockerscope.engine.api.routes_networks import NetworkRoutes
 from dockerscope.engine.api.routes_system import SystemRoutes, engine_version
 from dockerscope.engine.api.tap import TrafficTap
 from dockerscope.engine.containers.manager import ContainerManager
 from dockerscope.engine.containers.networking import ContainerNetworking, cleanup_stale_netns
 from dockerscope.engine.events import EventBus
+from dockerscope.engine.images import ImageStore
+from dockerscope.engine.network import LabHost, NetworkManager
 from dockerscope.engine.paths import Lab
+from dockerscope.engine.runtime import Runtime
 
 log = logging.getLogger("dockerscope.daemon")
 
@@ -60,6 +67,7 @@ def ensure_group(name: str = SOCKET_GROUP) -> int:
 
 
 def pid_alive(pid: int) -> bool:
+    """True if process ``pid`` exists (also when it belongs to another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -70,6 +78,10 @@ def pid_alive(pid: int) -> bool:
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:2376`` too; an empty host is 127.0.0.1) of ``--tcp``.
+
+    Raises: ``DaemonError`` when there is no numeric port.
+    """
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise DaemonError(f"--tcp wants HOST:PORT, not {text!r}")
@@ -85,68 +97,49 @@ def tls_context(ca: str, cert: str, key: str) -> ssl.SSLContext:
     return ctx
 
 
-def _optional_network(lab: Lab) -> tuple[Any, Any]:
-    """(LabHost, NetworkManager) from the network module, or (None, None) if it is absent."""
-    try:
-        from dockerscope.engine import network as netmod
-
-        return netmod.LabHost(lab), netmod.NetworkManager(lab)
-    except (ImportError, AttributeError) as exc:
-        log.warning("network module not available (%s): containers get a bare netns", exc)
-        return None, None
-
-
 class Daemon:
-    """Owns the image store, the networks, the containers and the API server of one lab."""
+    """Owns the image store, the networks, the containers and the API server of one lab.
+
+    It is the ``Backend`` (engine/api/backend.py) the route handlers are bound to.
+    """
 
     def __init__(
         self,
         lab: Lab,
-        images: Any = None,
-        runtime: Any = None,
-        lab_host: Any = None,
-        networks: Any = None,
+        images: ImageStore | None = None,
+        runtime: Runtime | None = None,
+        lab_host: LabHost | None = None,
+        networks: NetworkManager | None = None,
         use_network: bool = True,
     ) -> None:
+        """Args: ``images``, ``runtime``, ``lab_host`` and ``networks`` replace the lab's own
+        (tests pass stand-ins); ``use_network=False`` (``--no-network``) leaves both network
+        parts out, so containers get a bare netns and ``/networks`` lists nothing."""
         self.lab = lab
-        if images is None:
-            from dockerscope.engine import images as images_module
-
-            images = images_module.ImageStore(lab.images_dir)
-        if runtime is None:
-            from dockerscope.engine import runtime as runtime_module
-
-            runtime = runtime_module
+        self.images = images if images is not None else ImageStore(lab.images_dir)
+        self.runtime: Runtime = runtime if runtime is not None else runtime_module
         if use_network and lab_host is None and networks is None:
-            lab_host, networks = _optional_network(lab)
-        self.images = images
-        self.runtime = runtime
+            lab_host, networks = LabHost(lab), NetworkManager(lab)
         self.lab_host = lab_host
         self.networks = networks
         self.events = EventBus()
         self.containers = ContainerManager(
-            lab, images, runtime, self.events, ContainerNetworking(lab, networks)
+            lab, self.images, self.runtime, self.events, ContainerNetworking(lab, networks)
         )
         self.tap = TrafficTap(self.containers.container_of_pid)
         self.router = Router()
         SystemRoutes(self).register(self.router)
         ContainerRoutes(self).register(self.router)
-        self._register_optional_routes()
+        ImageRoutes(self).register(self.router)
+        NetworkRoutes(self).register(self.router)
         self.http = HttpServer(self.handle, self.common_headers, self._on_exchange)
         self.servers: list[asyncio.AbstractServer] = []
         self.stopping = asyncio.Event()
 
-    def _register_optional_routes(self) -> None:
-        from dockerscope.engine.api.routes_images import ImageRoutes
-
-        ImageRoutes(self).register(self.router)
-        from dockerscope.engine.api.routes_networks import NetworkRoutes
-
-        NetworkRoutes(self).register(self.router)
-
     # ---- HTTP glue ------------------------------------------------------------------------
 
     def common_headers(self) -> list[tuple[str, str]]:
+        """The headers dockerd sends on every response."""
         return [
             ("Api-Version", API_VERSION),
             ("Docker-Experimental", "false"),
@@ -155,7 +148,8 @@ class Daemon:
             ("Date", email.utils.formatdate(usegmt=True)),
         ]
 
-    async def handle(self, request: Any) -> Any:
+    async def handle(self, request: Request) -> Reply:
+        """Answer one request through the router (errors become Docker's JSON answers)."""
         return await self.router.dispatch(request)
 
     def _on_exchange(self, ex: Exchange) -> None:
@@ -175,17 +169,15 @@ class Daemon:
             self.lab_host.up()
         notes = self.containers.restore()
         cleanup_stale_netns(self.lab, keep=set())
-        if hasattr(self.networks, "adopt"):
+        if self.networks is not None:
             with contextlib.suppress(Exception):
                 # No container survives a restart (restore killed the running ones), so every
                 # sandbox left from before goes: its veths, rules and loopback listeners.
                 self.networks.adopt([])
-        ensure = getattr(self.images, "ensure_builtin", None)
-        if ensure is not None:
-            try:
-                ensure("busybox")
-            except Exception as exc:  # serve anyway; pulls will say why
-                log.warning("could not build the busybox image: %s", exc)
+        try:
+            self.images.ensure_builtin("busybox")
+        except Exception as exc:  # serve anyway; pulls will say why
+            log.warning("could not build the busybox image: %s", exc)
         return notes
 
     async def listen_unix(self) -> None:
@@ -211,6 +203,7 @@ class Daemon:
         self.servers.append(server)
 
     async def listen_tcp(self, hostport: str, tls: ssl.SSLContext | None, insecure: bool) -> None:
+        """Also serve on TCP: with TLS client certificates, or plain on loopback if ``insecure``."""
         host, port = parse_hostport(hostport)
         if tls is None:
             check_plain_tcp(hostport, insecure)
@@ -224,10 +217,9 @@ class Daemon:
         for s in self.servers:
             s.close()
         await self.containers.shutdown()
-        close = getattr(self.networks, "close", None)
-        if close is not None:
+        if self.networks is not None:
             with contextlib.suppress(Exception):
-                close()
+                self.networks.close()
         self.events.close()
         self.tap.close()
         await self.http.close_connections()
@@ -258,6 +250,10 @@ def check_plain_tcp(hostport: str, insecure: bool) -> None:
 
 
 def write_pidfile(lab: Lab) -> None:
+    """Claim the lab: write our pid, unless a live daemon already serves it.
+
+    Raises: ``DaemonError`` naming the pid that serves the lab.
+    """
     pidfile = lab.pidfile
     if pidfile.exists():
         try:
@@ -279,6 +275,7 @@ def _is_daemon(pid: int) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``dockerscope daemon`` flags."""
     p = argparse.ArgumentParser(
         prog="dockerscope daemon", description="Serve a lab's Docker Engine API."
     )
@@ -299,9 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    from dockerscope.engine.paths import Lab as LabClass
-
-    lab = LabClass.named(args.lab, args.data_root, args.run_root)
+    """Run the daemon until SIGTERM/SIGINT; returns the exit code."""
+    lab = Lab.named(args.lab, args.data_root, args.run_root)
     tls = None
     if args.tcp:
         tls_args = (args.tlscacert, args.tlscert, args.tlskey)

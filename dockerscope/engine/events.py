@@ -124,6 +124,10 @@ class EventBus:
             q.put_nowait(ev)
         return ev
 
+    def listeners(self) -> int:
+        """How many event streams are open (``/info``'s NEventsListener)."""
+        return len(self._subscribers)
+
     def close(self) -> None:
         for q in self._subscribers:
             q.put_nowait(None)

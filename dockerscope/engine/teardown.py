@@ -11,7 +11,6 @@ what is already gone, so running it twice is harmless.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -20,9 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dockerscope.engine.paths import Lab
-from dockerscope.kernel.mounts import unescape
-
-MNT_DETACH = 2
+from dockerscope.engine.runtime.mounts import mount_points_under, unmount
 
 
 def process_gone(pid: int) -> bool:
@@ -53,33 +50,6 @@ def kill_lab_processes(lab: Lab, timeout: float = 5.0) -> list[int]:
         time.sleep(0.02)
         left = [p for p in left if not process_gone(p)]
     return left
-
-
-def mount_points_under(roots: list[Path]) -> list[str]:
-    """Mount points at or below any of ``roots``, deepest first (from /proc/self/mountinfo)."""
-    try:
-        text = Path("/proc/self/mountinfo").read_text()
-    except OSError:
-        return []
-    prefixes = [str(r).rstrip("/") for r in roots]
-    found = set()
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 5:
-            continue
-        point = unescape(fields[4])
-        if any(point == p or point.startswith(p + "/") for p in prefixes):
-            found.add(point)
-    return sorted(found, key=lambda p: p.count("/"), reverse=True)
-
-
-def unmount(path: str) -> None:
-    """Detach one mount; "not a mount point (any more)" and "gone" are fine."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.umount2(path.encode(), MNT_DETACH) != 0:
-        err = ctypes.get_errno()
-        if err not in (22, 2):  # EINVAL, ENOENT
-            raise OSError(err, os.strerror(err), path)
 
 
 def remove_lab(lab: Lab, say: Callable[[str], None] = lambda _: None) -> list[str]:

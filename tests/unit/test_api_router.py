@@ -8,7 +8,7 @@ import pytest
 
 from dockerscope.engine.api.errors import ApiError, as_api_error
 from dockerscope.engine.api.http import Peer, Request, Response
-from dockerscope.engine.api.router import Router, split_version
+from dockerscope.engine.api.router import Router, refused, split_version
 from dockerscope.engine.errors import InvalidArgument
 
 
@@ -141,3 +141,29 @@ def test_error_body_is_compact_json_with_newline() -> None:
     assert ApiError("No such container: nosuch", 404).body() == (
         b'{"message":"No such container: nosuch"}\n'
     )
+
+
+def test_unknown_paths_and_bad_versions_are_tapped() -> None:
+    """The tap records a request the router cannot route (the dashboard shows the 404 too)."""
+    r = Router()
+
+    async def handler(req: Request) -> Response:
+        return Response(200, b"")
+
+    r.add("GET", "/dockerscope/traffic", handler, tapped=False)
+    assert r.is_tapped(make_request("GET", "/nosuch")) is True
+    assert r.is_tapped(make_request("GET", "/v9.99/info")) is True
+    assert r.is_tapped(make_request("GET", "/dockerscope/traffic")) is False
+
+
+async def test_a_refused_endpoint_is_a_400_naming_the_feature() -> None:
+    router = Router()
+    router.add("POST", "/build", refused("docker build"))
+    router.add("POST", "/images/{name*}/push", refused("docker push (no registry)"))
+    reply = await _dispatch(router, "POST", "/v1.41/build")
+    assert (reply.status, json.loads(reply.body)) == (
+        400,
+        {"message": "not supported by dockerscope: docker build"},
+    )
+    reply = await _dispatch(router, "POST", "/images/a/b/push")
+    assert json.loads(reply.body)["message"].endswith("docker push (no registry)")

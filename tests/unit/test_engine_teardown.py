@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerscope.engine import teardown
+from dockerscope.engine.runtime import mounts
 
 
 def test_mount_points_under_decodes_octal_escapes_and_keeps_unicode(
@@ -27,5 +27,5 @@ def test_mount_points_under_decodes_octal_escapes_and_keeps_unicode(
             real(info, *a, **k) if str(self) == "/proc/self/mountinfo" else real(self, *a, **k)
         ),
     )
-    found = teardown.mount_points_under([Path("/tmp/labé x")])
+    found = mounts.mount_points_under([Path("/tmp/labé x")])
     assert sorted(found) == ["/tmp/labé x/data/c1/rootfs", "/tmp/labé x/run/netns/web"]

@@ -7,9 +7,10 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dockerscope.engine.api.errors import WRONG_SHAPE, ApiError, as_api_error
-from dockerscope.engine.api.http import Reply, Request, Response
-from dockerscope.engine.errors import InvalidArgument, NotFound
+from dockerscope.engine.api.errors import WRONG_SHAPE, as_api_error
+from dockerscope.engine.api.replies import Reply, Response
+from dockerscope.engine.api.request import Request
+from dockerscope.engine.errors import EngineError, InvalidArgument, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,15 @@ MAX_API_VERSION = "1.47"  # newer clients' prefixes we still accept (they negoti
 _VERSIONED = re.compile(r"^/v([0-9]+(?:\.[0-9]+)?)(/.*)$")
 
 RouteHandler = Callable[..., Awaitable[Reply]]
+
+
+def refused(what: str) -> RouteHandler:
+    """A handler for a Docker endpoint dockerscope refuses: ``NotSupported(what)``, a 400."""
+
+    async def handler(req: Request, **_: str) -> Reply:
+        raise NotSupported(what)
+
+    return handler
 
 
 def _vkey(v: str) -> tuple[int, ...]:
@@ -84,7 +94,7 @@ class Router:
         try:
             _, path = split_version(request.path)
             route, _ = self.match(request.method, path)
-        except ApiError:
+        except EngineError:  # a bad version or an unknown page: its 400/404 is worth seeing
             return True
         return route.tapped
 

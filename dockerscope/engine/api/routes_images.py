@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
+import os
 import tempfile
 from collections.abc import AsyncIterator
 from typing import IO, Any
 
 from dockerscope.engine.api import limits
+from dockerscope.engine.api.backend import Backend
 from dockerscope.engine.api.filters import checked_filters
-from dockerscope.engine.api.http import Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
-from dockerscope.engine.api.router import Router
+from dockerscope.engine.api.replies import Response, StreamResponse
+from dockerscope.engine.api.request import Request
+from dockerscope.engine.api.router import Router, refused
+from dockerscope.engine.containers.model import Container
 from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
+from dockerscope.engine.images import Image, ImageStore
+from dockerscope.engine.images.builtin import Progress
 
 
 async def _spool(req: Request) -> IO[bytes]:
@@ -38,7 +45,7 @@ def _line(obj: dict[str, Any]) -> bytes:
     return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
 
 
-def image_summary(img: Any, containers: int = -1) -> dict[str, Any]:
+def image_summary(img: Image, containers: int = -1) -> dict[str, Any]:
     """One element of ``GET /images/json`` (see reference 09-api-images_json.txt)."""
     return {
         "Containers": containers,
@@ -54,7 +61,7 @@ def image_summary(img: Any, containers: int = -1) -> dict[str, Any]:
     }
 
 
-def image_inspect(img: Any, layer_dirs: list[str]) -> dict[str, Any]:
+def image_inspect(img: Image, layer_dirs: list[str]) -> dict[str, Any]:
     """``GET /images/{name}/json``."""
     raw = dict(img.raw) if img.raw else {}
     return {
@@ -88,12 +95,14 @@ def image_inspect(img: Any, layer_dirs: list[str]) -> dict[str, Any]:
 
 
 class ImageRoutes:
-    def __init__(self, daemon: Any) -> None:
-        self.d = daemon
+    """Handlers bound to a daemon's image store (and its containers, for rmi and commit)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
 
     @property
-    def store(self) -> Any:
-        return self.d.images
+    def store(self) -> ImageStore:
+        return self.backend.images
 
     def register(self, r: Router) -> None:
         r.add("GET", "/images/json", self.list_images)
@@ -101,8 +110,8 @@ class ImageRoutes:
         r.add("POST", "/images/load", self.load)
         r.add("GET", "/images/get", self.save_many)
         r.add("POST", "/images/prune", self.prune)
-        r.add("GET", "/images/search", self._refuse("docker search (no registry)"))
-        r.add("POST", "/build", self._refuse("docker build"))
+        r.add("GET", "/images/search", refused("docker search (no registry)"))
+        r.add("POST", "/build", refused("docker build"))
         # `docker system prune` asks too: there is no build cache, so nothing to reclaim.
         r.add("POST", "/build/prune", self.build_prune)
         r.add("POST", "/commit", self.commit)
@@ -110,18 +119,11 @@ class ImageRoutes:
         r.add("GET", "/images/{name*}/history", self.history)
         r.add("GET", "/images/{name*}/get", self.save_one)
         r.add("POST", "/images/{name*}/tag", self.tag)
-        r.add("POST", "/images/{name*}/push", self._refuse("docker push (no registry)"))
+        r.add("POST", "/images/{name*}/push", refused("docker push (no registry)"))
         r.add("DELETE", "/images/{name*}", self.remove)
 
-    @staticmethod
-    def _refuse(what: str) -> Any:
-        async def handler(req: Request, **_: str) -> Response:
-            raise NotSupported(what)
-
-        return handler
-
-    def _users(self, image_id: str) -> list[Any]:
-        return [c for c in self.d.containers.containers.values() if c.image_id == image_id]
+    def _users(self, image_id: str) -> list[Container]:
+        return [c for c in self.backend.containers.containers.values() if c.image_id == image_id]
 
     def _in_use(self, image_id: str) -> str | None:
         """The container (short id) using an image, for rmi's 409."""
@@ -144,8 +146,6 @@ class ImageRoutes:
                     if isinstance(flt["reference"], list)
                     else list(flt["reference"])
                 )
-                import fnmatch
-
                 if not any(
                     fnmatch.fnmatch(t, r) or fnmatch.fnmatch(t.split(":")[0], r)
                     for t in img.repo_tags
@@ -232,11 +232,11 @@ class ImageRoutes:
                 yield _line({"status": f"Status: Downloaded newer image for {tag_text}"})
             else:
                 yield _line({"status": f"Status: Image is up to date for {tag_text}"})
-            self.d.events.emit("image", "pull", tag_text, {"name": tag_text})
+            self.backend.events.emit("image", "pull", tag_text, {"name": tag_text})
 
         return StreamResponse(body())
 
-    def _ensure(self, ref: str, progress: Any) -> Any:
+    def _ensure(self, ref: str, progress: Progress) -> Image:
         return self.store.ensure_builtin(ref, progress=progress)
 
     async def _import(self, req: Request, src: str) -> StreamResponse:
@@ -255,7 +255,7 @@ class ImageRoutes:
         async def body() -> AsyncIterator[bytes]:
             yield _line({"status": img.id})
 
-        self.d.events.emit("image", "import", img.id, {"name": ref or img.id})
+        self.backend.events.emit("image", "import", img.id, {"name": ref or img.id})
         return StreamResponse(body())
 
     async def load(self, req: Request) -> StreamResponse:
@@ -269,15 +269,12 @@ class ImageRoutes:
                 yield _line({"stream": f"{prefix}: {n}\n"})
 
         for n in names:
-            self.d.events.emit("image", "load", n, {"name": n})
+            self.backend.events.emit("image", "load", n, {"name": n})
         return StreamResponse(body())
 
     async def _save(self, names: list[str]) -> StreamResponse:
         for n in names:
             self.store.get(n)  # 404 before the stream starts
-        import os
-        import tempfile
-
         fd, path = tempfile.mkstemp(prefix="save-", suffix=".tar")
         os.close(fd)
         try:
@@ -312,7 +309,7 @@ class ImageRoutes:
             raise InvalidArgument("repository name must have at least one component")
         tag = req.q("tag") or "latest"
         self.store.tag(name, f"{repo}:{tag}")
-        self.d.events.emit("image", "tag", self.store.get(name).id, {"name": f"{repo}:{tag}"})
+        self.backend.events.emit("image", "tag", self.store.get(name).id, {"name": f"{repo}:{tag}"})
         return Response.empty(201)
 
     async def remove(self, req: Request, name: str) -> Response:
@@ -321,7 +318,7 @@ class ImageRoutes:
         for item in out:
             for kind, value in item.items():
                 action = "untag" if kind == "Untagged" else "delete"
-                self.d.events.emit("image", action, value, {"name": value})
+                self.backend.events.emit("image", action, value, {"name": value})
         return Response.json(out)
 
     async def prune(self, req: Request) -> Response:
@@ -339,11 +336,11 @@ class ImageRoutes:
         ref = req.q("container")
         if not ref:
             raise InvalidArgument("container is required")
-        c = self.d.containers.get(ref)
+        c = self.backend.containers.get(ref)
         body = await req.json() or {}
         repo, tag = req.q("repo") or "", req.q("tag") or ""
         name = f"{repo}:{tag or 'latest'}" if repo else ""
-        upper = str(self.d.containers.store.dir(c.id) / "upper")
+        upper = str(self.backend.containers.store.dir(c.id) / "upper")
         # No pause (dockerscope does not freeze containers): the upper dir is copied live.
         img = await asyncio.to_thread(
             self.store.commit,
@@ -357,5 +354,7 @@ class ImageRoutes:
             created_by=" ".join(c.config.argv),
             container=c.id,
         )
-        self.d.events.emit("container", "commit", c.id, {"name": c.name, "image": name or img.id})
+        self.backend.events.emit(
+            "container", "commit", c.id, {"name": c.name, "image": name or img.id}
+        )
         return Response.json({"Id": img.id}, 201)

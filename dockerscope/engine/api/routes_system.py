@@ -11,10 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dockerscope.engine.api.http import Request, Response, StreamResponse
+from dockerscope.engine.api.backend import Backend
+from dockerscope.engine.api.render import summary
+from dockerscope.engine.api.replies import Response, StreamResponse
+from dockerscope.engine.api.request import Request
 from dockerscope.engine.api.router import API_VERSION, MIN_API_VERSION, Router
 from dockerscope.engine.containers.status import iso
 from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
+from dockerscope.engine.events import EventFilter, _parse_time
 
 
 def engine_version() -> str:
@@ -63,9 +67,74 @@ def daemon_id(lab_name: str) -> str:
     return ":".join(raw[i : i + 4] for i in range(0, 48, 4))
 
 
+#: ``/info``: the storage driver, plugins and the limits the engine enforces (what Docker
+#: 20.10 reports for overlay2 with cgroupfs).
+STORAGE_AND_LIMITS: dict[str, Any] = {
+    "Driver": "overlay2",
+    "DriverStatus": [
+        ["Backing Filesystem", "extfs"],
+        ["Supports d_type", "true"],
+        ["Native Overlay Diff", "true"],
+        ["userxattr", "false"],
+    ],
+    "Plugins": {
+        "Volume": [],
+        "Network": ["bridge", "host", "null"],
+        "Authorization": None,
+        "Log": ["json-file"],
+    },
+    "MemoryLimit": True,
+    "SwapLimit": False,
+    "KernelMemory": False,
+    "KernelMemoryTCP": False,
+    "CpuCfsPeriod": True,
+    "CpuCfsQuota": True,
+    "CPUShares": True,
+    "CPUSet": False,
+    "PidsLimit": True,
+    "IPv4Forwarding": True,
+    "BridgeNfIptables": True,
+    "BridgeNfIp6tables": True,
+    "Debug": False,
+}
+
+#: ``/info``: no registry (dockerscope is offline).
+NO_REGISTRY: dict[str, Any] = {
+    "AllowNondistributableArtifactsCIDRs": [],
+    "AllowNondistributableArtifactsHostnames": [],
+    "InsecureRegistryCIDRs": [],
+    "IndexConfigs": {},
+    "Mirrors": [],
+}
+
+#: ``/info``: the runtime, and no swarm.
+RUNTIME_AND_SWARM: dict[str, Any] = {
+    "Runtimes": {"dockerscope": {"path": "dockerscope-init"}},
+    "DefaultRuntime": "dockerscope",
+    "Swarm": {
+        "NodeID": "",
+        "NodeAddr": "",
+        "LocalNodeState": "inactive",
+        "ControlAvailable": False,
+        "Error": "",
+        "RemoteManagers": None,
+    },
+    "LiveRestoreEnabled": False,
+    "Isolation": "",
+    "InitBinary": "",
+    "ContainerdCommit": {"ID": "", "Expected": ""},
+    "RuncCommit": {"ID": "", "Expected": ""},
+    "InitCommit": {"ID": "", "Expected": ""},
+    "SecurityOptions": ["name=no-new-privileges"],
+    "Warnings": None,
+}
+
+
 class SystemRoutes:
-    def __init__(self, daemon: Any) -> None:
-        self.d = daemon
+    """Handlers about the engine as a whole, bound to a daemon's parts."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
 
     def register(self, r: Router) -> None:
         r.add("GET", "/_ping", self.ping)
@@ -121,7 +190,7 @@ class SystemRoutes:
         )
 
     async def info(self, req: Request) -> Response:
-        d = self.d
+        d = self.backend
         states = [c.state.status for c in d.containers.containers.values()]
         running = sum(s == "running" for s in states)
         paused = sum(s == "paused" for s in states)
@@ -130,7 +199,6 @@ class SystemRoutes:
         except Exception:
             n_images = 0
         os_name, os_version = _os_release()
-        nets = ["bridge", "host", "null"]
         return Response.json(
             {
                 "ID": daemon_id(d.lab.name),
@@ -139,32 +207,7 @@ class SystemRoutes:
                 "ContainersPaused": paused,
                 "ContainersStopped": len(states) - running - paused,
                 "Images": n_images,
-                "Driver": "overlay2",
-                "DriverStatus": [
-                    ["Backing Filesystem", "extfs"],
-                    ["Supports d_type", "true"],
-                    ["Native Overlay Diff", "true"],
-                    ["userxattr", "false"],
-                ],
-                "Plugins": {
-                    "Volume": [],
-                    "Network": nets,
-                    "Authorization": None,
-                    "Log": ["json-file"],
-                },
-                "MemoryLimit": True,
-                "SwapLimit": False,
-                "KernelMemory": False,
-                "KernelMemoryTCP": False,
-                "CpuCfsPeriod": True,
-                "CpuCfsQuota": True,
-                "CPUShares": True,
-                "CPUSet": False,
-                "PidsLimit": True,
-                "IPv4Forwarding": True,
-                "BridgeNfIptables": True,
-                "BridgeNfIp6tables": True,
-                "Debug": False,
+                **STORAGE_AND_LIMITS,
                 "NFd": len(os.listdir("/proc/self/fd")),
                 "OomKillDisable": False,
                 "NGoroutines": 1,
@@ -172,20 +215,14 @@ class SystemRoutes:
                 "LoggingDriver": "json-file",
                 "CgroupDriver": "cgroupfs",
                 "CgroupVersion": cgroup_version(),
-                "NEventsListener": len(d.events._subscribers),
+                "NEventsListener": d.events.listeners(),
                 "KernelVersion": platform.release(),
                 "OperatingSystem": os_name,
                 "OSVersion": os_version,
                 "OSType": "linux",
                 "Architecture": platform.machine(),
                 "IndexServerAddress": "",
-                "RegistryConfig": {
-                    "AllowNondistributableArtifactsCIDRs": [],
-                    "AllowNondistributableArtifactsHostnames": [],
-                    "InsecureRegistryCIDRs": [],
-                    "IndexConfigs": {},
-                    "Mirrors": [],
-                },
+                "RegistryConfig": NO_REGISTRY,
                 "NCPU": os.cpu_count() or 1,
                 "MemTotal": _mem_total(),
                 "GenericResources": None,
@@ -197,34 +234,15 @@ class SystemRoutes:
                 "Labels": [],
                 "ExperimentalBuild": False,
                 "ServerVersion": engine_version(),
-                "Runtimes": {"dockerscope": {"path": "dockerscope-init"}},
-                "DefaultRuntime": "dockerscope",
-                "Swarm": {
-                    "NodeID": "",
-                    "NodeAddr": "",
-                    "LocalNodeState": "inactive",
-                    "ControlAvailable": False,
-                    "Error": "",
-                    "RemoteManagers": None,
-                },
-                "LiveRestoreEnabled": False,
-                "Isolation": "",
-                "InitBinary": "",
-                "ContainerdCommit": {"ID": "", "Expected": ""},
-                "RuncCommit": {"ID": "", "Expected": ""},
-                "InitCommit": {"ID": "", "Expected": ""},
-                "SecurityOptions": ["name=no-new-privileges"],
-                "Warnings": None,
+                **RUNTIME_AND_SWARM,
             }
         )
 
     async def events(self, req: Request) -> StreamResponse:
         try:
             filters = req.json_q("filters")
-            stream = self.d.events.stream(req.q("since"), req.q("until"), filters)
+            stream = self.backend.events.stream(req.q("since"), req.q("until"), filters)
             # Validate now, so a bad filter is a 400 rather than a broken stream.
-            from dockerscope.engine.events import EventFilter, _parse_time
-
             EventFilter.parse(filters)
             _parse_time(req.q("since"))
             _parse_time(req.q("until"))
@@ -233,7 +251,7 @@ class SystemRoutes:
         return StreamResponse(stream)
 
     async def df(self, req: Request) -> Response:
-        d = self.d
+        d = self.backend
         images = []
         try:
             for img in d.images.list():
@@ -254,8 +272,6 @@ class SystemRoutes:
                 )
         except Exception:
             images = []
-        from dockerscope.engine.api.render import summary
-
         containers = []
         for c in d.containers.containers.values():
             s = summary(c)
@@ -274,7 +290,8 @@ class SystemRoutes:
 
     async def traffic(self, req: Request) -> StreamResponse:
         return StreamResponse(
-            self.d.tap.stream(backlog=req.flag("backlog", True)), content_type="application/json"
+            self.backend.tap.stream(backlog=req.flag("backlog", True)),
+            content_type="application/json",
         )
 
     async def volumes(self, req: Request) -> Response:

@@ -8,7 +8,7 @@ import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
-from dockerscope.engine.api.http import Exchange
+from dockerscope.engine.api.replies import Exchange
 from dockerscope.kernel.model import ApiCall
 
 KEEP = 1000

@@ -20,7 +20,7 @@ from pathlib import Path
 from dockerscope.engine.containers.store import CONFIG_FILE
 from dockerscope.engine.paths import Lab
 from dockerscope.engine.runtime import cgroups
-from dockerscope.engine.teardown import mount_points_under, unmount
+from dockerscope.engine.runtime.mounts import mount_points_under, unmount
 
 
 @dataclass(frozen=True)
