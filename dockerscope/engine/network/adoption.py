@@ -41,11 +41,11 @@ def adopt_sandboxes(
 ) -> None:
     """Drop the sandboxes whose netns is gone or whose container is not in ``keep`` (when
     given); restart the port proxies of the others."""
-    for sb in list(store.sandboxes.values()):
-        alive = is_netns(Path(sb.netns))
-        if not alive or (keep is not None and sb.container_id not in keep):
-            publisher.forget(sb)
-            delete_veths(lab_netns, sb.endpoints)
-            store.forget_sandbox(sb.container_id)
+    for sandbox in list(store.sandboxes.values()):
+        alive = is_netns(Path(sandbox.netns))
+        if not alive or (keep is not None and sandbox.container_id not in keep):
+            publisher.forget(sandbox)
+            delete_veths(lab_netns, sandbox.endpoints)
+            store.forget_sandbox(sandbox.container_id)
         else:
-            publisher.restart(sb)
+            publisher.restart(sandbox)

@@ -42,30 +42,30 @@ class Wiring:
     default_route: bool
 
 
-def check_attachable(sb: Sandbox, net: Network) -> None:
+def check_attachable(sandbox: Sandbox, net: Network) -> None:
     """Refuse networks that take no endpoints and sandboxes that cannot have their own."""
     if net.driver != BRIDGE_DRIVER:
         raise AlreadyAttached(
             f"container cannot be connected to network {net.name} (driver {net.driver})"
         )
-    if not sb.owns_netns or sb.mode == "none":
+    if not sandbox.owns_netns or sandbox.mode == "none":
         raise AlreadyAttached(
             "container sharing network namespace with another container or host, or "
             "in none mode, cannot be connected to any other network"
         )
 
 
-def existing_endpoint(sb: Sandbox, net: Network, network_ref: str) -> Endpoint | None:
-    """The endpoint ``sb`` has on ``net`` when asked for the default bridge by its alias
+def existing_endpoint(sandbox: Sandbox, net: Network, network_ref: str) -> Endpoint | None:
+    """The endpoint ``sandbox`` has on ``net`` when asked for the default bridge by its alias
     "default"; None when there is none; AlreadyAttached otherwise."""
-    existing = sb.endpoint_on(net.id)
+    existing = sandbox.endpoint_on(net.id)
     if existing is not None and network_ref == "default":
         # Docker's CLI names the default bridge twice (NetworkMode "default" and an
         # EndpointsConfig "default"); the daemon treats both as one attachment.
         return existing
     if existing is not None:
         raise AlreadyAttached(
-            f"endpoint with name {sb.container_name} already exists in network {net.name}"
+            f"endpoint with name {sandbox.container_name} already exists in network {net.name}"
         )
     return None
 
@@ -82,9 +82,9 @@ def choose_address(net: Network, in_use: Iterable[Endpoint], wanted: str | None)
     return check_requested_ip(net.ipv4_subnet, wanted, used)
 
 
-def next_ifname(sb: Sandbox) -> str:
+def next_ifname(sandbox: Sandbox) -> str:
     """The lowest ``eth<N>`` the sandbox does not use yet."""
-    taken = {e.ifname for e in sb.endpoints}
+    taken = {e.ifname for e in sandbox.endpoints}
     return next(f"eth{i}" for i in range(len(taken) + 1) if f"eth{i}" not in taken)
 
 
@@ -95,17 +95,17 @@ def delete_veths(lab_netns: Path, endpoints: Iterable[Endpoint]) -> None:
             nl.delete(e.veth)
 
 
-def _add_veth(lab_nl: RawRtnl, sandbox_netns: str, w: Wiring) -> str:
+def _add_veth(lab_nl: RawRtnl, sandbox_netns: str, wiring: Wiring) -> str:
     """A veth pair with a fresh random lab-side name; the other end moved into the sandbox."""
-    bridge_idx = lab_nl.index(w.bridge)
+    bridge_idx = lab_nl.index(wiring.bridge)
     if bridge_idx is None:
-        raise NetworkError(f"bridge {w.bridge} is missing from the lab")
+        raise NetworkError(f"bridge {wiring.bridge} is missing from the lab")
     fd = os.open(sandbox_netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
         for _ in range(VETH_NAME_TRIES):
             veth = "veth" + os.urandom(4).hex()[:7]
             try:
-                lab_nl.add_veth(veth, bridge_idx, w.ifname, w.mac, fd)
+                lab_nl.add_veth(veth, bridge_idx, wiring.ifname, wiring.mac, fd)
                 return veth
             except FileExistsError:
                 continue  # that random name is taken: draw another
@@ -114,35 +114,40 @@ def _add_veth(lab_nl: RawRtnl, sandbox_netns: str, w: Wiring) -> str:
         os.close(fd)
 
 
-def _configure_inside(lab_nl: RawRtnl, sb: Sandbox, veth: str, w: Wiring) -> None:
+def _configure_inside(lab_nl: RawRtnl, sandbox: Sandbox, veth: str, wiring: Wiring) -> None:
     """Address, link up and route in the sandbox; then wait until both ends are up."""
-    with RawRtnl(Path(sb.netns)) as ct:
-        idx = ct.index(w.ifname)
+    with RawRtnl(Path(sandbox.netns)) as ct:
+        idx = ct.index(wiring.ifname)
         assert idx is not None
-        ct.add_address(idx, w.address, w.subnet.prefixlen, w.subnet.broadcast_address)
+        ct.add_address(
+            idx, wiring.address, wiring.subnet.prefixlen, wiring.subnet.broadcast_address
+        )
         ct.set_up(idx)
-        if w.default_route:
-            ct.add_default_route(w.gateway, idx)
+        if wiring.default_route:
+            ct.add_default_route(wiring.gateway, idx)
         # Carrier reaches operstate (and the bridge port) through the kernel's linkwatch, a
         # moment later: wait for it so the container's first packets are not dropped
         # (usually well under a millisecond).
         deadline = time.monotonic() + LINK_UP_TIMEOUT
-        while not (ct.is_oper_up(w.ifname) and lab_nl.is_oper_up(veth)):
+        while not (ct.is_oper_up(wiring.ifname) and lab_nl.is_oper_up(veth)):
             if time.monotonic() > deadline:
                 log.warning(
-                    "%s of %s not up after %.1f s", w.ifname, sb.container_name, LINK_UP_TIMEOUT
+                    "%s of %s not up after %.1f s",
+                    wiring.ifname,
+                    sandbox.container_name,
+                    LINK_UP_TIMEOUT,
                 )
                 break
             time.sleep(0.0005)
 
 
-def plumb(lab_netns: Path, sb: Sandbox, w: Wiring) -> str:
+def plumb(lab_netns: Path, sandbox: Sandbox, wiring: Wiring) -> str:
     """The kernel side of attach: veth into the bridge, eth<N> configured in the sandbox.
     Returns the lab-side veth name; on failure the veth is gone again."""
     with RawRtnl(lab_netns) as lab_nl:
-        veth = _add_veth(lab_nl, sb.netns, w)
+        veth = _add_veth(lab_nl, sandbox.netns, wiring)
         try:
-            _configure_inside(lab_nl, sb, veth, w)
+            _configure_inside(lab_nl, sandbox, veth, wiring)
         except BaseException:
             lab_nl.delete(veth)
             raise
@@ -151,37 +156,37 @@ def plumb(lab_netns: Path, sb: Sandbox, w: Wiring) -> str:
 
 def attach(
     lab_netns: Path,
-    sb: Sandbox,
+    sandbox: Sandbox,
     net: Network,
     in_use: Iterable[Endpoint],
     ip: str | None,
     aliases: Iterable[str],
 ) -> Endpoint:
-    """Plumb a new endpoint of ``sb`` on ``net`` (``in_use``: the network's endpoints);
+    """Plumb a new endpoint of ``sandbox`` on ``net`` (``in_use``: the network's endpoints);
     the caller has checked it may (:func:`check_attachable`, :func:`existing_endpoint`)."""
     addr = choose_address(net, in_use, ip)
     assert net.bridge
-    w = Wiring(
+    wiring = Wiring(
         bridge=net.bridge,
-        ifname=next_ifname(sb),
+        ifname=next_ifname(sandbox),
         mac=mac_for_ip(addr),
         address=addr,
         subnet=net.ipv4_subnet,
         gateway=net.ipv4_gateway,
-        default_route=not sb.endpoints,
+        default_route=not sandbox.endpoints,
     )
-    veth = plumb(lab_netns, sb, w)
+    veth = plumb(lab_netns, sandbox, wiring)
     return Endpoint(
-        container_id=sb.container_id,
-        container_name=sb.container_name,
+        container_id=sandbox.container_id,
+        container_name=sandbox.container_name,
         network_id=net.id,
         network_name=net.name,
         endpoint_id=new_id(),
-        ifname=w.ifname,
+        ifname=wiring.ifname,
         veth=veth,
         ip_address=str(addr),
-        prefix_len=w.subnet.prefixlen,
-        gateway=str(w.gateway),
-        mac_address=w.mac,
+        prefix_len=wiring.subnet.prefixlen,
+        gateway=str(wiring.gateway),
+        mac_address=wiring.mac,
         aliases=tuple(aliases),
     )

@@ -25,13 +25,13 @@ class HostsSync:
     def __init__(self, store: NetworkStore) -> None:
         self.store = store
 
-    def peers(self, sb: Sandbox) -> list[tuple[str, str]]:
-        """(ip, name) of the containers sharing a user network with ``sb``, aliases too."""
+    def peers(self, sandbox: Sandbox) -> list[tuple[str, str]]:
+        """(ip, name) of the containers sharing a user network with ``sandbox``, aliases too."""
         user = {n.id for n in self.store.user_networks()}
-        mine = {e.network_id for e in sb.endpoints if e.network_id in user}
+        mine = {e.network_id for e in sandbox.endpoints if e.network_id in user}
         out = []
         for other in self.store.sandboxes.values():
-            if other.container_id == sb.container_id:
+            if other.container_id == sandbox.container_id:
                 continue
             for e in other.endpoints:
                 if e.network_id in mine and e.ip_address:
@@ -39,20 +39,22 @@ class HostsSync:
                     out += [(e.ip_address, alias) for alias in e.aliases]
         return out
 
-    def write(self, sb: Sandbox, hosts_only: bool = False) -> None:
-        """Write ``sb``'s hosts file (a caller's, or in its etc_dir) and, unless
+    def write(self, sandbox: Sandbox, hosts_only: bool = False) -> None:
+        """Write ``sandbox``'s hosts file (a caller's, or in its etc_dir) and, unless
         ``hosts_only``, its hostname and resolv.conf."""
-        if sb.hosts_path:
-            lines = "".join(f"{ip}\t{name}\n" for ip, name in sorted(set(self.peers(sb))))
-            write_in_place(Path(sb.hosts_path), sb.hosts_base + lines)
-        if not sb.etc_dir:
+        if sandbox.hosts_path:
+            lines = "".join(f"{ip}\t{name}\n" for ip, name in sorted(set(self.peers(sandbox))))
+            write_in_place(Path(sandbox.hosts_path), sandbox.hosts_base + lines)
+        if not sandbox.etc_dir:
             return
-        etc = Path(sb.etc_dir)
+        etc = Path(sandbox.etc_dir)
         etc.mkdir(parents=True, exist_ok=True)
-        own_ip = sb.endpoints[0].ip_address if sb.endpoints else None
-        write_in_place(etc / "hosts", hosts_file_content(sb.hostname, own_ip, self.peers(sb)))
+        own_ip = sandbox.endpoints[0].ip_address if sandbox.endpoints else None
+        write_in_place(
+            etc / "hosts", hosts_file_content(sandbox.hostname, own_ip, self.peers(sandbox))
+        )
         if not hosts_only:
-            write_in_place(etc / "hostname", hostname_content(sb.hostname))
+            write_in_place(etc / "hostname", hostname_content(sandbox.hostname))
             write_in_place(etc / "resolv.conf", resolv_conf_content())
 
     def refresh(self, network_ids: Iterable[str]) -> None:

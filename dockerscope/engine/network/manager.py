@@ -49,8 +49,8 @@ class NetworkManager:
         self._sandboxes = Sandboxes(lab, self._store, self._hosts)
         self._publisher = Publisher(lab, self._store, self.iptables)
         self._store.load()
-        for sb in self._store.sandboxes.values():
-            self._publisher.reserve(sb.ports)
+        for sandbox in self._store.sandboxes.values():
+            self._publisher.reserve(sandbox.ports)
         self._networks.ensure_predefined()
         if is_netns(lab.netns_path):
             self.adopt()
@@ -184,21 +184,21 @@ class NetworkManager:
         """Keep the caller's hosts file at ``path`` as ``base`` plus one ``ip\tname`` line per
         peer on the container's user networks, rewritten in place as peers come and go."""
         with self._lock:
-            sb = self._sandboxes.require(container_id(container))
-            self._sandboxes.keep_hosts(sb, str(path), base)
+            sandbox = self._sandboxes.require(container_id(container))
+            self._sandboxes.keep_hosts(sandbox, str(path), base)
 
     @rtnl.off_loop
     def release(self, container: ContainerRef) -> None:
         """Undo everything for a container: ports, endpoints, its netns (idempotent)."""
         cid = container_id(container)
         with self._lock:
-            sb = self._store.sandboxes.get(cid)
-            if sb is None:
+            sandbox = self._store.sandboxes.get(cid)
+            if sandbox is None:
                 return
             self._publisher.unpublish(cid)
-            endpoints.delete_veths(self.lab.netns_path, sb.endpoints)
-            self._sandboxes.remove(sb)
-            self._hosts.refresh(e.network_id for e in sb.endpoints)
+            endpoints.delete_veths(self.lab.netns_path, sandbox.endpoints)
+            self._sandboxes.remove(sandbox)
+            self._hosts.refresh(e.network_id for e in sandbox.endpoints)
 
     # -- endpoints -------------------------------------------------------------------------
     @rtnl.off_loop
@@ -211,17 +211,17 @@ class NetworkManager:
     ) -> Endpoint:
         """Join a container's sandbox to a bridge network: veth, eth<N>, address, route."""
         with self._lock:
-            sb = self._sandboxes.require(container_id(container))
+            sandbox = self._sandboxes.require(container_id(container))
             net = self._networks.get(network_ref)
-            endpoints.check_attachable(sb, net)
-            existing = endpoints.existing_endpoint(sb, net, network_ref)
+            endpoints.check_attachable(sandbox, net)
+            existing = endpoints.existing_endpoint(sandbox, net, network_ref)
             if existing is not None:
                 return existing
             in_use = self._networks.endpoints(net)
-            ep = endpoints.attach(self.lab.netns_path, sb, net, in_use, ip, aliases)
-            sb = sb.with_endpoints(sb.endpoints + (ep,))
-            self._store.save_sandbox(sb)
-            self._hosts.write(sb, hosts_only=True)
+            ep = endpoints.attach(self.lab.netns_path, sandbox, net, in_use, ip, aliases)
+            sandbox = sandbox.with_endpoints(sandbox.endpoints + (ep,))
+            self._store.save_sandbox(sandbox)
+            self._hosts.write(sandbox, hosts_only=True)
             if net.bridge != DOCKER0:
                 self._hosts.refresh([net.id])
             return ep
@@ -231,20 +231,20 @@ class NetworkManager:
         """Leave a network (``network disconnect``): ports on that endpoint go too."""
         cid = container_id(container)
         with self._lock:
-            sb = self._sandboxes.require(cid)
+            sandbox = self._sandboxes.require(cid)
             net = self._networks.get(network_ref)
-            ep = sb.endpoint_on(net.id)
+            ep = sandbox.endpoint_on(net.id)
             if ep is None:
                 raise EndpointNotFound(
-                    f"container {sb.container_name} is not connected to network {net.name}"
+                    f"container {sandbox.container_name} is not connected to network {net.name}"
                 )
-            if sb.ports and sb.endpoints[0] == ep:
+            if sandbox.ports and sandbox.endpoints[0] == ep:
                 self._publisher.unpublish(cid)
-                sb = self._sandboxes.require(cid)
+                sandbox = self._sandboxes.require(cid)
             endpoints.delete_veths(self.lab.netns_path, [ep])
-            sb = sb.with_endpoints(tuple(e for e in sb.endpoints if e != ep))
-            self._store.save_sandbox(sb)
-            self._hosts.write(sb, hosts_only=True)
+            sandbox = sandbox.with_endpoints(tuple(e for e in sandbox.endpoints if e != ep))
+            self._store.save_sandbox(sandbox)
+            self._hosts.write(sandbox, hosts_only=True)
             self._hosts.refresh([net.id])
 
     # -- published ports -------------------------------------------------------------------
@@ -262,8 +262,8 @@ class NetworkManager:
         """
         wanted = list(bindings)
         with self._lock:
-            sb = self._sandboxes.require(container_id(container))
-            return self._publisher.publish(sb, endpoint, wanted)
+            sandbox = self._sandboxes.require(container_id(container))
+            return self._publisher.publish(sandbox, endpoint, wanted)
 
     @rtnl.off_loop
     def unpublish(self, container: ContainerRef) -> None:
@@ -274,17 +274,17 @@ class NetworkManager:
     def ports(self, container: ContainerRef) -> builtins.list[PortMapping]:
         """``docker port``: the container's mappings."""
         with self._lock:
-            sb = self._store.sandboxes.get(container_id(container))
-            return list(sb.ports) if sb else []
+            sandbox = self._store.sandboxes.get(container_id(container))
+            return list(sandbox.ports) if sandbox else []
 
     def network_settings(
         self, container: ContainerRef, exposed: Iterable[str] = ()
     ) -> dict[str, Any]:
         """``docker inspect``'s NetworkSettings for a container."""
         with self._lock:
-            sb = self._sandboxes.require(container_id(container))
-            shared = self._networks.get(sb.mode) if sb.mode in ("host", "none") else None
-            return sb.settings(ports_json(sb.ports, exposed), shared)
+            sandbox = self._sandboxes.require(container_id(container))
+            shared = self._networks.get(sandbox.mode) if sandbox.mode in ("host", "none") else None
+            return sandbox.settings(ports_json(sandbox.ports, exposed), shared)
 
     @rtnl.off_loop
     def close(self) -> None:

@@ -142,8 +142,8 @@ class Networks:
         """The endpoints attached to ``net``."""
         return [
             e
-            for sb in self.store.sandboxes.values()
-            for e in sb.endpoints
+            for sandbox in self.store.sandboxes.values()
+            for e in sandbox.endpoints
             if e.network_id == net.id
         ]
 

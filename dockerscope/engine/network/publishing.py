@@ -61,11 +61,11 @@ class Publisher:
             if m.host_ip != ANY_V6:
                 self.allocator.release(m.proto, m.host_ip, m.host_port)
 
-    def _port_rules(self, sb: Sandbox, m: PortMapping) -> list[iptables.Rule]:
+    def _port_rules(self, sandbox: Sandbox, m: PortMapping) -> list[iptables.Rule]:
         """The three rules of one mapping (none for the [::] twin), on the first endpoint."""
-        if m.host_ip == ANY_V6 or not sb.endpoints:
+        if m.host_ip == ANY_V6 or not sandbox.endpoints:
             return []
-        net = self.store.networks.get(sb.endpoints[0].network_id)
+        net = self.store.networks.get(sandbox.endpoints[0].network_id)
         if net is None or not net.bridge:
             return []
         return iptables.publish_rules(
@@ -135,10 +135,10 @@ class Publisher:
         if proxies:
             self.loop.run(stop_all())
 
-    def restart(self, sb: Sandbox) -> None:
+    def restart(self, sandbox: Sandbox) -> None:
         """Listen again for a sandbox's saved mappings (after a daemon restart), best effort."""
-        if sb.ports and sb.container_id not in self.proxies:
-            self._start(sb.container_id, self._proxies_for(sb.ports, strict=False))
+        if sandbox.ports and sandbox.container_id not in self.proxies:
+            self._start(sandbox.container_id, self._proxies_for(sandbox.ports, strict=False))
 
     def _allocate(self, wanted: Iterable[PortBinding], ep: Endpoint) -> list[PortMapping]:
         """Host ports for the bindings (0 = an ephemeral one), plus the [::] twins."""
@@ -158,7 +158,7 @@ class Publisher:
         return taken
 
     def _program(
-        self, sb: Sandbox, taken: list[PortMapping]
+        self, sandbox: Sandbox, taken: list[PortMapping]
     ) -> tuple[list[PortMapping], list[PortProxy]]:
         """Bind the proxies and add the rules; returns the mappings in force and the proxies
         (not started yet). On failure nothing is listening."""
@@ -166,7 +166,7 @@ class Publisher:
         # Report [::] only where its proxy could listen (IPv6 may be off in the lab).
         v6 = {(p.proto, p.address[1]) for p in proxies if ":" in p.address[0]}
         taken = [m for m in taken if m.host_ip != ANY_V6 or (m.proto, m.host_port) in v6]
-        rules = [r for m in taken for r in self._port_rules(sb, m)]
+        rules = [r for m in taken for r in self._port_rules(sandbox, m)]
         try:
             self.rules.restore(iptables.render([iptables.Step(r) for r in rules]))
         except BaseException:
@@ -176,49 +176,49 @@ class Publisher:
         return taken, proxies
 
     def publish(
-        self, sb: Sandbox, endpoint: Endpoint | None, wanted: list[PortBinding]
+        self, sandbox: Sandbox, endpoint: Endpoint | None, wanted: list[PortBinding]
     ) -> list[PortMapping]:
         """Publish ports on the sandbox's first endpoint; a taken port raises PortAllocated
         and leaves nothing behind. Host and none sandboxes publish nothing (as Docker
         ignores -p with --net=host)."""
-        if not wanted or not sb.endpoints or sb.mode != "bridge":
+        if not wanted or not sandbox.endpoints or sandbox.mode != "bridge":
             return []
-        ep = endpoint or sb.endpoints[0]
-        if ep != sb.endpoints[0]:
+        ep = endpoint or sandbox.endpoints[0]
+        if ep != sandbox.endpoints[0]:
             raise InvalidNetworkConfig("ports are published on the first network only")
         taken: list[PortMapping] = []
         try:
             taken = self._allocate(wanted, ep)  # on failure it has released its own ports
-            taken, proxies = self._program(sb, taken)
+            taken, proxies = self._program(sandbox, taken)
         except PortAllocated as exc:
             self._release_ports(taken)
             raise PortAllocated(
                 f"driver failed programming external connectivity on endpoint "
-                f"{sb.container_name} ({ep.endpoint_id}): {exc.message}"
+                f"{sandbox.container_name} ({ep.endpoint_id}): {exc.message}"
             ) from None
         except BaseException:
             self._release_ports(taken)
             raise
-        self._start(sb.container_id, proxies)
-        self.store.save_sandbox(replace(sb, ports=sb.ports + tuple(taken)))
+        self._start(sandbox.container_id, proxies)
+        self.store.save_sandbox(replace(sandbox, ports=sandbox.ports + tuple(taken)))
         return taken
 
     def unpublish(self, container_id: str) -> None:
         """Remove a container's published ports: proxies, rules, allocations."""
         self._stop(self.proxies.pop(container_id, []))
-        sb = self.store.sandboxes.get(container_id)
-        if sb is None or not sb.ports:
+        sandbox = self.store.sandboxes.get(container_id)
+        if sandbox is None or not sandbox.ports:
             return
-        self.rules.delete([r for m in sb.ports for r in self._port_rules(sb, m)])
-        self._release_ports(sb.ports)
-        self.store.save_sandbox(replace(sb, ports=()))
+        self.rules.delete([r for m in sandbox.ports for r in self._port_rules(sandbox, m)])
+        self._release_ports(sandbox.ports)
+        self.store.save_sandbox(replace(sandbox, ports=()))
 
-    def forget(self, sb: Sandbox) -> None:
+    def forget(self, sandbox: Sandbox) -> None:
         """Drop the rules and allocations of a sandbox whose container is gone."""
-        rules = [r for m in sb.ports for r in self._port_rules(sb, m)]
+        rules = [r for m in sandbox.ports for r in self._port_rules(sandbox, m)]
         if rules:
             self.rules.delete(rules)
-        self._release_ports(sb.ports)
+        self._release_ports(sandbox.ports)
 
     def close(self) -> None:
         """Stop every proxy and the proxy thread (rules stay)."""

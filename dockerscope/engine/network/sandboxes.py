@@ -42,18 +42,18 @@ class Sandboxes:
         sandboxes = self.store.sandboxes
         if ref in sandboxes:
             return sandboxes[ref]
-        for sb in sandboxes.values():
-            if sb.container_name == ref:
-                return sb
-        matches = [sb for cid, sb in sandboxes.items() if ref and cid.startswith(ref)]
+        for sandbox in sandboxes.values():
+            if sandbox.container_name == ref:
+                return sandbox
+        matches = [sandbox for cid, sandbox in sandboxes.items() if ref and cid.startswith(ref)]
         return matches[0] if len(matches) == 1 else None
 
     def require(self, container_id: str) -> Sandbox:
         """The container's sandbox, or EndpointNotFound."""
-        sb = self.store.sandboxes.get(container_id)
-        if sb is None:
+        sandbox = self.store.sandboxes.get(container_id)
+        if sandbox is None:
             raise EndpointNotFound(f"container {container_id} has no network sandbox")
-        return sb
+        return sandbox
 
     def netns_path(self, container_name: str) -> Path:
         """Where a container's own netns is pinned."""
@@ -71,7 +71,10 @@ class Sandboxes:
                 raise EndpointNotFound(f"No such container: {ref}")
             return other.netns, False, mode
         path = self.netns_path(container_name)
-        if any(sb.netns == str(path) and sb.owns_netns for sb in self.store.sandboxes.values()):
+        if any(
+            sandbox.netns == str(path) and sandbox.owns_netns
+            for sandbox in self.store.sandboxes.values()
+        ):
             raise AlreadyAttached(f"a network namespace named {container_name} is in use")
         if path.exists():
             remove_netns(path)  # stale pin of a container that did not clean up
@@ -86,7 +89,7 @@ class Sandboxes:
             return self.store.sandboxes[container_id].netns
         check_container_name(container_name)
         netns, owns, mode = self._netns_for(container_name, mode)
-        sb = Sandbox(
+        sandbox = Sandbox(
             container_id=container_id,
             container_name=container_name,
             mode=mode,
@@ -97,8 +100,8 @@ class Sandboxes:
             etc_dir=etc_dir,
         )
         try:
-            self.store.save_sandbox(sb)
-            self.hosts.write(sb)
+            self.store.save_sandbox(sandbox)
+            self.hosts.write(sandbox)
         except BaseException:
             self.store.forget_sandbox(container_id)
             if owns:
@@ -106,20 +109,20 @@ class Sandboxes:
             raise
         return netns
 
-    def etc_files(self, sb: Sandbox) -> dict[str, str]:
+    def etc_files(self, sandbox: Sandbox) -> dict[str, str]:
         """Files to bind-mount into the container: {"/etc/hosts": host path, ...}."""
-        if not sb.etc_dir:
+        if not sandbox.etc_dir:
             return {}
-        return {f"/etc/{n}": str(Path(sb.etc_dir) / n) for n in ETC_FILES}
+        return {f"/etc/{n}": str(Path(sandbox.etc_dir) / n) for n in ETC_FILES}
 
-    def keep_hosts(self, sb: Sandbox, path: str, base: str) -> None:
+    def keep_hosts(self, sandbox: Sandbox, path: str, base: str) -> None:
         """From now on keep the hosts file at ``path`` as ``base`` plus the peer lines."""
-        sb = replace(sb, hosts_path=path, hosts_base=base)
-        self.store.save_sandbox(sb)
-        self.hosts.write(sb, hosts_only=True)
+        sandbox = replace(sandbox, hosts_path=path, hosts_base=base)
+        self.store.save_sandbox(sandbox)
+        self.hosts.write(sandbox, hosts_only=True)
 
-    def remove(self, sb: Sandbox) -> None:
+    def remove(self, sandbox: Sandbox) -> None:
         """Forget the record and remove the netns if it is the sandbox's own."""
-        if sb.owns_netns:
-            remove_netns(Path(sb.netns))
-        self.store.forget_sandbox(sb.container_id)
+        if sandbox.owns_netns:
+            remove_netns(Path(sandbox.netns))
+        self.store.forget_sandbox(sandbox.container_id)

@@ -52,11 +52,11 @@ class NetworkStore:
                 self.networks[net.id] = net
         for path in self.sandbox_dir.glob("*.json"):
             try:
-                sb = Sandbox.from_json(json.loads(path.read_text()))
+                sandbox = Sandbox.from_json(json.loads(path.read_text()))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.warning("ignoring unreadable sandbox record %s: %s", path, exc)
                 continue
-            self.sandboxes[sb.container_id] = sb
+            self.sandboxes[sandbox.container_id] = sandbox
 
     def lab_state(self) -> dict[str, Any]:
         """What ``LabHost.up`` recorded (docker0's MAC, the uplink subnet); {} if unreadable."""
@@ -82,10 +82,10 @@ class NetworkStore:
         self.networks.pop(network_id, None)
         (self.networks_dir / f"{network_id}.json").unlink(missing_ok=True)
 
-    def save_sandbox(self, sb: Sandbox) -> None:
-        """Keep ``sb``, in memory and on disk."""
-        self.sandboxes[sb.container_id] = sb
-        _write_json(self.sandbox_dir / f"{sb.container_id}.json", sb.to_json())
+    def save_sandbox(self, sandbox: Sandbox) -> None:
+        """Keep ``sandbox``, in memory and on disk."""
+        self.sandboxes[sandbox.container_id] = sandbox
+        _write_json(self.sandbox_dir / f"{sandbox.container_id}.json", sandbox.to_json())
 
     def forget_sandbox(self, container_id: str) -> None:
         """Drop a sandbox's record (idempotent)."""
