@@ -43,8 +43,8 @@ from dockerscope.engine.paths import Lab
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 
-#: Bridge driver options dockerscope takes only at Docker's default value: any other value
-#: is refused (400) rather than ignored, since the network would not behave as asked.
+#: Bridge driver options dockerscope takes only at Docker's default value: any other value is
+#: refused (an invalid argument) rather than ignored, since the network would not behave as asked.
 DEFAULT_ONLY_OPTIONS = {
     "com.docker.network.bridge.enable_icc": "true",
     "com.docker.network.bridge.enable_ip_masquerade": "true",
