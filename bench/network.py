@@ -63,8 +63,8 @@ def hundred(nm: NetworkManager, count: int) -> str:
         nm.sandbox(c, f"h{i}")
         nm.attach(c, "bridge")
     made = time.perf_counter() - start
-    ips = [nm.endpoints("bridge")[i].ip for i in range(count)]
-    by_id = {e.container_id: e.ip for e in nm.endpoints("bridge")}
+    ips = [nm.endpoints("bridge")[i].ip_address for i in range(count)]
+    by_id = {e.container_id: e.ip_address for e in nm.endpoints("bridge")}
     ips = [by_id[c] for c in ids]
 
     def ping(i: int) -> bool:

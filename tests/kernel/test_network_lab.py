@@ -21,6 +21,7 @@ from dockerscope.engine.network import (
     NetworkInUse,
     NetworkManager,
     PortAllocated,
+    PortBinding,
     SubnetOverlap,
     parse_publish,
     uplink_name,
@@ -272,8 +273,8 @@ def test_same_bridge_works_across_networks_isolated(nm: NetworkManager, tmp_path
     a = container(nm, "a", "front", etc_dir=tmp_path / "etc-a")
     b = container(nm, "b", "front", etc_dir=tmp_path / "etc-b")
     c = container(nm, "c", "back")
-    ip_b = nm.endpoints("front")[1].ip
-    ip_c = nm.endpoints("back")[0].ip
+    ip_b = nm.endpoints("front")[1].ip_address
+    ip_c = nm.endpoints("back")[0].ip_address
     assert ip_b.startswith("172.18.") and ip_c.startswith("172.19.")
     assert ping(nm.sandbox(a, "a"), ip_b)
     assert not ping(nm.sandbox(a, "a"), ip_c)  # DOCKER-ISOLATION-STAGE-2 drops it
@@ -368,7 +369,7 @@ def test_removing_everything_leaves_a_fresh_lab(
     ids = [container(nm, "a", "one"), container(nm, "b", "two"), container(nm, "c")]
     second = nm.attach(ids[0], "bridge")  # network connect: eth1, no second default route
     netns_a = nm.sandbox(ids[0], "a")
-    assert second.ifname == "eth1" and second.ip == "172.17.0.3"  # c has .2
+    assert second.ifname == "eth1" and second.ip_address == "172.17.0.3"  # c has .2
     routes = in_ns(netns_a, "busybox", "ip", "route").stdout
     assert routes.count("default") == 1 and "default via 172.18.0.1 dev eth0" in routes
     nm.detach(ids[0], "bridge")
@@ -440,7 +441,7 @@ def test_down_leaves_host_as_before(lab_name: str, tmp_path: Path) -> None:
 
 
 def test_engine_container_objects_and_managed_hosts(nm: NetworkManager, tmp_path: Path) -> None:
-    """The container engine passes its Container objects and (key, ip, port) tuples."""
+    """The container engine passes its Container objects and PortBindings."""
     from types import SimpleNamespace
 
     def obj(name: str, mode: str) -> SimpleNamespace:
@@ -460,7 +461,9 @@ def test_engine_container_objects_and_managed_hosts(nm: NetworkManager, tmp_path
     hosts = tmp_path / "hosts"
     nm.manage_hosts(web, hosts, "127.0.0.1\tlocalhost\n")
     assert hosts.read_text() == ("127.0.0.1\tlocalhost\n172.18.0.3\tdb\n172.18.0.3\tdb-alias\n")
-    maps = nm.publish(web, None, [("80/tcp", "", "8070"), ("53/udp", "127.0.0.1", "")])
+    maps = nm.publish(
+        web, None, [PortBinding(80, "tcp", "", 8070), PortBinding(53, "udp", "127.0.0.1")]
+    )
     assert [(m.key, m.host_ip, m.host_port) for m in maps] == [
         ("80/tcp", "0.0.0.0", 8070),
         ("80/tcp", "::", 8070),

@@ -12,6 +12,7 @@ from dockerscope.engine.containers.model import (
     HostSettings,
     State,
 )
+from dockerscope.engine.network.ports import PortMapping
 
 
 def sample() -> Container:
@@ -36,9 +37,19 @@ def sample() -> Container:
         state=State(status="running", pid=42, pid_start=7, started_at=1001.0),
         sandbox_key="/run/dockerscope/lab/netns/web",
         endpoints=(
-            Endpoint("bridge", "n1", "e1", "172.17.0.2", 16, "172.17.0.1", "02:42:ac:11:00:02"),
+            Endpoint(
+                container_id="c" * 64,
+                container_name="web",
+                network_id="n1",
+                network_name="bridge",
+                endpoint_id="e1",
+                ip_address="172.17.0.2",
+                prefix_len=16,
+                gateway="172.17.0.1",
+                mac_address="02:42:ac:11:00:02",
+            ),
         ),
-        ports=(("8080/tcp", "0.0.0.0", "8080"), ("8080/tcp", "::", "8080")),
+        ports=(PortMapping(8080, "tcp", "0.0.0.0", 8080), PortMapping(8080, "tcp", "::", 8080)),
     )
 
 

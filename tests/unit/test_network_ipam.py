@@ -138,7 +138,7 @@ def test_private_ranges_are_taken() -> None:
     ],
 )
 def test_driver_options_are_refused_not_ignored(key: str, value: str) -> None:
-    from dockerscope.engine.network.manager import check_driver_options
+    from dockerscope.engine.network.networks import check_driver_options
 
     with pytest.raises(InvalidNetworkConfig, match=f"not supported by dockerscope: .*{key}"):
         check_driver_options({key: value})

@@ -4,11 +4,14 @@ errors that must come before any kernel work; plus the records' JSON and the hos
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from dockerscope.engine.api.errors import as_api_error
+from dockerscope.engine.containers.model import Container, ContainerConfig, HostSettings
+from dockerscope.engine.containers.networking import _bindings
 from dockerscope.engine.network.errors import (
     EndpointNotFound,
     InvalidNetworkConfig,
@@ -17,7 +20,7 @@ from dockerscope.engine.network.errors import (
     PredefinedNetwork,
 )
 from dockerscope.engine.network.hostside import HostState
-from dockerscope.engine.network.manager import NetworkManager, _binding
+from dockerscope.engine.network.manager import NetworkManager
 from dockerscope.engine.network.model import Endpoint, Network, Sandbox
 from dockerscope.engine.network.ports import PortBinding, PortMapping
 from dockerscope.engine.paths import Lab
@@ -74,11 +77,26 @@ def test_refusals_before_any_kernel_work(nm: NetworkManager) -> None:
     assert nm.ports("f" * 64) == [] and nm.sandboxes() == []
 
 
-def test_binding_from_engine_tuple() -> None:
-    assert _binding(("80/tcp", "", "8080")) == PortBinding(80, "tcp", "", 8080)
-    assert _binding(("53/udp", "127.0.0.1", "")) == PortBinding(53, "udp", "127.0.0.1", 0)
-    b = PortBinding(1, "tcp", "", 2)
-    assert _binding(b) is b
+def test_engine_bindings_are_port_bindings() -> None:
+    """The container side hands the manager PortBindings: HostConfig's, plus -P's."""
+    host = HostSettings(
+        port_bindings=(("80/tcp", (("", "8080"),)), ("53/udp", (("127.0.0.1", ""),))),
+        publish_all_ports=True,
+    )
+    c = Container(
+        "c" * 64,
+        "web",
+        0.0,
+        "sha256:" + "a" * 64,
+        ContainerConfig(image="busybox", exposed_ports=("80/tcp", "443/tcp")),
+        host,
+    )
+    assert _bindings(c) == [
+        PortBinding(80, "tcp", "", 8080),
+        PortBinding(53, "udp", "127.0.0.1", 0),
+        PortBinding(443, "tcp"),
+    ]
+    assert _bindings(replace(c, host=replace(host, publish_all_ports=False)))[-1].key == "53/udp"
 
 
 def test_records_round_trip() -> None:
@@ -137,3 +155,68 @@ def test_host_state_file_lifecycle(tmp_path: Path) -> None:
         data["labs"].clear()
         del data["ip_forward_was"]
     assert not state.file.exists()  # nothing to remember: no file left behind
+
+
+def test_records_saved_before_one_endpoint_type_still_load() -> None:
+    """Sandbox files said ip/prefixlen/mac; container files said network (the name) and kept
+    ports as ["80/tcp", host ip, "8080"]: both read into today's Endpoint and PortMapping."""
+    old_sandbox = {
+        "container_id": "c" * 64,
+        "container_name": "web",
+        "mode": "bridge",
+        "netns": "/run/x/web",
+        "owns_netns": True,
+        "endpoints": [
+            {
+                "container_id": "c" * 64,
+                "container_name": "web",
+                "network_id": "n" * 64,
+                "network_name": "bridge",
+                "endpoint_id": "e" * 64,
+                "ifname": "eth0",
+                "veth": "veth1234567",
+                "ip": "172.17.0.2",
+                "prefixlen": 16,
+                "gateway": "172.17.0.1",
+                "mac": "02:42:ac:11:00:02",
+                "aliases": ["w"],
+            }
+        ],
+        "ports": [{"container_port": 80, "proto": "tcp", "host_ip": "0.0.0.0", "host_port": 8080}],
+    }
+    (ep,) = Sandbox.from_json(old_sandbox).endpoints
+    assert (ep.ip_address, ep.prefix_len, ep.mac_address, ep.aliases) == (
+        "172.17.0.2",
+        16,
+        "02:42:ac:11:00:02",
+        ("w",),
+    )
+    old_container = {
+        "id": "c" * 64,
+        "name": "web",
+        "created": 1.0,
+        "image_id": "sha256:" + "a" * 64,
+        "config": {"image": "busybox"},
+        "host": {},
+        "endpoints": [
+            {
+                "network": "front",
+                "network_id": "n" * 64,
+                "endpoint_id": "e" * 64,
+                "ip_address": "172.18.0.2",
+                "prefix_len": 16,
+                "gateway": "172.18.0.1",
+                "mac_address": "02:42:ac:12:00:02",
+                "aliases": [],
+            }
+        ],
+        "ports": [["80/tcp", "0.0.0.0", "8080"], ["53/udp", "::", "5353"]],
+    }
+    c = Container.from_json(old_container)
+    assert c.endpoints[0].network_name == "front" and c.endpoints[0].ip_address == "172.18.0.2"
+    assert c.endpoints[0].container_id == "" and c.endpoints[0].veth == ""
+    assert c.ports == (
+        PortMapping(80, "tcp", "0.0.0.0", 8080),
+        PortMapping(53, "udp", "::", 5353),
+    )
+    assert Container.from_json(json.loads(json.dumps(c.to_json()))) == c

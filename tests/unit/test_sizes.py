@@ -26,7 +26,6 @@ OVER_TODAY: frozenset[str] = frozenset(
         "dockerscope/client/formatting.py",
         "dockerscope/engine/containers/manager.py",
         "dockerscope/engine/images/store.py",
-        "dockerscope/engine/network/manager.py",
         "dockerscope/engine/runtime/init.py",
         "dockerscope/kernel/attribution.py",
         "dockerscope/kernel/netlink.py",

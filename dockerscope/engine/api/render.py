@@ -35,9 +35,9 @@ def _ports(c: Container) -> dict[str, Any]:
     for port, _ in c.host.port_bindings:
         out.setdefault(port, None)
     if c.state.running:
-        for port, ip, hp in c.ports:
-            out.setdefault(port, None)
-            out[port] = (out[port] or []) + [{"HostIp": ip, "HostPort": hp}]
+        for m in c.ports:
+            out.setdefault(m.key, None)
+            out[m.key] = (out[m.key] or []) + [{"HostIp": m.host_ip, "HostPort": str(m.host_port)}]
     return out
 
 
@@ -45,7 +45,7 @@ def _networks(c: Container) -> dict[str, Any]:
     nets: dict[str, Any] = {}
     running = c.state.running
     for ep in c.endpoints:
-        nets[ep.network] = {
+        nets[ep.network_name] = {
             "IPAMConfig": None,
             "Links": None,
             "Aliases": list(ep.aliases) or None,
@@ -170,10 +170,16 @@ def summary(c: Container, now: float | None = None) -> dict[str, Any]:
     """One element of ``GET /containers/json`` (``docker ps``)."""
     now = time.time() if now is None else now
     ports = []
-    for port, ip, hp in c.ports if c.state.running else ():
-        num, _, proto = port.partition("/")
-        ports.append({"IP": ip, "PrivatePort": int(num), "PublicPort": int(hp), "Type": proto})
-    bound = {p for p, _, _ in (c.ports if c.state.running else ())}
+    for m in c.ports if c.state.running else ():
+        ports.append(
+            {
+                "IP": m.host_ip,
+                "PrivatePort": m.container_port,
+                "PublicPort": m.host_port,
+                "Type": m.proto,
+            }
+        )
+    bound = {m.key for m in (c.ports if c.state.running else ())}
     # Docker lists exposed-only ports of running containers; a stopped one has none.
     for port in c.config.exposed_ports if c.state.running else ():
         if port not in bound:
@@ -251,7 +257,7 @@ def filter_containers(
         ):
             continue
         if "network" in filters and not any(
-            v in {e.network for e in c.endpoints} | {e.network_id for e in c.endpoints}
+            v in {e.network_name for e in c.endpoints} | {e.network_id for e in c.endpoints}
             or v == c.host.network_mode
             for v in filters["network"]
         ):

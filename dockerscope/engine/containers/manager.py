@@ -438,7 +438,7 @@ class ContainerManager:
                 "network",
                 "connect",
                 ep.network_id,
-                {"container": c.id, "name": ep.network, "type": "bridge"},
+                {"container": c.id, "name": ep.network_name, "type": "bridge"},
             )
         self.events.emit("container", "start", c.id, self._attrs(c))
         return c
@@ -544,7 +544,7 @@ class ContainerManager:
                     "network",
                     "disconnect",
                     ep.network_id,
-                    {"container": c.id, "name": ep.network, "type": "bridge"},
+                    {"container": c.id, "name": ep.network_name, "type": "bridge"},
                 )
 
     # ---- stop / kill / wait / remove ------------------------------------------------------
@@ -917,10 +917,7 @@ class ContainerManager:
             raise NotFound(f"network {network} not found")
         endpoints = c.endpoints
         if c.state.running:
-            from dockerscope.engine.containers.networking import _endpoint
-
-            ep = nm.attach(c, network, aliases=aliases)
-            endpoints = endpoints + (_endpoint(network, ep),)
+            endpoints = endpoints + (nm.attach(c, network, aliases=aliases),)
         host = replace(c.host, endpoints=c.host.endpoints + ((network, aliases),))
         return self._save(replace(c, host=host, endpoints=endpoints))
 
@@ -938,7 +935,7 @@ class ContainerManager:
             endpoints=tuple((n, a) for n, a in c.host.endpoints if n != network),
             network_mode="none" if network == primary else c.host.network_mode,
         )
-        endpoints = tuple(e for e in c.endpoints if e.network != network)
+        endpoints = tuple(e for e in c.endpoints if e.network_name != network)
         return self._save(replace(c, host=host, endpoints=endpoints))
 
     # ---- processes ------------------------------------------------------------------------

@@ -1,10 +1,18 @@
-"""A container's configuration and state, as frozen records that persist as JSON."""
+"""A container's configuration and state, as frozen records that persist as JSON.
+
+``Endpoint`` and ``PortMapping`` are the network module's types, re-exported here for the
+container side's convenience.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+# A container's endpoints and published ports are the network module's records, kept as made.
+from dockerscope.engine.network.model import Endpoint
+from dockerscope.engine.network.ports import PortMapping
 
 # What inspect reports is what the runtime applies: one list, the runtime's.
 from dockerscope.engine.runtime.init import MASKED_PATHS, READONLY_PATHS
@@ -192,20 +200,6 @@ class State:
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """The container's place on one network, as the network module reported it."""
-
-    network: str  # network name
-    network_id: str = ""
-    endpoint_id: str = ""
-    ip_address: str = ""
-    prefix_len: int = 0
-    gateway: str = ""
-    mac_address: str = ""
-    aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Container:
     """One container record: identity, configuration, and its latest state."""
 
@@ -219,7 +213,7 @@ class Container:
     restart_count: int = 0
     sandbox_key: str = ""  # the container's netns path while it runs
     endpoints: tuple[Endpoint, ...] = ()
-    ports: tuple[tuple[str, str, str], ...] = ()  # (container port "80/tcp", host ip, host port)
+    ports: tuple[PortMapping, ...] = ()
 
     @property
     def short_id(self) -> str:
@@ -240,6 +234,6 @@ class Container:
             state=_from_dict(State, data.get("state", {})),
             restart_count=data.get("restart_count", 0),
             sandbox_key=data.get("sandbox_key", ""),
-            endpoints=tuple(_from_dict(Endpoint, e) for e in data.get("endpoints", ())),
-            ports=_tuplify(data.get("ports", [])),
+            endpoints=tuple(Endpoint.from_json(e) for e in data.get("endpoints", ())),
+            ports=tuple(PortMapping.from_json(p) for p in data.get("ports", ())),
         )

@@ -14,10 +14,15 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from dockerscope.engine.containers.model import Container, Endpoint
+from dockerscope.engine.containers.model import Container
+from dockerscope.engine.network.model import Endpoint
+from dockerscope.engine.network.ports import PortBinding, PortMapping, parse_port_key, publish_all
 from dockerscope.engine.paths import Lab
+
+if TYPE_CHECKING:  # the manager pulls in pyroute2; the daemon hands one in
+    from dockerscope.engine.network.manager import NetworkManager
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,7 @@ class NetSetup:
 
     netns_path: str
     endpoints: tuple[Endpoint, ...] = ()
-    ports: tuple[tuple[str, str, str], ...] = ()  # (container port, host ip, host port)
+    ports: tuple[PortMapping, ...] = ()
 
 
 def _umount(path: str) -> None:
@@ -65,9 +70,9 @@ def remove_netns(path: Path) -> None:
 class ContainerNetworking:
     """Sets up and releases containers' networking for one lab."""
 
-    def __init__(self, lab: Lab, networks: Any | None = None) -> None:
+    def __init__(self, lab: Lab, networks: NetworkManager | None = None) -> None:
         self.lab = lab
-        self.networks = networks  # a NetworkManager, or None when networking is not available
+        self.networks = networks  # None when networking is not available
 
     def netns_file(self, c: Container) -> Path:
         return self.lab.container_netns_dir / c.name
@@ -102,26 +107,22 @@ class ContainerNetworking:
                 aliases[n] = a
                 if n not in names:
                     names.append(n)
-            endpoints = []
-            for name in names:
-                ep = net.attach(c, name, aliases=tuple(aliases.get(name, ())))
-                endpoints.append(_endpoint(name, ep))
-            ports: list[tuple[str, str, str]] = []
+            endpoints = tuple(
+                net.attach(c, name, aliases=tuple(aliases.get(name, ()))) for name in names
+            )
             wanted = _bindings(c)
-            if wanted:
-                ports = [_mapping(m) for m in net.publish(c, None, wanted)]
-            return NetSetup(netns, tuple(endpoints), tuple(ports))
+            ports = tuple(net.publish(c, None, wanted)) if wanted else ()
+            return NetSetup(netns, endpoints, ports)
         except BaseException:
             self.release(c)
             raise
 
     def keep_hosts(self, c: Container, path: Path, base: str) -> None:
         """Let the network module keep ``path`` as ``base`` plus the peers on user networks."""
-        manage = getattr(self.networks, "manage_hosts", None)
         mode = c.host.network_mode
         shared = mode in ("host", "none") or mode.startswith("container:")
-        if manage is not None and not shared:
-            manage(c, path, base)
+        if self.networks is not None and not shared:
+            self.networks.manage_hosts(c, path, base)
 
     def release(self, c: Container) -> None:
         """Undo ``setup`` (idempotent: also used to clean after a daemon crash)."""
@@ -134,47 +135,16 @@ class ContainerNetworking:
             remove_netns(self.netns_file(c))
 
 
-def _bindings(c: Container) -> list[tuple[str, str, str]]:
-    """(container port, host ip, host port) wanted; PublishAllPorts adds exposed ports."""
-    out = [(port, ip, hp) for port, binds in c.host.port_bindings for ip, hp in binds]
+def _bindings(c: Container) -> list[PortBinding]:
+    """The publications wanted: PortBindings, plus the exposed ports with PublishAllPorts."""
+    explicit = [
+        PortBinding(*parse_port_key(key), host_ip=ip, host_port=int(hp) if hp else 0)
+        for key, binds in c.host.port_bindings
+        for ip, hp in binds
+    ]
     if c.host.publish_all_ports:
-        bound = {p for p, _, _ in out}
-        out += [(p, "", "") for p in c.config.exposed_ports if p not in bound]
-    return out
-
-
-def _get(obj: Any, *names: str, default: Any = "") -> Any:
-    for n in names:
-        if isinstance(obj, dict) and n in obj:
-            return obj[n]
-        if hasattr(obj, n):
-            return getattr(obj, n)
-    return default
-
-
-def _endpoint(network: str, ep: Any) -> Endpoint:
-    ip = str(_get(ep, "ip_address", "ip", "address", "IPAddress"))
-    prefix = _get(ep, "prefix_len", "prefixlen", "IPPrefixLen", default=0)
-    if "/" in ip:
-        ip, _, p = ip.partition("/")
-        prefix = int(p)
-    return Endpoint(
-        network=str(_get(ep, "network_name", "network", default=network)) or network,
-        network_id=str(_get(ep, "network_id", "NetworkID")),
-        endpoint_id=str(_get(ep, "endpoint_id", "id", "EndpointID")),
-        ip_address=ip,
-        prefix_len=int(prefix or 0),
-        gateway=str(_get(ep, "gateway", "Gateway")),
-        mac_address=str(_get(ep, "mac_address", "mac", "MacAddress")),
-        aliases=tuple(_get(ep, "aliases", default=()) or ()),
-    )
-
-
-def _mapping(m: Any) -> tuple[str, str, str]:
-    port = _get(m, "container_port", "private_port", default="")
-    proto = _get(m, "proto", "protocol", default="tcp")
-    key = str(port) if "/" in str(port) else f"{port}/{proto}"
-    return (key, str(_get(m, "host_ip", default="0.0.0.0")), str(_get(m, "host_port")))
+        return publish_all(c.config.exposed_ports, explicit)
+    return explicit
 
 
 def cleanup_stale_netns(lab: Lab, keep: set[str]) -> None:

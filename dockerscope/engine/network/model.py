@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -111,8 +112,8 @@ class Network:
                 e.container_id: {
                     "Name": e.container_name,
                     "EndpointID": e.endpoint_id,
-                    "MacAddress": e.mac,
-                    "IPv4Address": f"{e.ip}/{e.prefixlen}" if e.ip else "",
+                    "MacAddress": e.mac_address,
+                    "IPv4Address": f"{e.ip_address}/{e.prefix_len}" if e.ip_address else "",
                     "IPv6Address": "",
                 }
                 for e in endpoints
@@ -124,7 +125,11 @@ class Network:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A container's attachment to a network: its veth, interface, addresses."""
+    """A container's attachment to a network: its veth, interface and addresses.
+
+    The one endpoint type of the engine: the network manager makes it, the container records
+    keep it (``Container.endpoints``) and inspect renders it.
+    """
 
     container_id: str
     container_name: str
@@ -133,22 +138,41 @@ class Endpoint:
     endpoint_id: str
     ifname: str = ""  # inside the container: eth0, eth1...
     veth: str = ""  # lab side, enslaved to the bridge
-    ip: str = ""
-    prefixlen: int = 0
+    ip_address: str = ""
+    prefix_len: int = 0
     gateway: str = ""
-    mac: str = ""
+    mac_address: str = ""
     aliases: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """The record as saved in sandbox and container state files."""
         data = dict(self.__dict__)
         data["aliases"] = list(self.aliases)
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Endpoint:
-        data = dict(data)
-        data["aliases"] = tuple(data.get("aliases", ()))
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+    def from_json(cls, data: Mapping[str, Any]) -> Endpoint:
+        """Read a saved endpoint, in today's shape or an older one: sandbox records before
+        the two endpoint types became one said ``ip``, ``prefixlen`` and ``mac``; container
+        records said ``network`` for the network's name and had no container or veth fields."""
+
+        def text(*names: str) -> str:
+            return str(next((data[n] for n in names if n in data), "") or "")
+
+        return cls(
+            container_id=text("container_id"),
+            container_name=text("container_name"),
+            network_id=text("network_id"),
+            network_name=text("network_name", "network"),
+            endpoint_id=text("endpoint_id"),
+            ifname=text("ifname"),
+            veth=text("veth"),
+            ip_address=text("ip_address", "ip"),
+            prefix_len=int(next((data[n] for n in ("prefix_len", "prefixlen") if n in data), 0)),
+            gateway=text("gateway"),
+            mac_address=text("mac_address", "mac"),
+            aliases=tuple(data.get("aliases") or ()),
+        )
 
     def settings(self) -> dict[str, Any]:
         """One entry of NetworkSettings.Networks in ``docker inspect``."""
@@ -159,12 +183,12 @@ class Endpoint:
             "NetworkID": self.network_id,
             "EndpointID": self.endpoint_id,
             "Gateway": self.gateway,
-            "IPAddress": self.ip,
-            "IPPrefixLen": self.prefixlen,
+            "IPAddress": self.ip_address,
+            "IPPrefixLen": self.prefix_len,
             "IPv6Gateway": "",
             "GlobalIPv6Address": "",
             "GlobalIPv6PrefixLen": 0,
-            "MacAddress": self.mac,
+            "MacAddress": self.mac_address,
             "DriverOpts": None,
         }
 
@@ -191,6 +215,39 @@ class Sandbox:
 
     def endpoint_on(self, network_id: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.network_id == network_id), None)
+
+    def settings(
+        self, ports: dict[str, list[dict[str, str]] | None], mode_network: Network | None = None
+    ) -> dict[str, Any]:
+        """``docker inspect``'s NetworkSettings: ``ports`` as NetworkSettings.Ports renders
+        them; ``mode_network``, the host or none network a sandbox of that mode is on."""
+        default = next((e for e in self.endpoints if e.network_name == "bridge"), None)
+        networks = {e.network_name: e.settings() for e in self.endpoints}
+        if mode_network is not None:
+            bare = Endpoint(
+                self.container_id, self.container_name, mode_network.id, mode_network.name, ""
+            )
+            networks[mode_network.name] = bare.settings()
+        return {
+            "Bridge": "",
+            "SandboxID": self.sandbox_id,
+            "HairpinMode": False,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "Ports": ports,
+            "SandboxKey": self.netns,
+            "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None,
+            "EndpointID": default.endpoint_id if default else "",
+            "Gateway": default.gateway if default else "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "IPAddress": default.ip_address if default else "",
+            "IPPrefixLen": default.prefix_len if default else 0,
+            "IPv6Gateway": "",
+            "MacAddress": default.mac_address if default else "",
+            "Networks": networks,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -6,7 +6,7 @@ Pure code: the kernel side (rules, proxies) lives in manager.py and proxy.py.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,11 @@ class PortBinding:
 
 @dataclass(frozen=True)
 class PortMapping:
-    """A publication in force: ``host_ip:host_port`` reaches ``container_ip:container_port``."""
+    """A publication in force: ``host_ip:host_port`` reaches ``container_ip:container_port``.
+
+    The one mapping type of the engine: the network manager makes it, the container records
+    keep it (``Container.ports``) and inspect and ps render it.
+    """
 
     container_port: int
     proto: str
@@ -44,9 +48,11 @@ class PortMapping:
 
     @property
     def key(self) -> str:
+        """Docker's port key, e.g. ``80/tcp``."""
         return f"{self.container_port}/{self.proto}"
 
     def to_json(self) -> dict[str, Any]:
+        """The record as saved in sandbox and container state files."""
         return {
             "container_port": self.container_port,
             "proto": self.proto,
@@ -56,7 +62,14 @@ class PortMapping:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PortMapping:
+    def from_json(cls, data: Mapping[str, Any] | Sequence[str]) -> PortMapping:
+        """Read a saved mapping: a dict as :meth:`to_json` writes it, or the triple
+        ``["80/tcp", host ip, "8080"]`` container records held before the two mapping types
+        became one."""
+        if not isinstance(data, Mapping):
+            key, host_ip, host_port = data
+            port, proto = parse_port_key(str(key))
+            return cls(port, proto, str(host_ip), int(host_port))
         return cls(
             int(data["container_port"]),
             str(data["proto"]),
