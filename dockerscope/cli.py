@@ -21,6 +21,7 @@ from typing import Any
 from dockerscope.client import commands as docker_commands
 from dockerscope.client.transport import DockerHost, DockerHostError
 from dockerscope.engine.paths import DATA_BASE, DEFAULT_LAB, RUN_BASE, BadLabName, Lab
+from dockerscope.engine.procinfo import pid_alive
 
 NOT_ROOT_REASON = "not root: replaying recorded lessons; run as root for a live lab"
 NOT_LINUX_REASON = "not Linux: replaying recorded lessons; a live lab needs a Linux kernel"
@@ -373,16 +374,6 @@ def read_pid(lab: Lab) -> int | None:
         return int(lab.pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def lab_answers(lab: Lab, timeout: float = 2.0) -> bool:

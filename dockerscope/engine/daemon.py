@@ -34,6 +34,7 @@ from dockerscope.engine.containers.manager import ContainerManager
 from dockerscope.engine.containers.networking import ContainerNetworking, cleanup_stale_netns
 from dockerscope.engine.events import EventBus
 from dockerscope.engine.paths import Lab
+from dockerscope.engine.procinfo import pid_alive
 
 log = logging.getLogger("dockerscope.daemon")
 
@@ -56,16 +57,6 @@ def ensure_group(name: str = SOCKET_GROUP) -> int:
     except KeyError:
         log.warning("could not create group %s; the socket stays root-only", name)
         return 0
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
