@@ -37,6 +37,7 @@ from dockerscope.engine.network.errors import (
 from dockerscope.engine.network.etcfiles import (
     hostname_content,
     hosts_file_content,
+    peer_lines,
     resolv_conf_content,
     write_in_place,
 )
@@ -535,8 +536,7 @@ class NetworkManager:
 
     def _write_etc(self, sb: Sandbox, hosts_only: bool = False) -> None:
         if sb.hosts_path:
-            lines = "".join(f"{ip}\t{name}\n" for ip, name in sorted(set(self._peers(sb))))
-            write_in_place(Path(sb.hosts_path), sb.hosts_base + lines)
+            write_in_place(Path(sb.hosts_path), sb.hosts_base + peer_lines(self._peers(sb)))
         if not sb.etc_dir:
             return
         etc = Path(sb.etc_dir)
