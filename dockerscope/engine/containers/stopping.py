@@ -30,10 +30,10 @@ def exiting(reg: Registry, cid: str) -> bool:
 async def await_exit(reg: Registry, cid: str, timeout: float | None = None) -> None:
     """Until the container has exited and its exit is fully processed (at once if it is not
     running)."""
-    if cid not in reg.live and cid not in reg.finishing:
-        return
-    fut = reg.exit_future(cid)
-    await asyncio.wait_for(asyncio.shield(fut), timeout)
+    if cid in reg.live:  # the exit is not recorded yet (that drops the live entry first)
+        await asyncio.wait_for(asyncio.shield(reg.exit_future(cid)), timeout)
+    # Past the record, only the cleanup may be left. (Waiting on the exit future then would
+    # wait on a fresh one, for an exit that never comes.)
     task = reg.finishing.get(cid)
     if task is not None:
         await asyncio.shield(task)
@@ -80,7 +80,12 @@ async def wait(reg: Registry, ref: str, condition: str = "not-running") -> int:
     """Docker's wait: the exit code once ``condition`` holds."""
     c = reg.get(ref)
     if condition in ("", "not-running"):
-        if not c.state.running and not exiting(reg, c.id):
+        if not c.state.running:
+            # The exit is recorded; its cleanup may still run: answer once it is done. (A
+            # fresh exit future here would wait for an exit that never comes.)
+            task = reg.finishing.get(c.id)
+            if task is not None:
+                await asyncio.shield(task)
             return c.state.exit_code
         return await asyncio.shield(reg.exit_future(c.id))
     if condition == "next-exit":

@@ -37,7 +37,7 @@ def hosts_file_content(
     :func:`peer_lines`."""
     text = HOSTS_HEADER
     for entry in extra_hosts:
-        name, _, host_ip = entry.rpartition(":")  # rpartition: an IPv6 address has colons too
+        name, _, host_ip = entry.rpartition(":")
         if name and host_ip:
             text += f"{host_ip}\t{name}\n"
     if ip:
