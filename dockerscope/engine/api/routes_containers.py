@@ -315,15 +315,8 @@ class ContainerRoutes:
                 for line in backlog:
                     if not await s.write(_log_bytes(line, tty, False)):
                         return
-                while q is not None:
-                    item = await q.get()
-                    if item is None:
-                        break
-                    stream, data = item
-                    if stream not in want:
-                        continue
-                    if not await s.write(data if tty else frame(STREAM_IDS[stream], data)):
-                        return
+                if q is not None:
+                    await _relay_output(s, q, want, tty)
             finally:
                 if q is not None:
                     mgr.unsubscribe(c.id, q)
@@ -389,15 +382,7 @@ class ContainerRoutes:
                 keys = parse_keys(e2.detach_keys) if e2.tty else b""
                 pump = asyncio.ensure_future(_pump_stdin(s, writer.write, writer.close, keys, q))
             try:
-                while True:
-                    item = await q.get()
-                    if item is None:
-                        break
-                    stream, data = item
-                    if stream not in want:
-                        continue
-                    if not await s.write(data if e2.tty else frame(STREAM_IDS[stream], data)):
-                        break
+                await _relay_output(s, q, want, e2.tty)
             finally:
                 session["open"] = False
                 if pump is not None:
@@ -456,6 +441,18 @@ async def _pump_stdin(
             return
     if on_eof is not None:
         on_eof()
+
+
+async def _relay_output(s: HijackedStream, q: OutputQueue, want: set[str], tty: bool) -> None:
+    """Queued output of the ``want`` streams to the client (raw with a tty, else framed)
+    until ``None`` arrives or the client is gone."""
+    while True:
+        item = await q.get()
+        if item is None:
+            return
+        stream, data = item
+        if stream in want and not await s.write(data if tty else frame(STREAM_IDS[stream], data)):
+            return
 
 
 async def _gone(s: HijackedStream, q: asyncio.Queue[Any]) -> None:

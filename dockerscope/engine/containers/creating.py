@@ -48,7 +48,7 @@ def _resolve_network(reg: Registry, req: CreateRequest) -> tuple[CreateRequest, 
     request naming that container by full id, and the container."""
     net = req.host.network_mode
     if net.startswith("container:"):
-        # Docker resolves the container now (404 if unknown), keeps its full id, and gives
+        # Docker resolves the container now (NotFound if unknown), keeps its full id, and gives
         # the newcomer that container's hostname: they share one network identity.
         joined = reg.get(net.partition(":")[2])
         if req.config.hostname:
@@ -57,7 +57,7 @@ def _resolve_network(reg: Registry, req: CreateRequest) -> tuple[CreateRequest, 
         return replace(req, host=host), joined
     networks = reg.networks
     if net not in ("default", "bridge", "host", "none") and networks is not None:
-        networks.get(net)  # 404 "network x not found" before anything is written
+        networks.get(net)  # NotFound "network x not found" before anything is written
     return req, None
 
 
