@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,11 @@ def _container(**host: Any) -> Container:
 
 
 def test_exited_clears_what_only_a_running_container_has() -> None:
-    running = _container()
-    running = Container(
-        **{
-            **running.__dict__,
-            "sandbox_key": "/run/x/netns/web",
-            "ports": (("80/tcp", "0.0.0.0", "8080"),),
-            "state": State(status="running", pid=42, pid_start=7, started_at=5.0),
-        }
+    running = replace(
+        _container(),
+        sandbox_key="/run/x/netns/web",
+        ports=(("80/tcp", "0.0.0.0", "8080"),),
+        state=State(status="running", pid=42, pid_start=7, started_at=5.0),
     )
     c = exited(running, 137, oom_killed=True)
     assert (c.state.status, c.state.pid, c.state.exit_code) == ("exited", 0, 137)
@@ -113,13 +111,10 @@ async def test_await_exit_during_the_cleanup_waits_for_it_only(reg: Registry) ->
 
 def test_hosts_of_a_container_with_extra_hosts_and_a_domain() -> None:
     c = _container(extra_hosts=("db:10.0.0.5", "cache:10.0.0.6"))
-    c = Container(**{**c.__dict__, "config": ContainerConfig(image="b", hostname="web1")})
     ep = Endpoint(network="bridge", ip_address="172.17.0.2")
     assert _hosts(c, (ep,)) == HOSTS_HEADER + "10.0.0.5\tdb\n10.0.0.6\tcache\n172.17.0.2\tweb1\n"
     assert _hosts(c, ()) == HOSTS_HEADER + "10.0.0.5\tdb\n10.0.0.6\tcache\n"
-    named = Container(
-        **{**c.__dict__, "config": ContainerConfig(image="b", hostname="h", domainname="lan")}
-    )
+    named = replace(c, config=replace(c.config, hostname="h", domainname="lan"))
     assert _hosts(named, (ep,)).endswith("172.17.0.2\th.lan h\n")
 
 
