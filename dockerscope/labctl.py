@@ -20,6 +20,7 @@ from typing import IO
 
 from dockerscope.client.transport import answers_ping, unix_transport
 from dockerscope.engine.paths import DATA_BASE, RUN_BASE, BadLabName, Lab
+from dockerscope.engine.procinfo import pid_alive
 
 Say = Callable[[str], None]
 
@@ -65,17 +66,6 @@ def read_pid(lab: Lab) -> int | None:
         return int(lab.pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True while a process with this pid exists (a zombie too: see ``process_gone``)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def answers(lab: Lab, timeout: float = 2.0) -> bool:

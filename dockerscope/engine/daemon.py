@@ -41,6 +41,7 @@ from dockerscope.engine.events import EventBus
 from dockerscope.engine.images import ImageStore
 from dockerscope.engine.network import LabHost, NetworkManager
 from dockerscope.engine.paths import Lab
+from dockerscope.engine.procinfo import pid_alive
 from dockerscope.engine.runtime import Runtime
 
 log = logging.getLogger("dockerscope.daemon")
@@ -64,17 +65,6 @@ def ensure_group(name: str = SOCKET_GROUP) -> int:
     except KeyError:
         log.warning("could not create group %s; the socket stays root-only", name)
         return 0
-
-
-def pid_alive(pid: int) -> bool:
-    """True if process ``pid`` exists (also when it belongs to another user)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def parse_hostport(text: str) -> tuple[str, int]:

@@ -37,15 +37,15 @@ ENGINE = "dockerscope.engine"
 SCENARIO = "dockerscope.scenario"
 SCREENS = "dockerscope.screens"
 CLI = "dockerscope.cli"
-#: The one module that starts, pings, stops and takes down a lab (issue 10), used by the CLI,
-#: the scenario runner and the tests. Being written now: rename here when it lands.
+#: The one module that starts, pings, stops and takes down a lab, used by the CLI, the scenario
+#: runner and the tests.
 LAB_CONTROL = "dockerscope.labctl"
 #: What any engine module may use outside the engine: kernel facts (``mounts.unescape``, the
 #: ``ApiCall`` model) and two client modules (Docker's wording in ``formatting``, the files of
 #: the client image in ``bundle``).
 ENGINE_OUTSIDE = (KERNEL, f"{CLIENT}.bundle", f"{CLIENT}.formatting")
 #: Leaf modules every part of the engine may use.
-ENGINE_LEAVES = (f"{ENGINE}.errors", f"{ENGINE}.paths")
+ENGINE_LEAVES = (f"{ENGINE}.errors", f"{ENGINE}.paths", f"{ENGINE}.procinfo")
 
 #: package (or module) -> its layer. A module belongs to the longest key naming it; the bare
 #: ``dockerscope`` key is the package's ``__init__`` only, so a new package needs a row here.
@@ -79,6 +79,8 @@ LAYERS: dict[str, Layer] = {
             *ENGINE_OUTSIDE,
             *ENGINE_LEAVES,
             f"{ENGINE}.events",
+            # The image type only: a container is made from an Image the store hands over.
+            f"{ENGINE}.images.model",
             f"{ENGINE}.network",
             f"{ENGINE}.runtime",
         )

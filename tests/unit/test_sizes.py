@@ -24,7 +24,6 @@ OVER_TODAY: frozenset[str] = frozenset(
         # modules
         "dockerscope/client/commands/containers.py",
         "dockerscope/client/formatting.py",
-        "dockerscope/engine/containers/manager.py",
         "dockerscope/engine/images/store.py",
         "dockerscope/engine/runtime/init.py",
         "dockerscope/kernel/attribution.py",
@@ -34,7 +33,6 @@ OVER_TODAY: frozenset[str] = frozenset(
         # functions
         "dockerscope/client/options.py::container_config",
         "dockerscope/engine/containers/create_request.py::_host_settings",
-        "dockerscope/engine/containers/manager.py::ContainerManager.start",
         "dockerscope/kernel/attribution.py::_index",
         "dockerscope/kernel/attribution.py::attribute",
         "dockerscope/kernel/iptables.py::parse_save",

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,9 @@ from dockerscope.engine.containers.create_request import console_size, parse_cre
 from dockerscope.engine.containers.detach import DetachWatcher, parse_keys
 from dockerscope.engine.containers.frames import STREAM_IDS, frame
 from dockerscope.engine.containers.logs import LogLine, read_log
+from dockerscope.engine.containers.manager import ContainerManager
+from dockerscope.engine.containers.model import Container
+from dockerscope.engine.containers.registry import OutputQueue
 from dockerscope.engine.containers.status import iso
 from dockerscope.engine.errors import Conflict, InvalidArgument, NotSupported
 
@@ -46,8 +49,10 @@ class ContainerRoutes:
         self.d = daemon
 
     @property
-    def mgr(self) -> Any:
-        return self.d.containers
+    def mgr(self) -> ContainerManager:
+        """The daemon's container manager."""
+        manager: ContainerManager = self.d.containers
+        return manager
 
     def register(self, r: Router) -> None:
         r.add("GET", "/containers/json", self.list_containers)
@@ -108,7 +113,7 @@ class ContainerRoutes:
                 row.update(self._sizes(c))
         return Response.json(rows)
 
-    def _sizes(self, c: Any) -> dict[str, int]:
+    def _sizes(self, c: Container) -> dict[str, int]:
         """SizeRw (the container's upper dir) and SizeRootFs (that plus its image)."""
         rw = _du(self.mgr.store.dir(c.id) / "upper")
         base = 0
@@ -127,7 +132,7 @@ class ContainerRoutes:
         checked_filters(req.json_q("filters"), set(), "container prune")
         deleted = []
         for c in list(self.mgr.containers.values()):
-            if not c.state.running and c.id not in self.mgr._finishing:
+            if not c.state.running and not self.mgr.is_exiting(c.id):
                 await self.mgr.remove(c.id)
                 deleted.append(c.id)
         return Response.json({"ContainersDeleted": deleted or None, "SpaceReclaimed": 0})
@@ -137,8 +142,7 @@ class ContainerRoutes:
         lowers: list[str] = []
         with contextlib.suppress(Exception):
             lowers = list(self.d.images.layer_dirs(self.d.images.get(c.image_id)))
-        execs = [e.id for e in self.mgr.execs.values() if e.container_id == c.id]
-        out = inspect(c, str(self.mgr.store.dir(c.id)), lowers, execs)
+        out = inspect(c, str(self.mgr.store.dir(c.id)), lowers, self.mgr.exec_ids(c.id))
         if req.flag("size"):  # docker inspect -s
             out.update(self._sizes(c))
         return Response.json(out)
@@ -276,10 +280,10 @@ class ContainerRoutes:
         if req.flag("logs"):
             backlog = read_log(self.mgr.store.log_path(c.id), "stdout" in want, "stderr" in want)
         live = req.flag("stream") and c.state.status in ("created", "running")
-        q = None
+        q: OutputQueue | None = None
         if live:
             c, q = self.mgr.attach(c.id)
-            self.d.events.emit("container", "attach", c.id, self.mgr._attrs(c))
+            self.mgr.emit(c, "attach")
         tty = c.config.tty
         mgr = self.mgr
 
@@ -291,7 +295,15 @@ class ContainerRoutes:
                 # As dockerd: the client's EOF ends a tty's stdin never (a detach or a closed
                 # terminal must leave the shell usable for the next attach), else with StdinOnce.
                 close_on_eof = c.config.stdin_once and not c.config.tty
-                pump = asyncio.ensure_future(_stdin_pump(s, mgr, c.id, close_on_eof, keys, q))
+                pump = asyncio.ensure_future(
+                    _pump_stdin(
+                        s,
+                        lambda data: mgr.write_stdin(c.id, data),
+                        (lambda: mgr.close_stdin(c.id)) if close_on_eof else None,
+                        keys,
+                        q,
+                    )
+                )
             elif not asked_stdin and q is not None:
                 # Stop waiting for output of a quiet container once the client is gone.
                 pump = asyncio.ensure_future(_gone(s, q))
@@ -303,15 +315,8 @@ class ContainerRoutes:
                 for line in backlog:
                     if not await s.write(_log_bytes(line, tty, False)):
                         return
-                while q is not None:
-                    item = await q.get()
-                    if item is None:
-                        break
-                    stream, data = item
-                    if stream not in want:
-                        continue
-                    if not await s.write(data if tty else frame(STREAM_IDS[stream], data)):
-                        return
+                if q is not None:
+                    await _relay_output(s, q, want, tty)
             finally:
                 if q is not None:
                     mgr.unsubscribe(c.id, q)
@@ -345,7 +350,7 @@ class ContainerRoutes:
             return Response(200, b"", None)
         if e.started:
             raise Conflict(f"Error: Exec command {id} has already run")
-        if e.container_id not in self.mgr.live:
+        if not self.mgr.is_running(e.container_id):
             raise Conflict(f"Container {e.container_id} is not running")
         mgr = self.mgr
 
@@ -375,17 +380,9 @@ class ContainerRoutes:
             if writer is not None:
                 # As dockerd: the detach keys end a tty session; the exec's process stays.
                 keys = parse_keys(e2.detach_keys) if e2.tty else b""
-                pump = asyncio.ensure_future(_exec_stdin(s, writer, keys, q))
+                pump = asyncio.ensure_future(_pump_stdin(s, writer.write, writer.close, keys, q))
             try:
-                while True:
-                    item = await q.get()
-                    if item is None:
-                        break
-                    stream, data = item
-                    if stream not in want:
-                        continue
-                    if not await s.write(data if e2.tty else frame(STREAM_IDS[stream], data)):
-                        break
+                await _relay_output(s, q, want, e2.tty)
             finally:
                 session["open"] = False
                 if pump is not None:
@@ -414,17 +411,21 @@ def _log_bytes(line: LogLine, tty: bool, stamps: bool) -> bytes:
     return data if tty else frame(STREAM_IDS[line.stream], data)
 
 
-async def _stdin_pump(
+async def _pump_stdin(
     s: HijackedStream,
-    mgr: Any,
-    cid: str,
-    stdin_once: bool,
+    write: Callable[[bytes], None],
+    on_eof: Callable[[], None] | None,
     keys: bytes = b"",
     q: asyncio.Queue[Any] | None = None,
 ) -> None:
-    """Client bytes to the container's stdin; the client's half-close ends stdin (StdinOnce).
+    """Client bytes to ``write`` (a container's or an exec's stdin) until the client's EOF,
+    then ``on_eof`` (ends that stdin), if given.
 
-    With a tty, the detach keys end the session and leave the container and its stdin be.
+    With detach keys (a tty), typing them ends the session: ``None`` goes to the output
+    queue ``q`` and the stdin is left open for the next session. Without ``on_eof`` an
+    attach goes on after the client's EOF: dockerd would end the output there, racing the
+    container's answer to the last input (`echo x | docker attach c` could lose the reply);
+    the CLI waits for the container's exit after the stream anyway.
     """
     watcher = DetachWatcher(keys)
     while True:
@@ -433,16 +434,25 @@ async def _stdin_pump(
             break
         data, detached = watcher.feed(data)
         if data:
-            mgr.write_stdin(cid, data)
+            write(data)
         if detached:
             if q is not None:
                 q.put_nowait(None)
             return
-    if stdin_once:
-        mgr.close_stdin(cid)
-    # Otherwise the session goes on: dockerd would end the output here, racing the
-    # container's answer to the last input (`echo x | docker attach c` could lose the reply);
-    # the CLI waits for the container's exit after the stream anyway.
+    if on_eof is not None:
+        on_eof()
+
+
+async def _relay_output(s: HijackedStream, q: OutputQueue, want: set[str], tty: bool) -> None:
+    """Queued output of the ``want`` streams to the client (raw with a tty, else framed)
+    until ``None`` arrives or the client is gone."""
+    while True:
+        item = await q.get()
+        if item is None:
+            return
+        stream, data = item
+        if stream in want and not await s.write(data if tty else frame(STREAM_IDS[stream], data)):
+            return
 
 
 async def _gone(s: HijackedStream, q: asyncio.Queue[Any]) -> None:
@@ -456,28 +466,6 @@ async def _gone(s: HijackedStream, q: asyncio.Queue[Any]) -> None:
     while not s.peer_closed():
         await asyncio.sleep(1)
     q.put_nowait(None)
-
-
-async def _exec_stdin(
-    s: HijackedStream,
-    writer: Any,
-    keys: bytes = b"",
-    q: asyncio.Queue[Any] | None = None,
-) -> None:
-    """Client bytes to an exec's stdin; EOF closes it; the detach keys end the session only."""
-    watcher = DetachWatcher(keys)
-    while True:
-        data = await s.read()
-        if not data:
-            break
-        data, detached = watcher.feed(data)
-        if data:
-            writer.write(data)
-        if detached:
-            if q is not None:
-                q.put_nowait(None)
-            return
-    writer.close()
 
 
 def _du(path: Path) -> int:

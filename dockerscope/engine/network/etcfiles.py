@@ -25,16 +25,32 @@ FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")  # what Docker uses when the host 
 
 
 def hosts_file_content(
-    hostname: str, ip: str | None = None, peers: Iterable[tuple[str, str]] = ()
+    hostname: str,
+    ip: str | None = None,
+    peers: Iterable[tuple[str, str]] = (),
+    *,
+    extra_hosts: Iterable[str] = (),
+    domainname: str = "",
 ) -> str:
-    """/etc/hosts: the localhost lines, ``ip hostname`` if the container has an address, then
-    one ``ip name`` line per peer on the same user networks (sorted, without duplicates)."""
+    """/etc/hosts: the localhost lines, one line per ``--add-host name:ip``, ``ip hostname``
+    (``ip hostname.domain hostname`` with a domain) if the container has an address, then
+    :func:`peer_lines`."""
     text = HOSTS_HEADER
+    for entry in extra_hosts:
+        name, _, host_ip = entry.rpartition(":")
+        if name and host_ip:
+            text += f"{host_ip}\t{name}\n"
     if ip:
-        text += f"{ip}\t{hostname}\n"
-    for peer_ip, name in sorted(set(peers), key=lambda p: (ipaddress.ip_address(p[0]), p[1])):
-        text += f"{peer_ip}\t{name}\n"
-    return text
+        names = f"{hostname}.{domainname} {hostname}" if domainname else hostname
+        text += f"{ip}\t{names}\n"
+    return text + peer_lines(peers)
+
+
+def peer_lines(peers: Iterable[tuple[str, str]]) -> str:
+    """One ``ip\tname`` line per peer on the same user networks (sorted by address, then
+    name, without duplicates)."""
+    ordered = sorted(set(peers), key=lambda p: (ipaddress.ip_address(p[0]), p[1]))
+    return "".join(f"{peer_ip}\t{name}\n" for peer_ip, name in ordered)
 
 
 def hostname_content(hostname: str) -> str:
@@ -49,9 +65,25 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-def resolv_conf_content(host_resolv_conf: str | None = None) -> str:
-    """/etc/resolv.conf: the host's, without loopback nameservers (they mean nothing inside a
-    container's netns); Google's public resolvers if none is left, as Docker does."""
+def resolv_conf_content(
+    host_resolv_conf: str | None = None,
+    *,
+    dns: tuple[str, ...] = (),
+    dns_search: tuple[str, ...] = (),
+    dns_options: tuple[str, ...] = (),
+    fallback: bool = True,
+) -> str:
+    """/etc/resolv.conf: ``--dns``/``--dns-search``/``--dns-option`` if any is given; else the
+    host's, without loopback nameservers (they mean nothing inside a container's netns), and
+    Google's public resolvers if none is left and ``fallback`` (Docker adds none for
+    ``--network host``, where the host's loopback resolver does answer)."""
+    if dns or dns_search or dns_options:
+        lines = [f"nameserver {ip}" for ip in dns]
+        if dns_search:
+            lines.append("search " + " ".join(dns_search))
+        if dns_options:
+            lines.append("options " + " ".join(dns_options))
+        return "\n".join(lines) + "\n"
     if host_resolv_conf is None:
         try:
             host_resolv_conf = Path("/etc/resolv.conf").read_text()
@@ -66,7 +98,7 @@ def resolv_conf_content(host_resolv_conf: str | None = None) -> str:
                 continue
             nameservers += 1
         kept.append(line)
-    if nameservers == 0:
+    if nameservers == 0 and fallback:
         kept += [f"nameserver {ns}" for ns in FALLBACK_NAMESERVERS]
     return "\n".join(kept).strip("\n") + "\n"
 
@@ -80,3 +112,18 @@ def write_in_place(path: Path, content: str) -> None:
         os.pwrite(fd, data, 0)
     finally:
         os.close(fd)
+
+
+def write_etc_files(
+    directory: Path, hostname: str, hosts: str, resolv_conf: str
+) -> tuple[tuple[str, str], ...]:
+    """Write hostname, hosts and resolv.conf into ``directory`` (in place); returns the
+    (target in the container, host file) pairs the runtime bind-mounts."""
+    files = {
+        "/etc/hostname": (directory / "hostname", hostname_content(hostname)),
+        "/etc/hosts": (directory / "hosts", hosts),
+        "/etc/resolv.conf": (directory / "resolv.conf", resolv_conf),
+    }
+    for path, text in files.values():
+        write_in_place(path, text)
+    return tuple((target, str(path)) for target, (path, _) in files.items())

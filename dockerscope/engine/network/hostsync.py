@@ -12,6 +12,7 @@ from pathlib import Path
 from dockerscope.engine.network.etcfiles import (
     hostname_content,
     hosts_file_content,
+    peer_lines,
     resolv_conf_content,
     write_in_place,
 )
@@ -43,8 +44,9 @@ class HostsSync:
         """Write ``sandbox``'s hosts file (a caller's, or in its etc_dir) and, unless
         ``hosts_only``, its hostname and resolv.conf."""
         if sandbox.hosts_path:
-            lines = "".join(f"{ip}\t{name}\n" for ip, name in sorted(set(self.peers(sandbox))))
-            write_in_place(Path(sandbox.hosts_path), sandbox.hosts_base + lines)
+            write_in_place(
+                Path(sandbox.hosts_path), sandbox.hosts_base + peer_lines(self.peers(sandbox))
+            )
         if not sandbox.etc_dir:
             return
         etc = Path(sandbox.etc_dir)

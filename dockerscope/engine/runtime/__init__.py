@@ -61,8 +61,8 @@ class Runtime(Protocol):
     def exec_in(
         self,
         pid: int,
-        args: tuple[str, ...],
-        env: tuple[str, ...],
+        args: tuple[str, ...] | list[str],
+        env: tuple[str, ...] | list[str],
         cwd: str,
         user: str,
         tty: bool,
