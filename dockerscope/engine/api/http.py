@@ -83,6 +83,7 @@ class Request:
         self._next_chunk = body_source
         self._body_done = False
         self.preview = b""
+        self._decoded: tuple[bool, Any] | None = None  # (empty, value) as the router checked it
 
     def q(self, name: str, default: str | None = None) -> str | None:
         """The last value of query parameter ``name``."""
@@ -151,12 +152,19 @@ class Request:
 
     async def json(self, required: bool = False) -> Any:
         """The body decoded as JSON; empty is None (or a 400 when ``required``)."""
-        raw = await self.body()
-        if not raw.strip():
-            if required:
-                raise InvalidArgument("request body is empty: a JSON object was expected")
-            return None
-        return decode_json(raw)
+        if self._decoded is not None:
+            empty, value = self._decoded
+        else:
+            raw = await self.body()
+            empty = not raw.strip()
+            value = None if empty else decode_json(raw)
+        if empty and required:
+            raise InvalidArgument("request body is empty: a JSON object was expected")
+        return value
+
+    def set_json(self, empty: bool, value: Any) -> None:
+        """What ``json()`` answers from now on (the router's checked, normalised body)."""
+        self._decoded = (empty, value)
 
     async def drain(self) -> None:
         async for _ in self.chunks():
