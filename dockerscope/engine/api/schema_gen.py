@@ -58,7 +58,10 @@ DEFINITION_FIXES: dict[tuple[str, str], dict[str, Any]] = {
         },
     },
     # HostConfig.ConsoleSize is [2]uint.
-    ("HostConfig", "ConsoleSize"): {"type": "array", "items": {"type": "integer", "format": "uint"}},
+    ("HostConfig", "ConsoleSize"): {
+        "type": "array",
+        "items": {"type": "integer", "format": "uint"},
+    },
 }
 
 #: Query parameters dockerd parses otherwise than the document's type says:
@@ -129,7 +132,7 @@ def _refs(schema: Any, found: set[str]) -> None:
 def _json_body(param: dict[str, Any]) -> bool:
     """Whether a body parameter is JSON (not a tar stream or a plain string)."""
     schema = param.get("schema", {})
-    return not (schema.get("type") == "string")
+    return schema.get("type") != "string"
 
 
 def build(doc: dict[str, Any], source_sha256: str = "") -> dict[str, Any]:
