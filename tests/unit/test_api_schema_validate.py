@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dockerscope.engine.api.http import Peer, Request, Response
+from dockerscope.engine.api.http import Peer, Request, Response, decode_json
 from dockerscope.engine.api.router import Router
 from dockerscope.engine.api.validate import check_body, check_query, go_type, load_schema
 from dockerscope.engine.errors import InvalidArgument
@@ -176,11 +176,33 @@ def test_unknown_fields_are_kept_unchecked() -> None:
     assert create(body) == body
 
 
-def test_lone_surrogates_become_the_replacement_character() -> None:
-    out = create({"Image": "busy\ud800box", "Labels": {"k\udfff": "v"}})
-    assert out == {"Image": "busy\ufffdbox", "Labels": {"k\ufffd": "v"}}
-    json.dumps(out).encode()  # encodable now
-    "".join(out["Labels"]).encode()
+def test_lone_surrogates_and_bad_utf8_become_the_replacement_character() -> None:
+    out = decode_json(b'{"Image": "busy\\ud800box", "Labels": {"k\\udfff": "v\xff"}}')
+    assert out == {"Image": "busy\ufffdbox", "Labels": {"k\ufffd": "v\ufffd"}}
+    json.dumps(out, ensure_ascii=False).encode()  # encodable now
+
+
+@pytest.mark.parametrize("raw", [b"NaN", b'{"Memory": Infinity}', b"[-Infinity]"])
+def test_nan_and_infinities_are_not_json(raw: bytes) -> None:
+    with pytest.raises(InvalidArgument, match="malformed JSON in request body: invalid character"):
+        decode_json(raw)
+
+
+def test_huge_integers_are_numbers_too_large_not_python_errors() -> None:
+    raw = b'{"HostConfig": {"Memory": ' + b"9" * 5000 + b"}}"
+    with pytest.raises(InvalidArgument) as info:
+        create(decode_json(raw))
+    assert info.value.message == (
+        "json: cannot unmarshal number inf into Go struct field HostConfig.Memory of type int64"
+    )
+
+
+def test_json_syntax_errors_say_where() -> None:
+    with pytest.raises(InvalidArgument) as info:
+        decode_json(b'{"Image": ')
+    assert info.value.message == (
+        "malformed JSON in request body: Expecting value (line 1 column 11)"
+    )
 
 
 def test_network_and_exec_bodies() -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import h11
 
+from dockerscope.engine.api import gojson
 from dockerscope.engine.api.errors import ApiError
 from dockerscope.engine.errors import InvalidArgument
 
@@ -196,13 +197,23 @@ def decode_json(raw: bytes) -> Any:
             f"malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH}"
         )
     try:
-        return json.loads(raw)
+        # As Go reads it: invalid UTF-8 as U+FFFD, no NaN, huge integers as numbers.
+        value = json.loads(
+            raw.decode("utf-8", "replace"),
+            parse_int=gojson.parse_int,
+            parse_constant=gojson.refuse_constant,
+        )
     except RecursionError:
         raise InvalidArgument(
             f"malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH}"
         ) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(
+            f"malformed JSON in request body: {exc.msg} (line {exc.lineno} column {exc.colno})"
+        ) from None
     except ValueError as exc:
         raise InvalidArgument(f"malformed JSON in request body: {exc}") from None
+    return gojson.replace_surrogates(value) if gojson.may_hold_surrogates(raw) else value
 
 
 @dataclass

@@ -9,8 +9,9 @@ Go struct field HostConfig.Memory of type int64``). As in Go, unknown fields are
 means "not set", and enums and bounds are left to the handlers.
 
 Values are also normalised the way Go would read them, so handlers need not guard for these:
-an object field that is ``null`` is dropped (Go leaves the field unset), a ``null`` array item or
-map value becomes its type's zero value, and a lone UTF-16 surrogate in a string becomes U+FFFD.
+an object field that is ``null`` is dropped (Go leaves the field unset), and a ``null`` array
+item or map value becomes its type's zero value. (Decoding itself, as Go decodes, is
+``gojson``'s.)
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ INT_RANGES = {
     "uint64": (0, 2**64 - 1),
     "uint": (0, 2**64 - 1),
 }
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -173,7 +172,7 @@ class _Checker:
             raise self.fail(value, shown, outer)
         if isinstance(value, str):
             if "string" in kinds:
-                return _go_string(value)
+                return value
             raise self.fail(value, shown, outer)
         if isinstance(value, list):
             if "array" not in kinds:
@@ -194,7 +193,7 @@ class _Checker:
         out: dict[str, Any] = {}
         owner, path = where
         for key, item in value.items():
-            name = _go_string(key)
+            name = key
             sub_path = f"{path}.{name}" if path else name
             if key in props:
                 if item is None:
@@ -233,13 +232,6 @@ def _number_text(value: int | float) -> str:
     """A number as a short text for a message (huge integers abbreviated)."""
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:20]}...({len(text)} digits)"
-
-
-def _go_string(value: str) -> str:
-    """A decoded string as Go holds it: lone surrogates (invalid UTF-8) become U+FFFD."""
-    if _SURROGATE.search(value) is None:
-        return value
-    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def check_body(value: Any, schema: dict[str, Any], defs: dict[str, dict[str, Any]]) -> Any:
