@@ -236,6 +236,8 @@ class Fuzzer:
     sent: int = 0
     findings: list[Finding] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    #: (operation, status, the message's first words) -> count: what the requests reached.
+    answers: dict[tuple[str, int, str], int] = field(default_factory=dict)
 
     def send(self, method: str, target: str, body: bytes | None = None) -> tuple[int, bytes]:
         """One request; the answer's status and (for non-streams) its body."""
@@ -278,6 +280,9 @@ class Fuzzer:
                 self.findings.append(Finding(method, target, body, status, "not JSON: " + text))
                 return
             text = doc["message"]
+            op = re.sub(r"[0-9a-f]{64}", "{id}", target.split("?")[0])
+            key = (f"{method} {op}", status, " ".join(text.split()[:4])[:50])
+            self.answers[key] = self.answers.get(key, 0) + 1
             if PYTHON_TEXT.search(text):
                 self.findings.append(Finding(method, target, body, status, text))
                 return
@@ -574,6 +579,8 @@ def test_fuzz_bodies_and_queries(daemon: RunningDaemon) -> None:  # noqa: F811
         line for line in daemon.log.read_text(errors="replace").splitlines() if " failed" in line
     ]
     print(f"backstop hits: {len(backstop)}")
+    for key, n in sorted(f.answers.items(), key=lambda kv: -kv[1])[:60]:
+        print("ANSWER", n, *key)
     for line in backstop[:40]:
         print("BACKSTOP", line[:300])
     assert not f.findings, f"{len(f.findings)} bad answers:\n" + "\n".join(

@@ -193,17 +193,16 @@ class _Checker:
         out: dict[str, Any] = {}
         owner, path = where
         for key, item in value.items():
-            name = key
-            sub_path = f"{path}.{name}" if path else name
             if key in props:
                 if item is None:
                     continue  # Go: a null field stays unset
-                out[name] = self.check(item, props[key], (owner, sub_path))
+                sub_path = f"{path}.{key}" if path else key
+                out[key] = self.check(item, props[key], (owner, sub_path))
             elif isinstance(extra, dict) and extra and not props:
                 # A map's values are named after the map, as Go names them (not the key).
-                out[name] = self._item(item, extra, where)
+                out[key] = self._item(item, extra, where)
             else:
-                out[name] = item  # unknown fields are ignored by Go, kept for the handler
+                out[key] = item  # unknown fields are ignored by Go, kept for the handler
         return out
 
     def _item(self, value: Any, schema: dict[str, Any], where: tuple[str, str]) -> Any:
