@@ -255,6 +255,18 @@ def test_integer_query_parameters(value: str, ok: bool) -> None:
             check_query({"t": [value]}, op)
 
 
+def test_nul_characters_are_refused_in_strings_keys_and_queries() -> None:
+    with pytest.raises(InvalidArgument, match=r"ContainerConfig.Cmd: it holds a NUL"):
+        create({"Cmd": ["sh", "a\x00b"]})
+    with pytest.raises(InvalidArgument, match=r"ContainerConfig.Labels: it holds a NUL"):
+        create({"Labels": {"k\x00": "v"}})
+    op = SCHEMA.operation("GET", "/containers/{id}/top")
+    assert op is not None
+    with pytest.raises(InvalidArgument, match="query parameter ps_args: a NUL character"):
+        check_query({"ps_args": ["-ef\x00"]}, op)
+    check_query({"ps_args": ["-ef"]}, op)
+
+
 def test_log_times_may_have_fractions() -> None:
     op = SCHEMA.operation("GET", "/containers/{id}/logs")
     assert op is not None

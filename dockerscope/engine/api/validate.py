@@ -172,6 +172,7 @@ class _Checker:
             raise self.fail(value, shown, outer)
         if isinstance(value, str):
             if "string" in kinds:
+                _no_nul(value, outer)
                 return value
             raise self.fail(value, shown, outer)
         if isinstance(value, list):
@@ -200,6 +201,7 @@ class _Checker:
                 out[key] = self.check(item, props[key], (owner, sub_path))
             elif isinstance(extra, dict) and extra and not props:
                 # A map's values are named after the map, as Go names them (not the key).
+                _no_nul(key, where)
                 out[key] = self._item(item, extra, where)
             else:
                 out[key] = item  # unknown fields are ignored by Go, kept for the handler
@@ -227,6 +229,16 @@ class _Checker:
         }.get(str(kind))
 
 
+def _no_nul(text: str, where: tuple[str, str]) -> None:
+    """Refuse a NUL character: no argument, path, name or environment entry can hold one, so
+    it is refused here rather than by whatever system call meets it later (Go takes it)."""
+    if "\x00" in text:
+        owner, path = where
+        raise InvalidArgument(
+            f"invalid string in {owner}{'.' + path if path else ''}: it holds a NUL character"
+        )
+
+
 def _number_text(value: int | float) -> str:
     """A number as a short text for a message (huge integers abbreviated)."""
     text = repr(value)
@@ -240,7 +252,11 @@ def check_body(value: Any, schema: dict[str, Any], defs: dict[str, dict[str, Any
 
 
 def check_query(query: dict[str, list[str]], op: Operation) -> None:
-    """The integer query parameters of ``op`` must hold integers in their type's range."""
+    """The integer query parameters of ``op`` must hold integers in their type's range; no
+    parameter may hold a NUL character."""
+    for name, values in query.items():
+        if any("\x00" in v for v in values):
+            raise InvalidArgument(f"invalid value for query parameter {name}: a NUL character")
     for name, spec in op.query.items():
         if spec.get("type") != "integer":
             continue
