@@ -528,7 +528,7 @@ SAFE_QUERY = {
 ALWAYS_SAFE = {"repo", "container"}
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(300)
 def test_fuzz_bodies_and_queries(daemon: RunningDaemon) -> None:  # noqa: F811
     f = Fuzzer(daemon, random.Random(SEED))
     started = time.monotonic()
