@@ -528,6 +528,33 @@ SAFE_QUERY = {
 ALWAYS_SAFE = {"repo", "container"}
 
 
+def _request(
+    f: Fuzzer, fx: Fixtures, method: str, template: str, i: int
+) -> tuple[str, str, bytes | None]:
+    """The ``i``-th request of a batch: method, target (path and query) and body."""
+    op = SCHEMA.operation(
+        method, re.sub(r"\{[cxnei]\}", "{id}", template).replace("/images/{id}", "/images/{name}")
+    )
+    assert op is not None, template
+    if template == "/exec/{e}/start" and i % 2 == 0:
+        fx.exec_id = _new_exec(f, fx)  # an exec starts once: half the starts get a fresh one
+    path = template.format(c=fx.running, x=fx.created, n=fx.network, e=fx.exec_id, i="fz-img:1")
+    safe = {**SAFE_QUERY, "container": [fx.running, "fz-target", "nosuch"]}
+    query = f.query(op.query, safe) if op.query else ""
+    if template.endswith(("/stop", "/restart")):
+        # The last t is the one read: no stop waits out the 10 s default.
+        query += ("&" if query else "") + "t=0"
+    body = None
+    if op.body is not None:
+        base = _BASES.get(template, {})
+        if template.endswith(("/connect", "/disconnect")):
+            base = {"Container": fx.running}
+        if template == "/networks/create":
+            base = {"Name": f"fz{i}"}  # a new name each: most creates then get further
+        body = f.body(op.body, base)
+    return method, path + ("?" + query if query else ""), body
+
+
 @pytest.mark.timeout(300)
 def test_fuzz_bodies_and_queries(daemon: RunningDaemon) -> None:  # noqa: F811
     f = Fuzzer(daemon, random.Random(SEED))
@@ -535,38 +562,13 @@ def test_fuzz_bodies_and_queries(daemon: RunningDaemon) -> None:  # noqa: F811
     fx = _make_fixtures(f)
     try:
         for method, template, count in PLAN:
-            op = SCHEMA.operation(
-                method,
-                re.sub(r"\{[cxnei]\}", "{id}", template).replace("/images/{id}", "/images/{name}"),
-            )
-            assert op is not None, template
             for i in range(count):
-                if template.startswith("/exec/{e}/start") and i % 2 == 0:
-                    fx.exec_id = _new_exec(f, fx)
-                path = template.format(
-                    c=fx.running, x=fx.created, n=fx.network, e=fx.exec_id, i="fz-img:1"
-                )
-                safe = {**SAFE_QUERY, "container": [fx.running, "fz-target", "nosuch"]}
-                query = f.query(op.query, safe) if op.query else ""
-                if template.endswith(("/stop", "/restart")):
-                    # The last t is the one read: no stop waits out the 10 s default.
-                    query += ("&" if query else "") + "t=0"
-                target = path + ("?" + query if query else "")
-                body = None
-                if op.body is not None:
-                    base = _BASES.get(template, {})
-                    if template == "/networks/{n}/connect" or template.endswith("disconnect"):
-                        base = {"Container": fx.running}
-                    if template == "/networks/create":
-                        base = {"Name": f"fz{i}"}
-                    body = f.body(op.body, base)
-                f.send(method, target, body)
+                f.send(*_request(f, fx, method, template, i))
             f.ping()
             _ensure_running(f, fx)
             if template == "/networks/create":
                 f.send("POST", "/networks/prune")
-                status, _ = daemon.call("GET", f"/networks/{fx.network}")
-                if status == 404:
+                if daemon.call("GET", f"/networks/{fx.network}")[0] == 404:
                     fx.network = daemon.call("POST", "/networks/create", {"Name": "fz-net"})[1][
                         "Id"
                     ]
@@ -589,6 +591,7 @@ def test_fuzz_bodies_and_queries(daemon: RunningDaemon) -> None:  # noqa: F811
     assert not f.findings, f"{len(f.findings)} bad answers:\n" + "\n".join(
         str(x) for x in f.findings[:40]
     )
+    assert not backstop, "requests of a wrong shape got past the schema check to a handler"
     assert f.sent >= 3000
     f.ping()
 
@@ -597,6 +600,5 @@ def test_fuzz_bodies_and_queries(daemon: RunningDaemon) -> None:  # noqa: F811
 _BASES: dict[str, dict[str, Any]] = {
     "/containers/create": {"Image": "busybox", "Cmd": ["true"]},
     "/containers/{c}/exec": {"Cmd": ["true"], "AttachStdout": True},
-    "/networks/create": {"Name": "fz"},
     "/commit": {"Cmd": ["true"]},
 }
