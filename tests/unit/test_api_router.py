@@ -7,7 +7,8 @@ import json
 import pytest
 
 from dockerscope.engine.api.errors import ApiError, as_api_error
-from dockerscope.engine.api.http import Peer, Request, Response
+from dockerscope.engine.api.replies import Response
+from dockerscope.engine.api.request import Peer, Request
 from dockerscope.engine.api.router import Router, refused, split_version
 from dockerscope.engine.errors import InvalidArgument
 

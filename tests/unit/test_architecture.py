@@ -74,6 +74,9 @@ LAYERS: dict[str, Layer] = {
         ),
         third_party=("h11", "re2"),
     ),
+    # A developer's tool, not run by the daemon: it turns Docker's swagger.yaml into the JSON
+    # schema the API ships, so it alone may read YAML (a test dependency).
+    f"{ENGINE}.api.schema_gen": Layer(ours=(f"{ENGINE}.api",), third_party=("yaml",)),
     f"{ENGINE}.containers": Layer(
         ours=(
             *ENGINE_OUTSIDE,

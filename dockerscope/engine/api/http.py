@@ -30,30 +30,11 @@ from dockerscope.engine.api.limits import Limits
 from dockerscope.engine.api.replies import (
     Exchange,
     Handler,
-    Hijack,
-    HijackedStream,
-    Reply,
-    Response,
-    StreamResponse,
 )
-from dockerscope.engine.api.request import Peer, Request
+from dockerscope.engine.api.request import Peer
 
 log = logging.getLogger("dockerscope.http")
 
-# The message types stay importable from here: the container and network routes import them so.
-__all__ = [
-    "Exchange",
-    "Handler",
-    "Hijack",
-    "HijackedStream",
-    "HttpServer",
-    "Peer",
-    "Reply",
-    "Request",
-    "Response",
-    "StreamResponse",
-    "peer_of",
-]
 
 
 def peer_of(writer: asyncio.StreamWriter, transport: str) -> Peer:

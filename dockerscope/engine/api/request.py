@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dockerscope.engine.api import gojson
 from dockerscope.engine.api.limits import BodyTooLarge
 from dockerscope.engine.errors import InvalidArgument
 
@@ -54,6 +55,7 @@ class Request:
         self._next_chunk = body_source
         self._body_done = False
         self.preview = b""
+        self._decoded: tuple[bool, Any] | None = None  # (empty, value) as the router checked it
         #: Set once the body was refused for its size: the connection answers and closes
         #: without reading the rest.
         self.refused_for_size = False
@@ -140,12 +142,19 @@ class Request:
 
     async def json(self, required: bool = False) -> Any:
         """The body decoded as JSON; empty is None (or a 400 when ``required``)."""
-        raw = await self.body()
-        if not raw.strip():
-            if required:
-                raise InvalidArgument("request body is empty: a JSON object was expected")
-            return None
-        return decode_json(raw)
+        if self._decoded is not None:
+            empty, value = self._decoded
+        else:
+            raw = await self.body()
+            empty = not raw.strip()
+            value = None if empty else decode_json(raw)
+        if empty and required:
+            raise InvalidArgument("request body is empty: a JSON object was expected")
+        return value
+
+    def set_json(self, empty: bool, value: Any) -> None:
+        """What ``json()`` answers from now on (the router's checked, normalised body)."""
+        self._decoded = (empty, value)
 
     async def drain(self, limit: int = MAX_JSON_BODY) -> None:
         """Read and drop a body the endpoint does not use (413 past ``limit`` bytes)."""
@@ -178,10 +187,20 @@ def decode_json(raw: bytes) -> Any:
             f"malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH}"
         )
     try:
-        return json.loads(raw)
+        # As Go reads it: invalid UTF-8 as U+FFFD, no NaN, huge integers as numbers.
+        value = json.loads(
+            raw.decode("utf-8", "replace"),
+            parse_int=gojson.parse_int,
+            parse_constant=gojson.refuse_constant,
+        )
     except RecursionError:
         raise InvalidArgument(
             f"malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH}"
         ) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(
+            f"malformed JSON in request body: {exc.msg} (line {exc.lineno} column {exc.colno})"
+        ) from None
     except ValueError as exc:
         raise InvalidArgument(f"malformed JSON in request body: {exc}") from None
+    return gojson.replace_surrogates(value) if gojson.may_hold_surrogates(raw) else value

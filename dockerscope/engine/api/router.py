@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from dockerscope.engine.api.errors import WRONG_SHAPE, as_api_error
 from dockerscope.engine.api.replies import Reply, Response
-from dockerscope.engine.api.request import Request
+from dockerscope.engine.api.request import Request, decode_json
+from dockerscope.engine.api.validate import Operation, check_body, check_query, load_schema
 from dockerscope.engine.errors import EngineError, InvalidArgument, NotFound, NotSupported
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class Route:
     pattern: re.Pattern[str]
     handler: RouteHandler
     tapped: bool = True
+    #: The v1.41 document's operation for this route (None: not in the API, e.g. the tap).
+    operation: Operation | None = None
 
 
 class Router:
@@ -77,7 +80,8 @@ class Router:
         """
         regex = re.sub(r"\{(\w+)\*\}", r"(?P<\1>.+?)", pattern)
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
-        self.routes.append(Route(method, re.compile(f"^{regex}$"), handler, tapped))
+        op = load_schema().operation(method, pattern)
+        self.routes.append(Route(method, re.compile(f"^{regex}$"), handler, tapped, op))
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """The route for a (version-less) path; unknown paths are Docker's 404."""
@@ -103,6 +107,8 @@ class Router:
             version, path = split_version(request.path)
             request.version = version
             route, params = self.match(request.method, path)
+            if route.operation is not None:
+                await _check_request(request, route.operation)
             return await route.handler(request, **params)
         except Exception as exc:  # every failure answers the client
             err = as_api_error(exc)
@@ -111,3 +117,18 @@ class Router:
             if err.status == 304:
                 return Response.empty(304)
             return Response(err.status, err.body())
+
+
+async def _check_request(request: Request, op: Operation) -> None:
+    """Typed query parameters and the JSON body checked against the schema before the
+    handler runs; the handler then reads the checked, normalised body from ``request.json()``.
+    """
+    check_query(request.query, op)
+    if op.body is None:
+        return
+    raw = await request.body()
+    empty = not raw.strip()
+    value = None if empty else decode_json(raw)
+    if value is not None:
+        value = check_body(value, op.body, load_schema().definitions)
+    request.set_json(empty, value)

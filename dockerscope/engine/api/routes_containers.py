@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from dockerscope.engine.api.filters import checked_filters
-from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.render import filter_containers, inspect, parse_filters, summary
+from dockerscope.engine.api.replies import Hijack, HijackedStream, Response, StreamResponse
+from dockerscope.engine.api.request import Request
 from dockerscope.engine.api.router import Router
 from dockerscope.engine.containers.create_request import console_size, parse_create
 from dockerscope.engine.containers.detach import DetachWatcher, parse_keys

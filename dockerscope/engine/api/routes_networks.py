@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dockerscope.engine.api.filters import checked_filters
-from dockerscope.engine.api.http import Request, Response
 from dockerscope.engine.api.render import parse_filters
+from dockerscope.engine.api.replies import Response
+from dockerscope.engine.api.request import Request
 from dockerscope.engine.api.router import Router
 from dockerscope.engine.errors import InvalidArgument, NotSupported
 from dockerscope.engine.events import EventBus
