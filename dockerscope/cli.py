@@ -234,7 +234,7 @@ def _ui() -> Any:
 
 
 def cmd_scope(args: argparse.Namespace) -> int:
-    observer = import_optional("dockerscope.kernel.observer", "the live observer")
+    observer = import_optional("dockerscope.feed.live", "the live observer")
     if args.scope_host:
         # One Docker for both halves: the panels' hints and the command bar follow -H, then
         # DOCKER_HOST, then the default socket, as the docker CLI does.
@@ -282,7 +282,7 @@ def cmd_replay(path: str | None, reason: str | None = None) -> int:
 def lab_source(lab: Lab) -> Any:
     """The live observer's frames for a lab, or None when the observer is not available."""
     try:
-        observer = import_optional("dockerscope.kernel.observer", "the live observer")
+        observer = import_optional("dockerscope.feed.live", "the live observer")
     except CliError:
         return None
     return observer.LiveSource(observer.Scope.lab(lab.name, run_root=str(lab.run_root.parent)))

@@ -57,7 +57,7 @@ class RtnlReader:
         netlink.strict(sock)  # lets route dumps be filtered by table in the kernel
         self.conn = Conn(sock)
         self._nsids: dict[int, int] = {}  # netns inode -> nsid as seen from here
-        #: what other readers of this namespace (routes.py) decoded last, by name
+        #: what other readers of this namespace (iproutes.py) decoded last, by name
         self.memo: dict[str, Any] = {}
         self._decoded: _Decoded | None = None
 

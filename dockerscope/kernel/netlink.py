@@ -5,7 +5,7 @@ pyroute2 decodes every attribute of every message through an asyncio round trip,
 milliseconds per namespace; the observer re-reads on every event and polls counters, so it reads
 the few attributes it needs with ``struct`` instead. Messages come back as ``Msg`` objects with
 pyroute2's access style (``msg.get(field)``, ``msg.get_attr("IFLA_IFNAME")``) so the builders in
-links.py and routes.py work on either.
+links.py and iproutes.py work on either.
 """
 
 from __future__ import annotations

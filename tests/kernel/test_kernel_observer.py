@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from dockerscope.feed.live import LiveSource
 from dockerscope.kernel import iptables
 from dockerscope.kernel.model import Snapshot
-from dockerscope.kernel.observer import LiveSource, Observer, Scope
+from dockerscope.kernel.observer import Observer, Scope
 from dockerscope.kernel.setns import in_netns
 
 pytestmark = pytest.mark.kernel
@@ -346,7 +347,7 @@ async def _next_matching(frames, predicate, limit: float = 5.0):
 async def test_frames_deliver_added_link_and_rule(lab):
     obs = Observer(_scope(lab))
     stop = asyncio.Event()
-    frames = obs.frames(stop)
+    frames = obs.updates(stop)
     try:
         first = await anext(frames)
         assert not first.diff and first.snapshot.links
@@ -411,7 +412,7 @@ def test_netns_scope_and_host_scope(lab):
 async def test_frames_show_counters_ticking_and_new_flow(lab):
     obs = Observer(_scope(lab))
     stop = asyncio.Event()
-    frames = obs.frames(stop)
+    frames = obs.updates(stop)
     try:
         first = await anext(frames)
         before = next(r for r in first.snapshot.rules if "DNAT" in r.spec)
@@ -514,7 +515,7 @@ def test_repeated_snapshots_see_changes_in_any_namespace(lab):
 async def test_frames_follow_a_container_netns_coming_and_going(lab):
     obs = Observer(_scope(lab))
     stop = asyncio.Event()
-    frames = obs.frames(stop)
+    frames = obs.updates(stop)
     extra = Path(lab.web_ns).parent / "db"
     extra.touch()
     try:

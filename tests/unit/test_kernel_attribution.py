@@ -386,7 +386,7 @@ def replace_rules(snap: Snapshot, *rules: Rule) -> Snapshot:
 
 
 def test_default_docker_socket_follows_docker_host():
-    from dockerscope.kernel.observer import default_docker_socket
+    from dockerscope.kernel.scope import default_docker_socket
 
     assert default_docker_socket({}) == "/var/run/docker.sock"
     assert default_docker_socket({"DOCKER_HOST": "unix:///tmp/x/docker.sock"}) == (

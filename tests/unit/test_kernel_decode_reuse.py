@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dockerscope.kernel import netlink
-from dockerscope.kernel.routes import read_routes
+from dockerscope.kernel.iproutes import read_routes
 
 DATA = Path(__file__).parent.parent / "data" / "kernel"
 

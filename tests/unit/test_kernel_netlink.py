@@ -6,8 +6,8 @@ import struct
 from pathlib import Path
 
 from dockerscope.kernel import conntrack, netlink
+from dockerscope.kernel.iproutes import routes_from_messages
 from dockerscope.kernel.links import links_from_messages
-from dockerscope.kernel.routes import routes_from_messages
 
 DATA = Path(__file__).parent.parent / "data" / "kernel"
 
