@@ -9,9 +9,23 @@ from typing import Any
 from dockerscope.kernel import netlink
 from dockerscope.kernel.links import RtnlReader
 from dockerscope.kernel.model import Route
+from dockerscope.kernel.netlink_constants import (
+    RT_SCOPE_HOST,
+    RT_SCOPE_LINK,
+    RT_SCOPE_NOWHERE,
+    RT_SCOPE_SITE,
+    RT_SCOPE_UNIVERSE,
+    RT_TABLE_MAIN,
+)
 
-RT_TABLE_MAIN = 254
-_SCOPES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+#: route scopes as ``ip route`` names them
+_SCOPES = {
+    RT_SCOPE_UNIVERSE: "universe",
+    RT_SCOPE_SITE: "site",
+    RT_SCOPE_LINK: "link",
+    RT_SCOPE_HOST: "host",
+    RT_SCOPE_NOWHERE: "nowhere",
+}
 
 
 def routes_from_messages(label: str, msgs: Iterable[Any], names: dict[int, str]) -> list[Route]:

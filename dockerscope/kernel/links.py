@@ -19,12 +19,31 @@ from typing import Any
 from dockerscope.kernel import netlink
 from dockerscope.kernel.model import Address, Link
 from dockerscope.kernel.netlink import Conn
+from dockerscope.kernel.netlink_constants import (
+    ARPHRD_LOOPBACK,
+    NETLINK_ROUTE,
+    RT_SCOPE_HOST,
+    RT_SCOPE_LINK,
+    RT_SCOPE_NOWHERE,
+    RT_SCOPE_SITE,
+    RT_SCOPE_UNIVERSE,
+    RT_TABLE_MAIN,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+)
 from dockerscope.kernel.netns import NsRef
 from dockerscope.kernel.setns import netlink_socket
 
-NETLINK_ROUTE = 0
-ARPHRD_LOOPBACK = 772
-_SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+#: address scopes as ``ip addr`` names them
+_SCOPES = {
+    RT_SCOPE_UNIVERSE: "global",
+    RT_SCOPE_SITE: "site",
+    RT_SCOPE_LINK: "link",
+    RT_SCOPE_HOST: "host",
+    RT_SCOPE_NOWHERE: "nowhere",
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +91,7 @@ class RtnlReader:
         return netlink.dump_addrs(self.conn)
 
     def dump_routes(self) -> list[Any]:
-        return netlink.dump_routes(self.conn, table=254)  # main
+        return netlink.dump_routes(self.conn, table=RT_TABLE_MAIN)
 
     def links(self) -> list[RawLink]:
         """Every link of the namespace with its addresses (peers unresolved).
@@ -82,10 +101,10 @@ class RtnlReader:
         (``netlink.link_layouts``: everything but sequence numbers, packet counters and other
         attributes that tick and are not read) the links built then are returned again.
         """
-        link_msgs = self.conn.dump(netlink.RTM_GETLINK, netlink.LINK_DUMP_REQUEST)
-        addr_msgs = self.conn.dump(netlink.RTM_GETADDR, netlink.ADDR_DUMP_REQUEST)
-        link_msgs = [r for r in link_msgs if r[0] == netlink.RTM_NEWLINK]
-        addr_msgs = [r for r in addr_msgs if r[0] == netlink.RTM_NEWADDR]
+        link_msgs = self.conn.dump(RTM_GETLINK, netlink.LINK_DUMP_REQUEST)
+        addr_msgs = self.conn.dump(RTM_GETADDR, netlink.ADDR_DUMP_REQUEST)
+        link_msgs = [r for r in link_msgs if r[0] == RTM_NEWLINK]
+        addr_msgs = [r for r in addr_msgs if r[0] == RTM_NEWADDR]
         last = self._decoded
         if last is not None:
             if last.layouts is None:

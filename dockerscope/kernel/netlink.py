@@ -17,26 +17,73 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_MULTI = 0x2
-NLM_F_DUMP_INTR = 0x10
-NLM_F_DUMP = 0x300
-NLA_TYPE_MASK = 0x3FFF
-
-RTM_NEWLINK, RTM_GETLINK = 16, 18
-RTM_NEWADDR, RTM_GETADDR = 20, 22
-RTM_NEWROUTE, RTM_GETROUTE = 24, 26
-RTM_NEWNSID, RTM_GETNSID = 88, 90
-RTM_NEWSTATS, RTM_GETSTATS = 92, 94
-IFLA_STATS_FILTER_BIT_LINK_64 = 1 << 0
-
-NFNL_SUBSYS_NFTABLES = 10
-NFT_MSG_NEWTABLE, NFT_MSG_GETTABLE = 0, 1
-NFT_MSG_NEWRULE, NFT_MSG_GETRULE = 6, 7
-NFT_MSG_NEWGEN, NFT_MSG_GETGEN = 15, 16
-NFPROTO_UNSPEC, NFPROTO_IPV4 = 0, 2
+from dockerscope.kernel.netlink_constants import (
+    IF_OPER_STATES,
+    IFA_ADDRESS,
+    IFA_LOCAL,
+    IFLA_ADDRESS,
+    IFLA_AF_SPEC,
+    IFLA_BR_BRIDGE_ID,
+    IFLA_BR_PRIORITY,
+    IFLA_BR_STP_STATE,
+    IFLA_EXT_MASK,
+    IFLA_IFNAME,
+    IFLA_INFO_DATA,
+    IFLA_INFO_KIND,
+    IFLA_LINK,
+    IFLA_LINK_NETNSID,
+    IFLA_LINKINFO,
+    IFLA_MASTER,
+    IFLA_MTU,
+    IFLA_OPERSTATE,
+    IFLA_STATS,
+    IFLA_STATS64,
+    IFLA_STATS_FILTER_BIT_LINK_64,
+    IFLA_STATS_LINK_64,
+    NETLINK_GET_STRICT_CHK,
+    NETNSA_FD,
+    NETNSA_NSID,
+    NFNL_SUBSYS_NFTABLES,
+    NFPROTO_IPV4,
+    NFPROTO_UNSPEC,
+    NFT_MSG_GETGEN,
+    NFT_MSG_GETRULE,
+    NFT_MSG_GETTABLE,
+    NFT_MSG_NEWGEN,
+    NFT_MSG_NEWRULE,
+    NFT_MSG_NEWTABLE,
+    NFTA_COUNTER_BYTES,
+    NFTA_COUNTER_PACKETS,
+    NFTA_GEN_ID,
+    NFTA_RULE_CHAIN,
+    NFTA_RULE_EXPRESSIONS,
+    NFTA_RULE_TABLE,
+    NFTA_TABLE_NAME,
+    NLA_TYPE_MASK,
+    NLM_F_DUMP,
+    NLM_F_DUMP_INTR,
+    NLM_F_MULTI,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    RTA_DST,
+    RTA_GATEWAY,
+    RTA_OIF,
+    RTA_PREFSRC,
+    RTA_TABLE,
+    RTEXT_FILTER_SKIP_STATS,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_GETNSID,
+    RTM_GETROUTE,
+    RTM_GETSTATS,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTM_NEWNSID,
+    RTM_NEWROUTE,
+    RTM_NEWSTATS,
+    SOL_NETLINK,
+)
 
 _HDR = struct.Struct("=IHHII")
 _RTA = struct.Struct("=HH")
@@ -47,7 +94,6 @@ _U32 = struct.Struct("=I")
 _S32 = struct.Struct("=i")
 _QQ = struct.Struct("=QQ")
 _STATSMSG = struct.Struct("=BBHiI")  # if_stats_msg: family, pad, pad, ifindex, filter_mask
-_OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 
 
 class DumpInterrupted(OSError):
@@ -172,7 +218,7 @@ class Conn:
 def strict(sock: socket.socket) -> bool:
     """Ask the kernel to check dump requests strictly and honour their filters (4.20+)."""
     try:
-        sock.setsockopt(270, 12, 1)  # SOL_NETLINK, NETLINK_GET_STRICT_CHK
+        sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
     except OSError:
         return False
     return True
@@ -210,19 +256,19 @@ class Replay:
 def _linkinfo(v: memoryview) -> Msg:
     info = Msg()
     for t, p in attributes(v, 0, len(v)):
-        if t == 1:  # IFLA_INFO_KIND
+        if t == IFLA_INFO_KIND:
             info.attrs["IFLA_INFO_KIND"] = _str(p)
-        elif t == 2:  # IFLA_INFO_DATA (decoded for bridges once the kind is known)
+        elif t == IFLA_INFO_DATA:  # decoded for bridges once the kind is known
             info.attrs["_data"] = p
     data = info.attrs.pop("_data", None)
     if data is not None and info.attrs.get("IFLA_INFO_KIND") == "bridge":
         br = Msg()
         for t, p in attributes(data, 0, len(data)):
-            if t == 5:  # IFLA_BR_STP_STATE
+            if t == IFLA_BR_STP_STATE:
                 br.attrs["IFLA_BR_STP_STATE"] = _u32(p)
-            elif t == 6:  # IFLA_BR_PRIORITY
+            elif t == IFLA_BR_PRIORITY:
                 br.attrs["IFLA_BR_PRIORITY"] = struct.unpack_from("=H", p)[0]
-            elif t == 11 and len(p) >= 8:  # IFLA_BR_BRIDGE_ID: u8 prio[2], u8 addr[6]
+            elif t == IFLA_BR_BRIDGE_ID and len(p) >= 8:  # u8 prio[2], u8 addr[6]
                 br.attrs["IFLA_BR_BRIDGE_ID"] = {
                     "prio": int.from_bytes(bytes(p[:2]), "big"),
                     "addr": _mac(p[2:8]),
@@ -232,8 +278,10 @@ def _linkinfo(v: memoryview) -> Msg:
 
 
 #: IFLA_* types decode_link reads; a link message carries some fifty, the rest are skipped.
-_LINK_WANTED = frozenset((1, 3, 4, 5, 10, 16, 18, 37))
-_LINK_U32 = {4: "IFLA_MTU", 5: "IFLA_LINK", 10: "IFLA_MASTER"}
+_LINK_U32 = {IFLA_MTU: "IFLA_MTU", IFLA_LINK: "IFLA_LINK", IFLA_MASTER: "IFLA_MASTER"}
+_LINK_WANTED = frozenset(
+    (IFLA_ADDRESS, IFLA_IFNAME, *_LINK_U32, IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_LINK_NETNSID)
+)
 
 
 def decode_link(data: bytes, off: int) -> Msg:
@@ -257,18 +305,19 @@ def decode_link(data: bytes, off: int) -> Msg:
         atype &= NLA_TYPE_MASK
         if atype in wanted:
             start = pos + 4
-            if atype == 3 and "IFLA_IFNAME" not in a:
+            if atype == IFLA_IFNAME and "IFLA_IFNAME" not in a:
                 a["IFLA_IFNAME"] = _cstr(data[start : pos + alen])
-            elif atype == 1 and "IFLA_ADDRESS" not in a:
+            elif atype == IFLA_ADDRESS and "IFLA_ADDRESS" not in a:
                 a["IFLA_ADDRESS"] = data[start : pos + alen].hex(":")
             elif atype in _LINK_U32:
                 a.setdefault(_LINK_U32[atype], _U32.unpack_from(data, start)[0])
-            elif atype == 16 and "IFLA_OPERSTATE" not in a:
+            elif atype == IFLA_OPERSTATE and "IFLA_OPERSTATE" not in a:
                 state = data[start]
-                a["IFLA_OPERSTATE"] = _OPERSTATES[state] if state < len(_OPERSTATES) else "UNKNOWN"
-            elif atype == 18 and "IFLA_LINKINFO" not in a:
+                known = state < len(IF_OPER_STATES)
+                a["IFLA_OPERSTATE"] = IF_OPER_STATES[state] if known else "UNKNOWN"
+            elif atype == IFLA_LINKINFO and "IFLA_LINKINFO" not in a:
                 a["IFLA_LINKINFO"] = _linkinfo(memoryview(data)[start : pos + alen])
-            elif atype == 37:
+            elif atype == IFLA_LINK_NETNSID:
                 a.setdefault("IFLA_LINK_NETNSID", _S32.unpack_from(data, start)[0])
         pos += (alen + 3) & ~3
     return m
@@ -294,8 +343,8 @@ def link_packets(conn: Conn | Replay) -> int:
             continue
         length = _HDR.unpack_from(d, o)[0]
         at = index_attributes(d, o + _HDR.size + _STATSMSG.size, o + length)
-        if 1 in at:  # IFLA_STATS_LINK_64: struct rtnl_link_stats64 (rx_packets, tx_packets, ...)
-            rx, tx = _QQ.unpack_from(d, at[1][0])
+        if IFLA_STATS_LINK_64 in at:  # struct rtnl_link_stats64 (rx_packets, tx_packets, ...)
+            rx, tx = _QQ.unpack_from(d, at[IFLA_STATS_LINK_64][0])
             total += rx + tx
     return total
 
@@ -314,9 +363,9 @@ def decode_addr(data: bytes, off: int) -> Msg:
         if alen < 4:
             break
         atype &= NLA_TYPE_MASK
-        if atype == 1:
+        if atype == IFA_ADDRESS:
             a["IFA_ADDRESS"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
-        elif atype == 2:
+        elif atype == IFA_LOCAL:
             a["IFA_LOCAL"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
         pos += (alen + 3) & ~3
     return m
@@ -331,15 +380,15 @@ def decode_route(data: bytes, off: int) -> Msg:
     )
     m = Msg({"family": family, "dst_len": dst_len, "table": table, "scope": scope, "type": rtype})
     for t, p in attributes(data, body + _RTMSG.size, off + length):
-        if t == 1:
+        if t == RTA_DST:
             m.attrs["RTA_DST"] = _ip(family, p)
-        elif t == 4:
+        elif t == RTA_OIF:
             m.attrs["RTA_OIF"] = _u32(p)
-        elif t == 5:
+        elif t == RTA_GATEWAY:
             m.attrs["RTA_GATEWAY"] = _ip(family, p)
-        elif t == 7:
+        elif t == RTA_PREFSRC:
             m.attrs["RTA_PREFSRC"] = _ip(family, p)
-        elif t == 15:
+        elif t == RTA_TABLE:
             m.attrs["RTA_TABLE"] = _u32(p)
     return m
 
@@ -347,7 +396,9 @@ def decode_route(data: bytes, off: int) -> Msg:
 #: RTM_GETLINK dump request. IFLA_EXT_MASK (RTEXT_FILTER_SKIP_STATS) leaves the IPv6 and VF
 #: statistics out; the link's own counters (IFLA_STATS, IFLA_STATS64) come regardless.
 LINK_DUMP_REQUEST = (
-    _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _RTA.pack(8, 29) + _U32.pack(1 << 3)
+    _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    + _RTA.pack(8, IFLA_EXT_MASK)
+    + _U32.pack(RTEXT_FILTER_SKIP_STATS)
 )
 #: RTM_GETADDR dump request: every address (IPv4 and IPv6).
 ADDR_DUMP_REQUEST = _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
@@ -379,8 +430,7 @@ def content(replies: list[tuple[int, int, bytes, int]]) -> bytes:
 #: Link attributes whose payload moves all the time and is not decoded: IFLA_STATS and
 #: IFLA_STATS64 (in every link message whatever IFLA_EXT_MASK asks; a bridge floods each port
 #: with its neighbours' multicast) and IFLA_AF_SPEC (IPv6 flags and timestamps).
-_LINK_VOLATILE = frozenset((7, 23, 26))
-_IFLA_LINKINFO = 18
+_LINK_VOLATILE = frozenset((IFLA_STATS, IFLA_STATS64, IFLA_AF_SPEC))
 
 #: Where a message's bytes matter to its decoder: (start, end, bytes) ranges, offsets from the
 #: message's start.
@@ -405,11 +455,11 @@ def link_layouts(replies: list[tuple[int, int, bytes, int]]) -> tuple[Layout, ..
             alen = d[pos] | d[pos + 1] << 8
             if alen < 4:
                 break
-            if not d[pos + 3] & 0x3F:
+            if not d[pos + 3] & (NLA_TYPE_MASK >> 8):  # a type below 256, flags aside
                 atype = d[pos + 2]
                 if atype in _LINK_VOLATILE:
                     skip.append((pos + 4, pos + alen))
-                elif atype == _IFLA_LINKINFO:
+                elif atype == IFLA_LINKINFO:
                     _linkinfo_skips(d, pos + 4, pos + alen, skip)
             pos += (alen + 3) & ~3
         out.append(_ranges(d, o, end, skip))
@@ -430,7 +480,7 @@ def addr_layouts(replies: list[tuple[int, int, bytes, int]]) -> tuple[Layout, ..
             alen, atype = _RTA.unpack_from(d, pos)
             if alen < 4:
                 break
-            if atype & NLA_TYPE_MASK not in (1, 2):
+            if atype & NLA_TYPE_MASK not in (IFA_ADDRESS, IFA_LOCAL):
                 skip.append((pos + 4, pos + alen))
             pos += (alen + 3) & ~3
         out.append(_ranges(d, o, end, skip))
@@ -449,6 +499,10 @@ def _ranges(d: bytes, o: int, end: int, skip: list[tuple[int, int]]) -> Layout:
     return tuple(ranges)
 
 
+#: IFLA_BR_* attributes ``_linkinfo`` decodes (the rest of a bridge's data is skipped)
+_BRIDGE_DECODED = frozenset((IFLA_BR_STP_STATE, IFLA_BR_PRIORITY, IFLA_BR_BRIDGE_ID))
+
+
 def _linkinfo_skips(d: bytes, pos: int, end: int, skip: list[tuple[int, int]]) -> None:
     """Payloads inside an IFLA_LINKINFO that ``_linkinfo`` does not decode."""
     bridge = False
@@ -457,18 +511,18 @@ def _linkinfo_skips(d: bytes, pos: int, end: int, skip: list[tuple[int, int]]) -
         if alen < 4:
             break
         atype &= NLA_TYPE_MASK
-        if atype == 1:  # IFLA_INFO_KIND (comes first)
+        if atype == IFLA_INFO_KIND:  # (comes first)
             bridge = d[pos + 4 : pos + alen].rstrip(b"\0") == b"bridge"
-        elif atype == 2 and bridge:  # IFLA_INFO_DATA: keep STP state, priority, bridge id
+        elif atype == IFLA_INFO_DATA and bridge:  # keep STP state, priority, bridge id
             inner, stop = pos + 4, pos + alen
             while inner + 4 <= stop:
                 blen, btype = _RTA.unpack_from(d, inner)
                 if blen < 4:
                     break
-                if btype & NLA_TYPE_MASK not in (5, 6, 11):
+                if btype & NLA_TYPE_MASK not in _BRIDGE_DECODED:
                     skip.append((inner + 4, inner + blen))
                 inner += (blen + 3) & ~3
-        elif atype != 2:  # IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA, ...
+        elif atype != IFLA_INFO_DATA:  # IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA, ...
             skip.append((pos + 4, pos + alen))
         pos += (alen + 3) & ~3
 
@@ -500,14 +554,14 @@ def route_replies(
 
 def netnsid_of_fd(conn: Conn | Replay, fd: int) -> int | None:
     """The id the socket's namespace gives the namespace open at ``fd`` (None: unassigned)."""
-    attr = _RTA.pack(8, 3) + struct.pack("=I", fd)  # NETNSA_FD
+    attr = _RTA.pack(8, NETNSA_FD) + struct.pack("=I", fd)
     payload = struct.pack("=Bxxx", socket.AF_UNSPEC) + attr
     for t, _f, d, o in conn.request(RTM_GETNSID, 0, payload):
         if t != RTM_NEWNSID:
             continue
         length = _HDR.unpack_from(d, o)[0]
         for at, p in attributes(d, o + _HDR.size + 4, o + length):
-            if at == 1:  # NETNSA_NSID
+            if at == NETNSA_NSID:
                 nsid = _s32(p)
                 return None if nsid < 0 else nsid
     return None
@@ -534,7 +588,7 @@ def nft_tables(conn: Conn | Replay) -> list[tuple[int, str]]:
         length = _HDR.unpack_from(d, o)[0]
         family = d[o + _HDR.size]
         for at, p in attributes(d, o + _HDR.size + 4, o + length):
-            if at == 1:  # NFTA_TABLE_NAME
+            if at == NFTA_TABLE_NAME:
                 out.append((family, _str(p)))
     return out
 
@@ -546,7 +600,7 @@ def nft_genid(conn: Conn | Replay) -> int | None:
             continue
         length = _HDR.unpack_from(d, o)[0]
         for at, p in attributes(d, o + _HDR.size + 4, o + length):
-            if at == 1:  # NFTA_GEN_ID (big endian)
+            if at == NFTA_GEN_ID:  # big endian
                 return int(struct.unpack_from(">I", p)[0])
     return None
 
@@ -575,11 +629,11 @@ def nft_rule_counters(
             if alen < 4:
                 break
             atype &= NLA_TYPE_MASK
-            if atype == 1:
+            if atype == NFTA_RULE_TABLE:
                 table = d[off + 4 : off + alen]
-            elif atype == 2:
+            elif atype == NFTA_RULE_CHAIN:
                 chain = d[off + 4 : off + alen]
-            elif atype == 4:
+            elif atype == NFTA_RULE_EXPRESSIONS:
                 q = d.find(b"counter\0", off, off + alen)
                 if q >= 0:
                     counts = _counter_at(d, q + 8, off + alen)
@@ -608,9 +662,9 @@ def _counter_at(d: bytes, off: int, end: int) -> tuple[int, int]:
         if clen < 4:
             break
         ctype &= NLA_TYPE_MASK
-        if ctype == 1 and clen >= 12:
+        if ctype == NFTA_COUNTER_BYTES and clen >= 12:
             nbytes = int.from_bytes(d[inner + 4 : inner + 12], "big")
-        elif ctype == 2 and clen >= 12:
+        elif ctype == NFTA_COUNTER_PACKETS and clen >= 12:
             packets = int.from_bytes(d[inner + 4 : inner + 12], "big")
         inner += (clen + 3) & ~3
     return (packets, nbytes)

@@ -154,3 +154,7 @@ NFTA_EXPR_NAME = 1
 NFTA_EXPR_DATA = 2
 NFTA_COUNTER_BYTES = 1
 NFTA_COUNTER_PACKETS = 2
+
+# -- linux/socket.h, linux/netlink.h: socket options ------------------------------------------
+SOL_NETLINK = 270
+NETLINK_GET_STRICT_CHK = 12

@@ -4,6 +4,7 @@ kernel, never the reverse; a replay (dockerscope.feed alone) does not load the o
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,31 @@ def test_feed_core_does_not_load_the_observer() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+_NETLINK_NAME = re.compile(
+    r"^(NETLINK|NLMSG|NLM_F|NLA|RTM|RTNLGRP|RTA|RT|IFLA|IFA|IFF|IF_OPER|NFTA|NFT_MSG|NFNL|NFNLGRP"
+    r"|NFPROTO|CTA|IPCTNL|NETNSA|VETH_INFO|ARPHRD)_[A-Z0-9_]*$"
+)
+
+
+def _module_level_names(path: Path) -> set[str]:
+    out = set()
+    for node in ast.parse(path.read_text()).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        for target in targets:
+            elts = target.elts if isinstance(target, ast.Tuple) else [target]
+            out.update(e.id for e in elts if isinstance(e, ast.Name))
+    return out
+
+
+def test_one_netlink_constants_table() -> None:
+    table = ROOT / "kernel" / "netlink_constants.py"
+    assert {"IFLA_IFNAME", "RTM_NEWLINK", "NFTA_RULE_TABLE"} <= _module_level_names(table)
+    files = [*(ROOT / "kernel").glob("*.py"), ROOT / "engine" / "network" / "rawlink.py"]
+    own = {
+        f.name: sorted(n for n in _module_level_names(f) if _NETLINK_NAME.match(n))
+        for f in files
+        if f != table
+    }
+    assert {name: names for name, names in own.items() if names} == {}
