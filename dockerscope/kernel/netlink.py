@@ -255,25 +255,25 @@ class Replay:
 
 def _linkinfo(v: memoryview) -> Msg:
     info = Msg()
-    for t, p in attributes(v, 0, len(v)):
-        if t == IFLA_INFO_KIND:
-            info.attrs["IFLA_INFO_KIND"] = _str(p)
-        elif t == IFLA_INFO_DATA:  # decoded for bridges once the kind is known
-            info.attrs["_data"] = p
+    for kind, payload in attributes(v, 0, len(v)):
+        if kind == IFLA_INFO_KIND:
+            info.attrs["IFLA_INFO_KIND"] = _str(payload)
+        elif kind == IFLA_INFO_DATA:  # decoded for bridges once the kind is known
+            info.attrs["_data"] = payload
     data = info.attrs.pop("_data", None)
     if data is not None and info.attrs.get("IFLA_INFO_KIND") == "bridge":
-        br = Msg()
-        for t, p in attributes(data, 0, len(data)):
-            if t == IFLA_BR_STP_STATE:
-                br.attrs["IFLA_BR_STP_STATE"] = _u32(p)
-            elif t == IFLA_BR_PRIORITY:
-                br.attrs["IFLA_BR_PRIORITY"] = struct.unpack_from("=H", p)[0]
-            elif t == IFLA_BR_BRIDGE_ID and len(p) >= 8:  # u8 prio[2], u8 addr[6]
-                br.attrs["IFLA_BR_BRIDGE_ID"] = {
-                    "prio": int.from_bytes(bytes(p[:2]), "big"),
-                    "addr": _mac(p[2:8]),
+        bridge = Msg()
+        for kind, payload in attributes(data, 0, len(data)):
+            if kind == IFLA_BR_STP_STATE:
+                bridge.attrs["IFLA_BR_STP_STATE"] = _u32(payload)
+            elif kind == IFLA_BR_PRIORITY:
+                bridge.attrs["IFLA_BR_PRIORITY"] = struct.unpack_from("=H", payload)[0]
+            elif kind == IFLA_BR_BRIDGE_ID and len(payload) >= 8:  # u8 prio[2], u8 addr[6]
+                bridge.attrs["IFLA_BR_BRIDGE_ID"] = {
+                    "prio": int.from_bytes(bytes(payload[:2]), "big"),
+                    "addr": _mac(payload[2:8]),
                 }
-        info.attrs["IFLA_INFO_DATA"] = br
+        info.attrs["IFLA_INFO_DATA"] = bridge
     return info
 
 
@@ -293,8 +293,8 @@ def decode_link(data: bytes, off: int) -> Msg:
     end = off + _HDR.unpack_from(data, off)[0]
     body = off + _HDR.size
     _family, ifi_type, index, flags, _change = _IFINFO.unpack_from(data, body)
-    m = Msg({"index": index, "ifi_type": ifi_type, "flags": flags})
-    a = m.attrs
+    msg = Msg({"index": index, "ifi_type": ifi_type, "flags": flags})
+    attrs = msg.attrs
     unpack = _RTA.unpack_from
     wanted = _LINK_WANTED
     pos = body + _IFINFO.size
@@ -305,22 +305,22 @@ def decode_link(data: bytes, off: int) -> Msg:
         atype &= NLA_TYPE_MASK
         if atype in wanted:
             start = pos + 4
-            if atype == IFLA_IFNAME and "IFLA_IFNAME" not in a:
-                a["IFLA_IFNAME"] = _cstr(data[start : pos + alen])
-            elif atype == IFLA_ADDRESS and "IFLA_ADDRESS" not in a:
-                a["IFLA_ADDRESS"] = data[start : pos + alen].hex(":")
+            if atype == IFLA_IFNAME and "IFLA_IFNAME" not in attrs:
+                attrs["IFLA_IFNAME"] = _cstr(data[start : pos + alen])
+            elif atype == IFLA_ADDRESS and "IFLA_ADDRESS" not in attrs:
+                attrs["IFLA_ADDRESS"] = data[start : pos + alen].hex(":")
             elif atype in _LINK_U32:
-                a.setdefault(_LINK_U32[atype], _U32.unpack_from(data, start)[0])
-            elif atype == IFLA_OPERSTATE and "IFLA_OPERSTATE" not in a:
+                attrs.setdefault(_LINK_U32[atype], _U32.unpack_from(data, start)[0])
+            elif atype == IFLA_OPERSTATE and "IFLA_OPERSTATE" not in attrs:
                 state = data[start]
                 known = state < len(IF_OPER_STATES)
-                a["IFLA_OPERSTATE"] = IF_OPER_STATES[state] if known else "UNKNOWN"
-            elif atype == IFLA_LINKINFO and "IFLA_LINKINFO" not in a:
-                a["IFLA_LINKINFO"] = _linkinfo(memoryview(data)[start : pos + alen])
+                attrs["IFLA_OPERSTATE"] = IF_OPER_STATES[state] if known else "UNKNOWN"
+            elif atype == IFLA_LINKINFO and "IFLA_LINKINFO" not in attrs:
+                attrs["IFLA_LINKINFO"] = _linkinfo(memoryview(data)[start : pos + alen])
             elif atype == IFLA_LINK_NETNSID:
-                a.setdefault("IFLA_LINK_NETNSID", _S32.unpack_from(data, start)[0])
+                attrs.setdefault("IFLA_LINK_NETNSID", _S32.unpack_from(data, start)[0])
         pos += (alen + 3) & ~3
-    return m
+    return msg
 
 
 def _cstr(raw: bytes) -> str:
@@ -338,13 +338,13 @@ def link_packets(conn: Conn | Replay) -> int:
     """
     total = 0
     req = _STATSMSG.pack(socket.AF_UNSPEC, 0, 0, 0, IFLA_STATS_FILTER_BIT_LINK_64)
-    for t, _f, d, o in conn.dump(RTM_GETSTATS, req):
-        if t != RTM_NEWSTATS:
+    for mtype, _flags, data, offset in conn.dump(RTM_GETSTATS, req):
+        if mtype != RTM_NEWSTATS:
             continue
-        length = _HDR.unpack_from(d, o)[0]
-        at = index_attributes(d, o + _HDR.size + _STATSMSG.size, o + length)
-        if IFLA_STATS_LINK_64 in at:  # struct rtnl_link_stats64 (rx_packets, tx_packets, ...)
-            rx, tx = _QQ.unpack_from(d, at[IFLA_STATS_LINK_64][0])
+        length = _HDR.unpack_from(data, offset)[0]
+        found = index_attributes(data, offset + _HDR.size + _STATSMSG.size, offset + length)
+        if IFLA_STATS_LINK_64 in found:  # struct rtnl_link_stats64 (rx_packets, tx_packets, ...)
+            rx, tx = _QQ.unpack_from(data, found[IFLA_STATS_LINK_64][0])
             total += rx + tx
     return total
 
@@ -354,8 +354,8 @@ def decode_addr(data: bytes, off: int) -> Msg:
     end = off + _HDR.unpack_from(data, off)[0]
     body = off + _HDR.size
     family, prefixlen, _flags, scope, index = _IFADDR.unpack_from(data, body)
-    m = Msg({"family": family, "prefixlen": prefixlen, "scope": scope, "index": index})
-    a = m.attrs
+    msg = Msg({"family": family, "prefixlen": prefixlen, "scope": scope, "index": index})
+    attrs = msg.attrs
     unpack = _RTA.unpack_from
     pos = body + _IFADDR.size
     while pos + 4 <= end:
@@ -364,11 +364,11 @@ def decode_addr(data: bytes, off: int) -> Msg:
             break
         atype &= NLA_TYPE_MASK
         if atype == IFA_ADDRESS:
-            a["IFA_ADDRESS"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
+            attrs["IFA_ADDRESS"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
         elif atype == IFA_LOCAL:
-            a["IFA_LOCAL"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
+            attrs["IFA_LOCAL"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
         pos += (alen + 3) & ~3
-    return m
+    return msg
 
 
 def decode_route(data: bytes, off: int) -> Msg:
@@ -378,19 +378,19 @@ def decode_route(data: bytes, off: int) -> Msg:
     family, dst_len, _src_len, _tos, table, _proto, scope, rtype, _flags = _RTMSG.unpack_from(
         data, body
     )
-    m = Msg({"family": family, "dst_len": dst_len, "table": table, "scope": scope, "type": rtype})
-    for t, p in attributes(data, body + _RTMSG.size, off + length):
-        if t == RTA_DST:
-            m.attrs["RTA_DST"] = _ip(family, p)
-        elif t == RTA_OIF:
-            m.attrs["RTA_OIF"] = _u32(p)
-        elif t == RTA_GATEWAY:
-            m.attrs["RTA_GATEWAY"] = _ip(family, p)
-        elif t == RTA_PREFSRC:
-            m.attrs["RTA_PREFSRC"] = _ip(family, p)
-        elif t == RTA_TABLE:
-            m.attrs["RTA_TABLE"] = _u32(p)
-    return m
+    msg = Msg({"family": family, "dst_len": dst_len, "table": table, "scope": scope, "type": rtype})
+    for kind, payload in attributes(data, body + _RTMSG.size, off + length):
+        if kind == RTA_DST:
+            msg.attrs["RTA_DST"] = _ip(family, payload)
+        elif kind == RTA_OIF:
+            msg.attrs["RTA_OIF"] = _u32(payload)
+        elif kind == RTA_GATEWAY:
+            msg.attrs["RTA_GATEWAY"] = _ip(family, payload)
+        elif kind == RTA_PREFSRC:
+            msg.attrs["RTA_PREFSRC"] = _ip(family, payload)
+        elif kind == RTA_TABLE:
+            msg.attrs["RTA_TABLE"] = _u32(payload)
+    return msg
 
 
 #: RTM_GETLINK dump request. IFLA_EXT_MASK (RTEXT_FILTER_SKIP_STATS) leaves the IPv6 and VF
@@ -555,14 +555,14 @@ def route_replies(
 def netnsid_of_fd(conn: Conn | Replay, fd: int) -> int | None:
     """The id the socket's namespace gives the namespace open at ``fd`` (None: unassigned)."""
     attr = _RTA.pack(8, NETNSA_FD) + struct.pack("=I", fd)
-    payload = struct.pack("=Bxxx", socket.AF_UNSPEC) + attr
-    for t, _f, d, o in conn.request(RTM_GETNSID, 0, payload):
-        if t != RTM_NEWNSID:
+    request = struct.pack("=Bxxx", socket.AF_UNSPEC) + attr
+    for mtype, _flags, data, offset in conn.request(RTM_GETNSID, 0, request):
+        if mtype != RTM_NEWNSID:
             continue
-        length = _HDR.unpack_from(d, o)[0]
-        for at, p in attributes(d, o + _HDR.size + 4, o + length):
-            if at == NETNSA_NSID:
-                nsid = _s32(p)
+        length = _HDR.unpack_from(data, offset)[0]
+        for kind, value in attributes(data, offset + _HDR.size + 4, offset + length):
+            if kind == NETNSA_NSID:
+                nsid = _s32(value)
                 return None if nsid < 0 else nsid
     return None
 
@@ -582,26 +582,28 @@ def _nfgen(family: int) -> bytes:
 def nft_tables(conn: Conn | Replay) -> list[tuple[int, str]]:
     """(family, name) of every nf_tables table in the socket's namespace."""
     out = []
-    for t, _f, d, o in conn.dump(_nft(NFT_MSG_GETTABLE), _nfgen(NFPROTO_UNSPEC)):
-        if t != _nft(NFT_MSG_NEWTABLE):
+    for mtype, _flags, data, offset in conn.dump(_nft(NFT_MSG_GETTABLE), _nfgen(NFPROTO_UNSPEC)):
+        if mtype != _nft(NFT_MSG_NEWTABLE):
             continue
-        length = _HDR.unpack_from(d, o)[0]
-        family = d[o + _HDR.size]
-        for at, p in attributes(d, o + _HDR.size + 4, o + length):
-            if at == NFTA_TABLE_NAME:
-                out.append((family, _str(p)))
+        length = _HDR.unpack_from(data, offset)[0]
+        family = data[offset + _HDR.size]
+        for kind, payload in attributes(data, offset + _HDR.size + 4, offset + length):
+            if kind == NFTA_TABLE_NAME:
+                out.append((family, _str(payload)))
     return out
 
 
 def nft_genid(conn: Conn | Replay) -> int | None:
     """The ruleset generation id: it changes with every committed ruleset change."""
-    for t, _f, d, o in conn.request(_nft(NFT_MSG_GETGEN), 0, _nfgen(NFPROTO_UNSPEC)):
-        if t != _nft(NFT_MSG_NEWGEN):
+    for mtype, _flags, data, offset in conn.request(
+        _nft(NFT_MSG_GETGEN), 0, _nfgen(NFPROTO_UNSPEC)
+    ):
+        if mtype != _nft(NFT_MSG_NEWGEN):
             continue
-        length = _HDR.unpack_from(d, o)[0]
-        for at, p in attributes(d, o + _HDR.size + 4, o + length):
-            if at == NFTA_GEN_ID:  # big endian
-                return int(struct.unpack_from(">I", p)[0])
+        length = _HDR.unpack_from(data, offset)[0]
+        for kind, payload in attributes(data, offset + _HDR.size + 4, offset + length):
+            if kind == NFTA_GEN_ID:  # big endian
+                return int(struct.unpack_from(">I", payload)[0])
     return None
 
 
