@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dockerscope.kernel import iptables, netlink
+from dockerscope.kernel import iptables, nftables
 from dockerscope.kernel.failures import Failures
 from dockerscope.kernel.nsreads import holds_ip_tables, read_collection
 from dockerscope.kernel.nsstate import NamespaceState
@@ -125,9 +125,9 @@ def nft_in_use(state: NamespaceState) -> bool:
     if state.nf_conn is None:
         return True
     state.genid = None
-    if not holds_ip_tables(netlink.nft_tables(state.nf_conn)):
+    if not holds_ip_tables(nftables.nft_tables(state.nf_conn)):
         return False  # (no generation noted: the next rules read looks at the tables again)
-    state.genid = netlink.nft_genid(state.nf_conn)
+    state.genid = nftables.nft_genid(state.nf_conn)
     return True
 
 

@@ -7,7 +7,7 @@ ruleset changed, and link packet totals whether any counter can have moved.
 
 from __future__ import annotations
 
-from dockerscope.kernel import conntrack, iptables, netlink
+from dockerscope.kernel import conntrack, iptables, nftables, rtnetlink
 from dockerscope.kernel.failures import Failures
 from dockerscope.kernel.iproutes import read_routes
 from dockerscope.kernel.model import Flow
@@ -74,7 +74,7 @@ def read_rules(state: NamespaceState, check_legacy: bool = True) -> iptables.Rul
 def _nft_rules_without_save(state: NamespaceState) -> iptables.Ruleset | None:
     """The nf_tables rules when netlink alone can tell them; None: run iptables-save."""
     assert state.nf_conn is not None
-    generation = netlink.nft_genid(state.nf_conn)
+    generation = nftables.nft_genid(state.nf_conn)
     if generation is not None and generation == state.genid:
         mine = iptables.Ruleset(
             tuple(c for c in state.ruleset.chains if c.backend == "nf_tables"),
@@ -82,11 +82,11 @@ def _nft_rules_without_save(state: NamespaceState) -> iptables.Ruleset | None:
         )
         if not mine.rules:
             return mine
-        counted = iptables.apply_counters(mine, netlink.nft_rule_counters(state.nf_conn))
+        counted = iptables.apply_counters(mine, nftables.nft_rule_counters(state.nf_conn))
         if counted is not None:
             return counted
     state.genid = generation
-    if not holds_ip_tables(netlink.nft_tables(state.nf_conn)):
+    if not holds_ip_tables(nftables.nft_tables(state.nf_conn)):
         return iptables.Ruleset()
     return None
 
@@ -109,15 +109,15 @@ def poll_counters(state: NamespaceState, failures: Failures) -> None:
 
 def _counted(state: NamespaceState) -> iptables.Ruleset:
     assert state.nf_conn is not None
-    if netlink.nft_genid(state.nf_conn) != state.genid:
+    if nftables.nft_genid(state.nf_conn) != state.genid:
         return read_rules(state, check_legacy=False)
     # Nothing crossed the links: no counter can have moved (see link_packets), so skip the
     # rule dump, but still count in full now and then.
-    packets = netlink.link_packets(state.reader.conn) if state.reader is not None else None
+    packets = rtnetlink.link_packets(state.reader.conn) if state.reader is not None else None
     state.polls += 1
     if packets is not None and packets == state.link_packets and state.polls % 10:
         return state.ruleset
     state.link_packets = packets
-    counters = netlink.nft_rule_counters(state.nf_conn)
+    counters = nftables.nft_rule_counters(state.nf_conn)
     fresh = iptables.apply_counters(state.ruleset, counters)
     return fresh if fresh is not None else read_rules(state, check_legacy=False)

@@ -440,19 +440,19 @@ async def test_frames_show_counters_ticking_and_new_flow(lab):
 
 
 def test_netlink_counters_match_iptables_save(lab):
-    from dockerscope.kernel import netlink
+    from dockerscope.kernel import netlink, netlink_constants, nftables
     from dockerscope.kernel.setns import netlink_socket
 
     path = f"/run/netns/{lab.name}"
     saved = iptables.read_nft(path, lab.name)
-    conn = netlink.Conn(netlink_socket(path, 12))
+    conn = netlink.Conn(netlink_socket(path, netlink_constants.NETLINK_NETFILTER))
     try:
-        counters = netlink.nft_rule_counters(conn)
-        tables = netlink.nft_tables(conn)
-        assert netlink.nft_genid(conn) is not None
+        counters = nftables.nft_rule_counters(conn)
+        tables = nftables.nft_tables(conn)
+        assert nftables.nft_genid(conn) is not None
     finally:
         conn.close()
-    assert (netlink.NFPROTO_IPV4, "nat") in tables
+    assert (netlink_constants.NFPROTO_IPV4, "nat") in tables
     fresh = iptables.apply_counters(saved, counters)
     assert fresh is not None and fresh.rules == saved.rules
     assert any(r.packets > 0 for r in fresh.rules)
@@ -460,10 +460,11 @@ def test_netlink_counters_match_iptables_save(lab):
 
 def test_ctnetlink_reads_what_conntrack_lists(lab):
     from dockerscope.kernel import conntrack, netlink
+    from dockerscope.kernel.netlink_constants import NETLINK_NETFILTER
     from dockerscope.kernel.setns import netlink_socket
 
     path = f"/run/netns/{lab.name}"
-    conn = netlink.Conn(netlink_socket(path, 12))
+    conn = netlink.Conn(netlink_socket(path, NETLINK_NETFILTER))
     try:
         ours = conntrack.read_netlink(conn, lab.name)
     finally:
