@@ -433,18 +433,45 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
     """
     hints = hints or Hints()
     index = _build_index(snap, hints)
-    done: dict[Any, Any] | None = None
     if memo is not None:
         memo.start(index.fingerprint())
-        done = memo.done
+    owned = _Owned(memo)
+    links = owned.collection(
+        snap.links, lambda link: _link_owner(index, link), memoize=True, name="links"
+    )
+    owners = _Owners(snap, index, {(lk.netns, lk.name): lk.owner for lk in links})
+    return replace(
+        snap,
+        links=links,
+        routes=owned.collection(snap.routes, owners.route),
+        netns=owned.collection(snap.netns, owners.netns),
+        processes=owned.collection(snap.processes, owners.process),
+        rules=owned.collection(
+            snap.rules, lambda r: rule_owner(index, r), memoize=True, name="rules"
+        ),
+        cgroups=owned.collection(
+            snap.cgroups, lambda c: owners.path(c.path), memoize=True, name="cgroups"
+        ),
+        mounts=owned.collection(snap.mounts, owners.mount),
+        flows=owned.collection(snap.flows, owners.flow, memoize=True, name="flows"),
+    )
 
-    def with_owner(
-        items: Iterable[Any], fn: Any, memoize: bool = False, name: str = ""
+
+class _Owned:
+    """Copies of objects with their owner, reusing what a ``Memo`` kept."""
+
+    def __init__(self, memo: Memo | None) -> None:
+        self.memo = memo
+        self.done = memo.done if memo is not None else None
+
+    def collection(
+        self, items: Iterable[Any], owner_of: Any, memoize: bool = False, name: str = ""
     ) -> tuple[Any, ...]:
-        """Objects with their owner. ``memoize`` only where ``fn`` looks at the object and the
-        index alone (links, rules, flows, cgroups), never at other objects of the snapshot;
+        """Objects with their owner. ``memoize`` only where ``owner_of`` looks at the object and
+        the index alone (links, rules, flows, cgroups), never at other objects of the snapshot;
         elsewhere the memo still keeps the copy made for an (object, owner) pair. A memoized
         collection made of the very objects given last time comes back as it was then."""
+        memo, done = self.memo, self.done
         cache = done if memoize else None
         items = tuple(items)
         if cache is not None and memo is not None and name:
@@ -456,15 +483,7 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
         for obj in items:
             got = cache.get(obj) if cache is not None else None
             if got is None:
-                owner = fn(obj)
-                if owner == obj.owner:
-                    got = obj
-                elif done is not None:
-                    got = done.get((obj, owner))
-                    if got is None:
-                        got = done[(obj, owner)] = replace(obj, owner=owner)
-                else:
-                    got = replace(obj, owner=owner)
+                got = self._with_owner(obj, owner_of(obj))
                 if cache is not None:
                     cache[obj] = got
             out.append(got)
@@ -473,28 +492,46 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
             memo.last[name] = (items, result)
         return result
 
-    links = with_owner(
-        snap.links, lambda link: _link_owner(index, link), memoize=True, name="links"
-    )
-    link_owner = {(lk.netns, lk.name): lk.owner for lk in links}
+    def _with_owner(self, obj: Any, owner: Owner | None) -> Any:
+        if owner == obj.owner:
+            return obj
+        if self.done is None:
+            return replace(obj, owner=owner)
+        got = self.done.get((obj, owner))
+        if got is None:
+            got = self.done[(obj, owner)] = replace(obj, owner=owner)
+        return got
 
-    def route_owner(r: Any) -> Owner | None:
-        return link_owner.get((r.netns, r.dev)) or index.netns.get(r.netns)
 
-    def ns_owner(ns: Any) -> Owner | None:
-        return index.netns.get(ns.label or ns.name or "")
+class _Owners:
+    """Owners of the objects that are named through other objects of the same snapshot."""
 
-    def proc_owner(p: Any) -> Owner | None:
-        owner = _container_in_path(index, p.cgroup)
+    def __init__(
+        self, snap: Snapshot, index: _Index, link_owner: dict[tuple[str, str], Owner | None]
+    ) -> None:
+        self.snap = snap
+        self.index = index
+        self.link_owner = link_owner
+        self.procs = {p.pid: p for p in snap.processes}
+
+    def route(self, r: Any) -> Owner | None:
+        return self.link_owner.get((r.netns, r.dev)) or self.index.netns.get(r.netns)
+
+    def netns(self, ns: Any) -> Owner | None:
+        return self.index.netns.get(ns.label or ns.name or "")
+
+    def process(self, p: Any) -> Owner | None:
+        owner = _container_in_path(self.index, p.cgroup)
         if owner is None:
             net = p.ns("net")
-            for ns in snap.netns:
+            for ns in self.snap.netns:
                 if ns.inode == net:
-                    owner = index.netns.get(ns.label or ns.name or "")
+                    owner = self.index.netns.get(ns.label or ns.name or "")
                     break
         return owner
 
-    def path_owner(path: str) -> Owner | None:
+    def path(self, path: str) -> Owner | None:
+        index = self.index
         owner = index.uppers.get(path) or _container_in_path(index, path)
         # Docker's overlay2 dirs are named after layer ids, which look like container ids
         # but are not: only a hinted upper dir or the process that mounted it can tell.
@@ -506,35 +543,20 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
             owner = index.lab
         return owner
 
-    procs = {p.pid: p for p in snap.processes}
-
-    def mount_owner(m: Any) -> Owner | None:
-        owner = path_owner(m.upperdir)
-        if (owner is None or owner.kind in ("lab", "docker")) and m.seen_from.startswith("pid:"):
-            p = procs.get(int(m.seen_from[4:]))
+    def mount(self, mount: Any) -> Owner | None:
+        owner = self.path(mount.upperdir)
+        from_process = mount.seen_from.startswith("pid:")
+        if (owner is None or owner.kind in ("lab", "docker")) and from_process:
+            p = self.procs.get(int(mount.seen_from[4:]))
             if p is not None:
-                owner = proc_owner(p) or owner
+                owner = self.process(p) or owner
         return owner
 
-    def flow_owner(f: Any) -> Owner | None:
+    def flow(self, f: Any) -> Owner | None:
         for ip in (f.reply_src, f.orig_src, f.orig_dst):
-            owner = index.ip_in(f.netns, ip)
+            owner = self.index.ip_in(f.netns, ip)
             if owner is not None:
                 if f.dnat:
                     return _port(f.orig_dport, f.proto, owner, f.reply_sport)
                 return owner
-        return index.netns.get(f.netns)
-
-    return replace(
-        snap,
-        links=links,
-        routes=with_owner(snap.routes, route_owner),
-        netns=with_owner(snap.netns, ns_owner),
-        processes=with_owner(snap.processes, proc_owner),
-        rules=with_owner(snap.rules, lambda r: rule_owner(index, r), memoize=True, name="rules"),
-        cgroups=with_owner(
-            snap.cgroups, lambda c: path_owner(c.path), memoize=True, name="cgroups"
-        ),
-        mounts=with_owner(snap.mounts, mount_owner),
-        flows=with_owner(snap.flows, flow_owner, memoize=True, name="flows"),
-    )
+        return self.index.netns.get(f.netns)
