@@ -28,14 +28,42 @@ def _our_imports(path: Path) -> set[str]:
     return out
 
 
+#: What the kernel may import besides itself: the stdlib-only client (a leaf package), which
+#: the hints from an API socket may go through.
+KERNEL_MAY_USE = ("dockerscope.kernel", "dockerscope.client")
+
+
 def test_kernel_imports_only_kernel() -> None:
     files = sorted((ROOT / "kernel").glob("*.py"))
     assert len(files) > 10
     outside = {
-        f.name: sorted(m for m in _our_imports(f) if not m.startswith("dockerscope.kernel"))
+        f.name: sorted(m for m in _our_imports(f) if not m.startswith(KERNEL_MAY_USE))
         for f in files
     }
     assert {name: mods for name, mods in outside.items() if mods} == {}
+
+
+def test_the_client_imports_nothing_of_ours_outside_it() -> None:
+    files = sorted((ROOT / "client").rglob("*.py"))
+    outside = {
+        f.name: sorted(m for m in _our_imports(f) if not m.startswith("dockerscope.client"))
+        for f in files
+    }
+    assert files and {name: mods for name, mods in outside.items() if mods} == {}
+
+
+def test_live_source_is_asked_of_the_feed() -> None:
+    """LiveSource moved from kernel.observer to feed.live: nothing looks for it in the kernel."""
+    by_name = re.compile(r"[\"']dockerscope\.kernel\.observer[\"']")  # import_optional(...)
+    by_import = re.compile(r"from dockerscope\.kernel\.observer import [^\n]*LiveSource")
+    files = [*ROOT.rglob("*.py"), *(ROOT.parent / "bench").glob("*.py")]
+    stale = [
+        str(f.relative_to(ROOT.parent))
+        for f in sorted(files)
+        if (by_name.search(text := f.read_text()) and "LiveSource" in text)
+        or by_import.search(text)
+    ]
+    assert stale == []
 
 
 def test_feed_core_does_not_load_the_observer() -> None:
