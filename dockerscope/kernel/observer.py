@@ -20,7 +20,7 @@ import operator
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from dockerscope.kernel import netns as netns_mod
 from dockerscope.kernel.attribution import Hints, Memo, attribute
@@ -43,8 +43,6 @@ from dockerscope.kernel.watchers import (
 )
 
 __all__ = ["Observer", "Scope", "Update", "default_docker_socket"]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
