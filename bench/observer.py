@@ -5,7 +5,7 @@
 
 It builds lab-shaped namespaces of its own (a lab netns "bo<hex>" with a bridge, container
 netns files under a temp dir joined by veths, NAT rules), measures, and removes everything:
-- latency from a kernel change (link add, address add, rule add, conntrack entry) to the Frame
+- latency from a kernel change (link add, address add, rule add, conntrack entry) to the Update
   that carries it: p50 / p95 / max over repeated trials;
 - idle CPU of the observer loop (its process, threads and children) with N idle containers;
 - full snapshot time with many containers and rules (cold: first one, opening sockets; warm:
@@ -38,8 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pyroute2 import IPRoute  # noqa: E402
 
-from dockerscope.feed import Frame  # noqa: E402
-from dockerscope.kernel.observer import Observer, Scope  # noqa: E402
+from dockerscope.kernel.observer import Observer, Scope, Update  # noqa: E402
 from dockerscope.kernel.setns import in_netns, netlink_socket  # noqa: E402
 
 
@@ -134,12 +133,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def latency(lab: BenchLab, trials: int) -> dict[str, list[float]]:
-    """Milliseconds from each kind of change to the Frame carrying it."""
+    """Milliseconds from each kind of change to the Update carrying it."""
     obs = Observer(lab.scope())
     stop = asyncio.Event()
-    frames = obs.frames(stop)
+    frames = obs.updates(stop)
     await anext(frames)
-    queue: asyncio.Queue[tuple[float, Frame]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[float, Update]] = asyncio.Queue()
 
     async def pump() -> None:
         async for f in frames:
@@ -162,7 +161,7 @@ async def latency(lab: BenchLab, trials: int) -> dict[str, list[float]]:
         except OSError:
             time.sleep(0.1)
 
-    async def trial(kind: str, change: Callable[[], None], match: Callable[[Frame], bool]):
+    async def trial(kind: str, change: Callable[[], None], match: Callable[[Update], bool]):
         while not queue.empty():
             queue.get_nowait()
         t0 = time.perf_counter()
@@ -250,7 +249,7 @@ async def idle_cpu(lab: BenchLab, seconds: float) -> tuple[float, int]:
     """% of one core used by the observer (all threads and children) while nothing changes."""
     obs = Observer(lab.scope())
     stop = asyncio.Event()
-    frames = obs.frames(stop)
+    frames = obs.updates(stop)
     await anext(frames)
     count = 0
 
@@ -330,7 +329,7 @@ async def refresh_one(lab: BenchLab, trials: int) -> tuple[list[float], list[flo
     """Wall and CPU ms of the re-read an event triggered (one namespace's links)."""
     obs = Observer(lab.scope())
     stop = asyncio.Event()
-    frames = obs.frames(stop)
+    frames = obs.updates(stop)
     await anext(frames)
     out, cpu = [], []
     try:

@@ -355,7 +355,7 @@ async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int]
     """
     from pyroute2 import IPRoute
 
-    from dockerscope.kernel.observer import LiveSource
+    from dockerscope.feed.live import LiveSource
     from dockerscope.kernel.setns import in_netns, netlink_socket
 
     source = LiveSource(lab.scope())
@@ -474,7 +474,7 @@ async def live_latency(lab: Any, module: Any, trials: int, size: tuple[int, int]
 
 async def idle_cpu(lab: Any, seconds: float, size: tuple[int, int]) -> Row:
     """% of one core used by the whole app (UI, observer threads, children) while idle."""
-    from dockerscope.kernel.observer import LiveSource
+    from dockerscope.feed.live import LiveSource
 
     source = LiveSource(lab.scope())
     app = MeasuredApp(source, live=False)

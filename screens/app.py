@@ -21,7 +21,7 @@ from typing import Any
 from dockerscope.screens.commandbar import Client, CommandBar
 from dockerscope.screens.dashboard import PANEL_TYPES, DashboardScreen
 from dockerscope.screens.idle_gc import IdleCollector
-from dockerscope.screens.livetraffic import WithTraffic, traffic_socket_of
+from dockerscope.screens.livetraffic import open_traffic_feed
 from dockerscope.screens.printable import printable
 from dockerscope.screens.sessions import PtyProcess, TerminalArgv, dockerscope_argv
 from dockerscope.screens.state import DashState
@@ -33,6 +33,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from dockerscope.feed import Frame, Source
+from dockerscope.feed.traffic import WithTraffic, traffic_socket_of
 from dockerscope.kernel.model import Snapshot
 
 ScreenFactory = Callable[[], Screen[Any]]
@@ -302,7 +303,7 @@ def run_scope(source: Source, *, client: Client | None = None, title: str = "doc
     sessions = lab_sessions(source.scope)
     socket_path = traffic_socket or traffic_socket_of(source)
     if sessions and socket_path:
-        source = WithTraffic(source, socket_path)
+        source = WithTraffic(source, socket_path, opener=open_traffic_feed)
     build_app(source, client=client, title=title, live=True, **sessions).run()
 
 
@@ -338,7 +339,7 @@ def run_course(lab: Any, *, source: Source | None = None, client: Client | None 
     live = source is not None
     socket_path = traffic_socket_of(source)
     if source is not None and socket_path:
-        source = WithTraffic(source, socket_path)
+        source = WithTraffic(source, socket_path, opener=open_traffic_feed)
     if source is None:
         source = NoFrames(f"lab:{getattr(lab, 'name', lab)}",
                           "the live observer is not available: panels stay empty")

@@ -4,9 +4,7 @@ parts, and which lab or Docker host the command line names."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-from typing import Any
 
 from dockerscope.client.transport import DockerHost, DockerHostError
 from dockerscope.engine.paths import DEFAULT_LAB, BadLabName, Lab
@@ -30,21 +28,6 @@ def is_root() -> bool:
     """True for uid 0 (False where there are no uids, e.g. Windows: replay still works)."""
     geteuid = getattr(os, "geteuid", None)
     return geteuid is not None and geteuid() == 0
-
-
-def unavailable(what: str, module: str) -> CliError:
-    """The error for a part of dockerscope this build does not have."""
-    return CliError(f"{what} is not available yet in this build (no {module})")
-
-
-def import_optional(module: str, what: str) -> Any:
-    """Import a part of dockerscope owned elsewhere, or fail with a clear "not available yet"."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            raise unavailable(what, module) from None
-        raise
 
 
 def lab_from(args: argparse.Namespace, name: str | None = None) -> Lab:

@@ -11,7 +11,6 @@ import os
 import sys
 
 from dockerscope import labctl
-from dockerscope.cli import common
 from dockerscope.cli.common import CliError, is_root, lab_from
 from dockerscope.engine.paths import Lab
 
@@ -31,7 +30,8 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def cmd_daemon(argv: list[str], lab: str | None) -> int:
     """``dockerscope daemon ...``: the engine's own command line, with the global --lab."""
-    daemon = common.import_optional("dockerscope.engine.daemon", "the engine daemon")
+    from dockerscope.engine import daemon
+
     if lab and "--lab" not in argv and not any(a.startswith("--lab=") for a in argv):
         argv = ["--lab", lab, *argv]
     return int(daemon.main(argv) or 0)

@@ -8,13 +8,12 @@ needs them, so ``dockerscope --help`` and the docker-like commands stay light.
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import sys
 from typing import Any
 
 from dockerscope import labctl
-from dockerscope.cli import common, labs
+from dockerscope.cli import labs
 from dockerscope.cli.common import CliError, is_root, lab_from, lab_host
 from dockerscope.client import commands as docker_commands
 from dockerscope.client.transport import DockerHost
@@ -25,49 +24,55 @@ NOT_LINUX_REASON = "not Linux: replaying recorded lessons; a live lab needs a Li
 
 
 def ui() -> Any:
-    """The Textual app's entry points (``dockerscope.screens.app``)."""
-    return common.import_optional("dockerscope.screens.app", "the terminal UI")
+    """The Textual app's entry points, imported only when a screen opens (the core never
+    imports Textual)."""
+    from dockerscope.screens import app
+
+    return app
+
+
+def observer() -> tuple[Any, Any]:
+    """``(Scope, LiveSource)``: the live observer, imported only when a live view opens."""
+    from dockerscope.feed.live import LiveSource
+    from dockerscope.kernel.scope import Scope
+
+    return Scope, LiveSource
 
 
 def cmd_scope(args: argparse.Namespace) -> int:
     """``dockerscope scope``: the live dashboard on a lab, one netns or the whole host."""
-    observer = common.import_optional("dockerscope.kernel.observer", "the live observer")
+    scope_of, live_source = observer()
     host: DockerHost | None
     if args.scope_host:
         # One Docker for both halves: the panels' hints and the command bar follow -H, then
         # DOCKER_HOST, then the default socket, as the docker CLI does.
         host = DockerHost.parse(getattr(args, "host", None) or os.environ.get("DOCKER_HOST"))
-        if host.scheme == "unix":
-            scope = observer.Scope.host(docker_socket=host.path)
-        else:
-            scope = observer.Scope.host()
+        socket_path = host.path if host.scheme == "unix" else None
+        scope = scope_of.host(docker_socket=socket_path)
         title = "dockerscope: host"
     elif args.netns:
-        scope = observer.Scope.netns(args.netns)
+        scope = scope_of.netns(args.netns)
         host = None
         title = f"dockerscope: netns {args.netns}"
     else:
         lab = lab_from(args)
-        scope = observer.Scope.lab(lab.name, run_root=str(lab.run_root.parent))
+        scope = scope_of.lab(lab.name, run_root=str(lab.run_root.parent))
         host = lab_host(lab)
         title = f"dockerscope: lab {lab.name}"
     client = docker_commands.line_runner(host) if host is not None else None
-    ui().run_scope(observer.LiveSource(scope), client=client, title=title)
+    ui().run_scope(live_source(scope), client=client, title=title)
     return 0
 
 
 def cmd_record(args: argparse.Namespace) -> int:
     """``dockerscope record``: autoplay a scenario on a live lab and write its recording."""
-    scenario = common.import_optional("dockerscope.scenario", "scenario recording")
-    record = getattr(scenario, "record", None)
-    if record is None:
-        raise common.unavailable("scenario recording", "dockerscope.scenario.record")
-    kwargs: dict[str, Any] = {}
-    if "lab" in inspect.signature(record).parameters:
-        # no --lab: the recorder makes a temporary lab of its own and removes it afterwards
-        kwargs["lab"] = lab_from(args) if getattr(args, "lab", None) else None
-    result = record(args.scenario, args.output, **kwargs)
-    ok = getattr(result, "ok", True)
+    from dockerscope import scenario
+
+    # no --lab: the recorder makes a temporary lab of its own and removes it afterwards
+    result = scenario.record(
+        args.scenario, args.output, lab=lab_from(args) if getattr(args, "lab", None) else None
+    )
+    ok = result.ok
     return 0 if ok else 1
 
 
@@ -78,12 +83,9 @@ def cmd_replay(path: str | None, reason: str | None = None) -> int:
 
 
 def lab_source(lab: Lab) -> Any:
-    """The live observer's frames for a lab, or None when the observer is not available."""
-    try:
-        observer = common.import_optional("dockerscope.kernel.observer", "the live observer")
-    except CliError:
-        return None
-    return observer.LiveSource(observer.Scope.lab(lab.name, run_root=str(lab.run_root.parent)))
+    """The live observer's frames for a lab."""
+    scope_of, live_source = observer()
+    return live_source(scope_of.lab(lab.name, run_root=str(lab.run_root.parent)))
 
 
 def cmd_course(args: argparse.Namespace) -> int:

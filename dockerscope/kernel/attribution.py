@@ -186,107 +186,111 @@ class _Index:
         )
 
 
-def _index(snap: Snapshot, hints: Hints) -> _Index:
-    ix = _Index()
-    o: Owner | None
+def _build_index(snap: Snapshot, hints: Hints) -> _Index:
+    index = _Index()
+    owner: Owner | None
     if hints.lab:
-        ix.lab = Owner("lab", hints.lab)
+        index.lab = Owner("lab", hints.lab)
     if hints.docker:
-        ix.docker = DOCKERD
+        index.docker = DOCKERD
     for c in hints.containers:
-        o = Owner("container", c.name, c.id)
+        owner = Owner("container", c.name, c.id)
         if c.upperdir:
-            ix.uppers[c.upperdir] = o
+            index.uppers[c.upperdir] = owner
         for k in (c.name, c.id, c.id[:12]):
             if k:
-                ix.containers[k] = o
+                index.containers[k] = owner
         if c.id:
-            ix.ids.append((c.id, o))
+            index.ids.append((c.id, owner))
         for ip in c.ips:
-            ix.ip_owner[ip] = o
+            index.ip_owner[ip] = owner
     for upper, layer_of in hints.docker_uppers:
-        if upper not in ix.uppers:
-            ix.uppers[upper] = ix.containers.get(layer_of) or Owner(
+        if upper not in index.uppers:
+            index.uppers[upper] = index.containers.get(layer_of) or Owner(
                 "container", layer_of[:12], layer_of
             )
     for n in hints.networks:
-        o = Owner("network", n.name, n.id)
+        owner = Owner("network", n.name, n.id)
         if n.bridge:
-            ix.bridges[n.bridge] = o
+            index.bridges[n.bridge] = owner
         for s in n.subnets:
             try:
-                ix.subnets.append((ipaddress.ip_network(s, strict=False), o))
+                index.subnets.append((ipaddress.ip_network(s, strict=False), owner))
             except ValueError:
                 continue
     # Bridges the hints did not name: Docker's naming says which network they are.
     for link in snap.links:
-        if link.kind != "bridge" or link.name in ix.bridges:
+        if link.kind != "bridge" or link.name in index.bridges:
             continue
         if link.name == "docker0":
-            ix.bridges[link.name] = Owner("network", "bridge")
+            index.bridges[link.name] = Owner("network", "bridge")
         elif link.name.startswith("br-"):
-            ix.bridges[link.name] = Owner("network", link.name[3:], link.name[3:])
+            index.bridges[link.name] = Owner("network", link.name[3:], link.name[3:])
     # Subnets from the bridges' own addresses (172.17.0.1/16 on docker0 -> 172.17.0.0/16).
     for link in snap.links:
-        if link.name in ix.bridges:
+        if link.name in index.bridges:
             for a in link.addresses:
                 if a.family == 4:
                     net = ipaddress.ip_network(a.cidr, strict=False)
-                    ix.subnets.append((net, ix.bridges[link.name]))
+                    index.subnets.append((net, index.bridges[link.name]))
     # Namespaces: named after a container, or used by a process in a container's cgroup.
     procs = {p.pid: p for p in snap.processes}
     for ns in snap.netns:
         label = ns.label or ns.name or ""
-        o = _container_for_name(ix, ns.name) if ns.name else None
-        if o is None and label in hints.container_netns:
-            o = Owner("container", ns.name or label)
-        if o is None:
+        owner = _container_for_name(index, ns.name) if ns.name else None
+        if owner is None and label in hints.container_netns:
+            owner = Owner("container", ns.name or label)
+        if owner is None:
             for pid in ns.pids:
                 p = procs.get(pid)
-                o = _container_in_path(ix, p.cgroup) if p else None
-                cid = _id_component(p.cgroup) if p and o is None else None
+                owner = _container_in_path(index, p.cgroup) if p else None
+                cid = _id_component(p.cgroup) if p and owner is None else None
                 if cid is not None:
-                    o = Owner("container", cid[:12], cid)
-                if o is not None:
+                    owner = Owner("container", cid[:12], cid)
+                if owner is not None:
                     break
-        if o is None and ns.name and hints.lab and ns.name == hints.lab:
-            o = ix.lab
-        if o is not None and label:
-            ix.netns[label] = o
+        if owner is None and ns.name and hints.lab and ns.name == hints.lab:
+            owner = index.lab
+        if owner is not None and label:
+            index.netns[label] = owner
     # Container addresses seen in their own namespaces. A bridge there (Docker in a container,
     # a nested lab) holds that inner network's gateway, often 172.17.0.1 again: not the
     # container's own address, and taking it would name the outer docker0's traffic after it.
     for link in snap.links:
-        lo = ix.netns.get(link.netns)
-        if lo is not None and lo.kind == "container" and link.kind not in ("loopback", "bridge"):
+        ns_owner = index.netns.get(link.netns)
+        if (
+            ns_owner is not None
+            and ns_owner.kind == "container"
+            and link.kind not in ("loopback", "bridge")
+        ):
             for a in link.addresses:
                 if a.family == 4:
-                    ix.ip_owner.setdefault(a.address, lo)
+                    index.ip_owner.setdefault(a.address, ns_owner)
                     if link.kind == "veth" and link.peer_netns:
-                        ix.ip_near.setdefault((link.peer_netns, a.address), lo)
+                        index.ip_near.setdefault((link.peer_netns, a.address), ns_owner)
     for c in hints.containers:
-        co = ix.containers.get(c.id) or ix.containers.get(c.name)
+        owner_of_ports = index.containers.get(c.id) or index.containers.get(c.name)
         for host_port, proto, cport in c.ports:
-            if co is not None:
-                ix.ports[(host_port, proto)] = (cport, co)
-    return ix
+            if owner_of_ports is not None:
+                index.ports[(host_port, proto)] = (cport, owner_of_ports)
+    return index
 
 
 #: Owner of what a real Docker sets up for itself rather than for one container or network.
 DOCKERD = Owner("docker", "dockerd")
 
 
-def _container_for_name(ix: _Index, name: str | None) -> Owner | None:
+def _container_for_name(index: _Index, name: str | None) -> Owner | None:
     if not name:
         return None
-    return ix.containers.get(name)
+    return index.containers.get(name)
 
 
-def _container_in_path(ix: _Index, path: str) -> Owner | None:
+def _container_in_path(index: _Index, path: str) -> Owner | None:
     """A container whose id appears in ``path`` (cgroup, upper dir); else an id-looking part."""
-    for cid, o in ix.ids:
+    for cid, owner in index.ids:
         if cid and (cid in path or (len(cid) >= 12 and cid[:12] in path.split("/"))):
-            return o
+            return owner
     return None
 
 
@@ -299,18 +303,18 @@ def _id_component(path: str) -> str | None:
     return None
 
 
-def _link_owner(ix: _Index, link: Link) -> Owner | None:
-    if link.name in ix.bridges:
-        return ix.bridges[link.name]
-    own = ix.netns.get(link.netns)
+def _link_owner(index: _Index, link: Link) -> Owner | None:
+    if link.name in index.bridges:
+        return index.bridges[link.name]
+    own = index.netns.get(link.netns)
     if own is not None and own.kind == "container":
         return own
     if link.kind == "veth" and link.peer_netns:
-        peer = ix.netns.get(link.peer_netns)
+        peer = index.netns.get(link.peer_netns)
         if peer is not None and peer.kind == "container":
             return peer
-    if link.master and link.master in ix.bridges and link.kind != "veth":
-        return ix.bridges[link.master]
+    if link.master and link.master in index.bridges and link.kind != "veth":
+        return index.bridges[link.master]
     return own
 
 
@@ -326,7 +330,7 @@ def _port(host_port: int, proto: str, container: Owner, container_port: int | st
     return Owner("port", name, container.id)
 
 
-def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
+def rule_owner(index: _Index, rule: Rule) -> Owner | None:
     """Owner of a rule: a published port first, then a container, then a network."""
     tokens = rule.spec.split()
     opts: dict[str, str] = {}
@@ -339,33 +343,33 @@ def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
         if not val:
             continue
         ip = _ip_of(val.split(":")[0] if key.startswith("--to") else val)
-        container = ix.ip_in(rule.netns, ip)
+        container = index.ip_in(rule.netns, ip)
         if container is not None:
             break
     dport = opts.get("--dport")
     proto = opts.get("-p", "tcp")
     if dport and dport.isdigit():
         host_port = int(dport)
-        hinted = ix.ports.get((host_port, proto))
+        hinted = index.ports.get((host_port, proto))
         if container is not None and "--to-destination" in opts:
             to_port = opts["--to-destination"].rsplit(":", 1)[-1]
             return _port(host_port, proto, container, to_port)
         if container is not None:
             # A rule for the container's side (filter ACCEPT, hairpin MASQUERADE) names its
             # port; the published port it serves is the one to show when the API told it.
-            for (hport, hproto), (cport, o) in ix.ports.items():
-                if o == container and hproto == proto and cport == host_port:
+            for (hport, hproto), (cport, owner) in index.ports.items():
+                if owner == container and hproto == proto and cport == host_port:
                     return _port(hport, proto, container, cport)
             return Owner("port", f"{host_port}/{proto} -> {container.name}", container.id)
         if hinted is not None:
-            cport, o = hinted
-            return _port(host_port, proto, o, cport)
+            cport, owner = hinted
+            return _port(host_port, proto, owner, cport)
     if container is not None:
         return container
     for key in ("-i", "-o"):
         val = opts.get(key)
-        if val and val in ix.bridges:
-            return ix.bridges[val]
+        if val and val in index.bridges:
+            return index.bridges[val]
     for key in ("-s", "-d"):
         val = opts.get(key)
         if val and "/" in val and not val.endswith("/32"):
@@ -373,11 +377,11 @@ def rule_owner(ix: _Index, rule: Rule) -> Owner | None:
                 net = ipaddress.ip_network(val, strict=False)
             except ValueError:
                 continue
-            for sub, o in ix.subnets:
+            for sub, owner in index.subnets:
                 if sub == net:
-                    return o
-    if ix.docker is not None and _docker_plumbing(rule, opts):
-        return ix.docker
+                    return owner
+    if index.docker is not None and _docker_plumbing(rule, opts):
+        return index.docker
     return None
 
 
@@ -417,19 +421,46 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
     processes and hints) are reused as they are.
     """
     hints = hints or Hints()
-    ix = _index(snap, hints)
-    done: dict[Any, Any] | None = None
+    index = _build_index(snap, hints)
     if memo is not None:
-        memo.start(ix.fingerprint())
-        done = memo.done
+        memo.start(index.fingerprint())
+    owned = _Owned(memo)
+    links = owned.collection(
+        snap.links, lambda link: _link_owner(index, link), memoize=True, name="links"
+    )
+    owners = _Owners(snap, index, {(lk.netns, lk.name): lk.owner for lk in links})
+    return replace(
+        snap,
+        links=links,
+        routes=owned.collection(snap.routes, owners.route),
+        netns=owned.collection(snap.netns, owners.netns),
+        processes=owned.collection(snap.processes, owners.process),
+        rules=owned.collection(
+            snap.rules, lambda r: rule_owner(index, r), memoize=True, name="rules"
+        ),
+        cgroups=owned.collection(
+            snap.cgroups, lambda c: owners.path(c.path), memoize=True, name="cgroups"
+        ),
+        mounts=owned.collection(snap.mounts, owners.mount),
+        flows=owned.collection(snap.flows, owners.flow, memoize=True, name="flows"),
+    )
 
-    def with_owner(
-        items: Iterable[Any], fn: Any, memoize: bool = False, name: str = ""
+
+class _Owned:
+    """Copies of objects with their owner, reusing what a ``Memo`` kept."""
+
+    def __init__(self, memo: Memo | None) -> None:
+        self.memo = memo
+        self.done = memo.done if memo is not None else None
+
+    def collection(
+        self, items: Iterable[Any], owner_of: Any, memoize: bool = False, name: str = ""
     ) -> tuple[Any, ...]:
-        """Objects with their owner. ``memoize`` only where ``fn`` looks at the object and the
-        index alone (links, rules, flows, cgroups), never at other objects of the snapshot;
+        """Objects with their owner. ``memoize`` only where ``owner_of`` looks at the object and
+        the index alone (links, rules, flows, cgroups), never at other objects of the snapshot;
         elsewhere the memo still keeps the copy made for an (object, owner) pair. A memoized
         collection made of the very objects given last time comes back as it was then."""
+        memo, done = self.memo, self.done
         cache = done if memoize else None
         items = tuple(items)
         if cache is not None and memo is not None and name:
@@ -441,15 +472,7 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
         for obj in items:
             got = cache.get(obj) if cache is not None else None
             if got is None:
-                o = fn(obj)
-                if o == obj.owner:
-                    got = obj
-                elif done is not None:
-                    got = done.get((obj, o))
-                    if got is None:
-                        got = done[(obj, o)] = replace(obj, owner=o)
-                else:
-                    got = replace(obj, owner=o)
+                got = self._with_owner(obj, owner_of(obj))
                 if cache is not None:
                     cache[obj] = got
             out.append(got)
@@ -458,66 +481,71 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
             memo.last[name] = (items, result)
         return result
 
-    links = with_owner(snap.links, lambda link: _link_owner(ix, link), memoize=True, name="links")
-    link_owner = {(lk.netns, lk.name): lk.owner for lk in links}
+    def _with_owner(self, obj: Any, owner: Owner | None) -> Any:
+        if owner == obj.owner:
+            return obj
+        if self.done is None:
+            return replace(obj, owner=owner)
+        got = self.done.get((obj, owner))
+        if got is None:
+            got = self.done[(obj, owner)] = replace(obj, owner=owner)
+        return got
 
-    def route_owner(r: Any) -> Owner | None:
-        return link_owner.get((r.netns, r.dev)) or ix.netns.get(r.netns)
 
-    def ns_owner(ns: Any) -> Owner | None:
-        return ix.netns.get(ns.label or ns.name or "")
+class _Owners:
+    """Owners of the objects that are named through other objects of the same snapshot."""
 
-    def proc_owner(p: Any) -> Owner | None:
-        o = _container_in_path(ix, p.cgroup)
-        if o is None:
+    def __init__(
+        self, snap: Snapshot, index: _Index, link_owner: dict[tuple[str, str], Owner | None]
+    ) -> None:
+        self.snap = snap
+        self.index = index
+        self.link_owner = link_owner
+        self.procs = {p.pid: p for p in snap.processes}
+
+    def route(self, r: Any) -> Owner | None:
+        return self.link_owner.get((r.netns, r.dev)) or self.index.netns.get(r.netns)
+
+    def netns(self, ns: Any) -> Owner | None:
+        return self.index.netns.get(ns.label or ns.name or "")
+
+    def process(self, p: Any) -> Owner | None:
+        owner = _container_in_path(self.index, p.cgroup)
+        if owner is None:
             net = p.ns("net")
-            for ns in snap.netns:
+            for ns in self.snap.netns:
                 if ns.inode == net:
-                    o = ix.netns.get(ns.label or ns.name or "")
+                    owner = self.index.netns.get(ns.label or ns.name or "")
                     break
-        return o
+        return owner
 
-    def path_owner(path: str) -> Owner | None:
-        o = ix.uppers.get(path) or _container_in_path(ix, path)
+    def path(self, path: str) -> Owner | None:
+        index = self.index
+        owner = index.uppers.get(path) or _container_in_path(index, path)
         # Docker's overlay2 dirs are named after layer ids, which look like container ids
         # but are not: only a hinted upper dir or the process that mounted it can tell.
-        if o is None and "/overlay2/" not in path:
+        if owner is None and "/overlay2/" not in path:
             cid = _id_component(path)
             if cid is not None:
-                o = Owner("container", cid[:12], cid)
-        if o is None and ix.lab is not None and f"/{ix.lab.name}" in path:
-            o = ix.lab
-        return o
+                owner = Owner("container", cid[:12], cid)
+        if owner is None and index.lab is not None and f"/{index.lab.name}" in path:
+            owner = index.lab
+        return owner
 
-    procs = {p.pid: p for p in snap.processes}
-
-    def mount_owner(m: Any) -> Owner | None:
-        o = path_owner(m.upperdir)
-        if (o is None or o.kind in ("lab", "docker")) and m.seen_from.startswith("pid:"):
-            p = procs.get(int(m.seen_from[4:]))
+    def mount(self, mount: Any) -> Owner | None:
+        owner = self.path(mount.upperdir)
+        from_process = mount.seen_from.startswith("pid:")
+        if (owner is None or owner.kind in ("lab", "docker")) and from_process:
+            p = self.procs.get(int(mount.seen_from[4:]))
             if p is not None:
-                o = proc_owner(p) or o
-        return o
+                owner = self.process(p) or owner
+        return owner
 
-    def flow_owner(f: Any) -> Owner | None:
+    def flow(self, f: Any) -> Owner | None:
         for ip in (f.reply_src, f.orig_src, f.orig_dst):
-            o = ix.ip_in(f.netns, ip)
-            if o is not None:
+            owner = self.index.ip_in(f.netns, ip)
+            if owner is not None:
                 if f.dnat:
-                    return _port(f.orig_dport, f.proto, o, f.reply_sport)
-                return o
-        return ix.netns.get(f.netns)
-
-    return replace(
-        snap,
-        links=links,
-        routes=with_owner(snap.routes, route_owner),
-        netns=with_owner(snap.netns, ns_owner),
-        processes=with_owner(snap.processes, proc_owner),
-        rules=with_owner(snap.rules, lambda r: rule_owner(ix, r), memoize=True, name="rules"),
-        cgroups=with_owner(
-            snap.cgroups, lambda c: path_owner(c.path), memoize=True, name="cgroups"
-        ),
-        mounts=with_owner(snap.mounts, mount_owner),
-        flows=with_owner(snap.flows, flow_owner, memoize=True, name="flows"),
-    )
+                    return _port(f.orig_dport, f.proto, owner, f.reply_sport)
+                return owner
+        return self.index.netns.get(f.netns)

@@ -15,6 +15,30 @@ import subprocess
 
 from dockerscope.kernel.model import Flow
 from dockerscope.kernel.netlink import Conn, Replay, index_attributes
+from dockerscope.kernel.netlink_constants import (
+    CTA_COUNTERS_BYTES,
+    CTA_COUNTERS_ORIG,
+    CTA_COUNTERS_PACKETS,
+    CTA_COUNTERS_REPLY,
+    CTA_IP_V4_DST,
+    CTA_IP_V4_SRC,
+    CTA_IP_V6_DST,
+    CTA_IP_V6_SRC,
+    CTA_PROTO_DST_PORT,
+    CTA_PROTO_ICMP_ID,
+    CTA_PROTO_NUM,
+    CTA_PROTO_SRC_PORT,
+    CTA_PROTOINFO,
+    CTA_PROTOINFO_TCP,
+    CTA_PROTOINFO_TCP_STATE,
+    CTA_TUPLE_IP,
+    CTA_TUPLE_ORIG,
+    CTA_TUPLE_PROTO,
+    CTA_TUPLE_REPLY,
+    IPCTNL_MSG_CT_GET,
+    IPCTNL_MSG_CT_NEW,
+    NFNL_SUBSYS_CTNETLINK,
+)
 
 _KNOWN_PROTOS = {"tcp", "udp", "icmp", "udplite", "sctp", "dccp", "gre", "icmpv6", "unknown"}
 
@@ -130,8 +154,6 @@ _TCP_STATES = (
     "CLOSE",
     "SYN_SENT2",
 )
-IPCTNL_MSG_CT_NEW, IPCTNL_MSG_CT_GET = 0, 1
-NFNL_SUBSYS_CTNETLINK = 1
 
 
 def _tuple(d: bytes, start: int, end: int) -> tuple[str, str, int, int, int]:
@@ -139,50 +161,66 @@ def _tuple(d: bytes, start: int, end: int) -> tuple[str, str, int, int, int]:
     src = dst = ""
     sport = dport = proto = 0
     at = index_attributes(d, start, end)
-    if 1 in at:  # CTA_TUPLE_IP
-        ip = index_attributes(d, *at[1])
-        for t_src, t_dst, fam in ((1, 2, socket.AF_INET), (3, 4, socket.AF_INET6)):
+    if CTA_TUPLE_IP in at:
+        ip = index_attributes(d, *at[CTA_TUPLE_IP])
+        for t_src, t_dst, fam in (
+            (CTA_IP_V4_SRC, CTA_IP_V4_DST, socket.AF_INET),
+            (CTA_IP_V6_SRC, CTA_IP_V6_DST, socket.AF_INET6),
+        ):
             if t_src in ip:
                 src = socket.inet_ntop(fam, d[ip[t_src][0] : ip[t_src][1]])
             if t_dst in ip:
                 dst = socket.inet_ntop(fam, d[ip[t_dst][0] : ip[t_dst][1]])
-    if 2 in at:  # CTA_TUPLE_PROTO
-        pr = index_attributes(d, *at[2])
-        if 1 in pr:
-            proto = d[pr[1][0]]
-        if 2 in pr:
-            sport = int.from_bytes(d[pr[2][0] : pr[2][0] + 2], "big")
-        if 3 in pr:
-            dport = int.from_bytes(d[pr[3][0] : pr[3][0] + 2], "big")
-        if 4 in pr:  # icmp id: stands in for both ports, as in conntrack -L's reading
-            sport = dport = int.from_bytes(d[pr[4][0] : pr[4][0] + 2], "big")
+    if CTA_TUPLE_PROTO in at:
+        proto_at = index_attributes(d, *at[CTA_TUPLE_PROTO])
+
+        def be16(kind: int) -> int:
+            begin = proto_at[kind][0]
+            return int.from_bytes(d[begin : begin + 2], "big")
+
+        if CTA_PROTO_NUM in proto_at:
+            proto = d[proto_at[CTA_PROTO_NUM][0]]
+        if CTA_PROTO_SRC_PORT in proto_at:
+            sport = be16(CTA_PROTO_SRC_PORT)
+        if CTA_PROTO_DST_PORT in proto_at:
+            dport = be16(CTA_PROTO_DST_PORT)
+        if CTA_PROTO_ICMP_ID in proto_at:  # stands in for both ports, as conntrack -L reads it
+            sport = dport = be16(CTA_PROTO_ICMP_ID)
     return src, dst, sport, dport, proto
 
 
 def _counters(d: bytes, start: int, end: int) -> tuple[int, int]:
     at = index_attributes(d, start, end)
-    packets = int.from_bytes(d[at[1][0] : at[1][0] + 8], "big") if 1 in at else 0
-    nbytes = int.from_bytes(d[at[2][0] : at[2][0] + 8], "big") if 2 in at else 0
+
+    def be64(kind: int) -> int:
+        if kind not in at:
+            return 0
+        begin = at[kind][0]
+        return int.from_bytes(d[begin : begin + 8], "big")
+
+    packets = be64(CTA_COUNTERS_PACKETS)
+    nbytes = be64(CTA_COUNTERS_BYTES)
     return packets, nbytes
 
 
 def decode_entry(d: bytes, off: int, netns: str) -> Flow | None:
     """One IPCTNL_MSG_CT_NEW message at ``off`` as a Flow (None without both tuples)."""
     length = struct.unpack_from("=I", d, off)[0]
-    at = index_attributes(d, off + 16 + 4, off + length)
-    if 1 not in at or 2 not in at:
+    at = index_attributes(d, off + 16 + 4, off + length)  # after nlmsghdr and nfgenmsg
+    if CTA_TUPLE_ORIG not in at or CTA_TUPLE_REPLY not in at:
         return None
-    osrc, odst, osport, odport, proto = _tuple(d, *at[1])
-    rsrc, rdst, rsport, rdport, _ = _tuple(d, *at[2])
+    osrc, odst, osport, odport, proto = _tuple(d, *at[CTA_TUPLE_ORIG])
+    rsrc, rdst, rsport, rdport, _ = _tuple(d, *at[CTA_TUPLE_REPLY])
     state = ""
-    if 4 in at:  # CTA_PROTOINFO -> CTA_PROTOINFO_TCP -> CTA_PROTOINFO_TCP_STATE
-        info = index_attributes(d, *at[4])
-        if 1 in info:
-            tcp = index_attributes(d, *info[1])
-            if 1 in tcp and d[tcp[1][0]] < len(_TCP_STATES):
-                state = _TCP_STATES[d[tcp[1][0]]]
+    if CTA_PROTOINFO in at:  # -> CTA_PROTOINFO_TCP -> CTA_PROTOINFO_TCP_STATE
+        info = index_attributes(d, *at[CTA_PROTOINFO])
+        if CTA_PROTOINFO_TCP in info:
+            tcp = index_attributes(d, *info[CTA_PROTOINFO_TCP])
+            if CTA_PROTOINFO_TCP_STATE in tcp:
+                number = d[tcp[CTA_PROTOINFO_TCP_STATE][0]]
+                state = _TCP_STATES[number] if number < len(_TCP_STATES) else ""
     packets = nbytes = 0
-    for t in (9, 10):  # CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY
+    for t in (CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY):
         if t in at:
             p, b = _counters(d, *at[t])
             packets, nbytes = packets + p, nbytes + b

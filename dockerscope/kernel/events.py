@@ -17,18 +17,6 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-# rtnetlink multicast groups (linux/rtnetlink.h)
-RTNLGRP_LINK = 1
-RTNLGRP_NEIGH = 3
-RTNLGRP_IPV4_IFADDR = 5
-RTNLGRP_IPV4_ROUTE = 7
-# nfnetlink groups (linux/netfilter/nfnetlink.h)
-NFNLGRP_CONNTRACK_NEW = 1
-NFNLGRP_CONNTRACK_DESTROY = 3
-NFNLGRP_NFTABLES = 7
-NETLINK_NETFILTER = 12
-NFNL_SUBSYS_CTNETLINK = 1
-NFNL_SUBSYS_NFTABLES = 10
 #: Pseudo message type meaning "messages were lost: re-read everything of this socket".
 OVERRUN = -1
 

@@ -93,21 +93,7 @@ def parse_save(
         if skipping:
             continue
         if first == ":":
-            m = _CHAIN.match(line)
-            if not m:
-                raise SaveFormatError(f"line {lineno}: bad chain header: {raw!r}")
-            name, policy, pk, by = m.groups()
-            chains.append(
-                Chain(
-                    netns=netns,
-                    backend=backend,
-                    table=table,
-                    name=name,
-                    policy=None if policy == "-" else policy,
-                    packets=int(pk or 0),
-                    bytes=int(by or 0),
-                )
-            )
+            chains.append(_chain_header(line, raw, lineno, netns, backend, table))
             continue
         if previous:
             known = previous.get((table, line))
@@ -120,30 +106,52 @@ def parse_save(
                 if reuse is not None:
                     reuse[(table, line)] = known
                 continue
-        key_line = line
-        packets = nbytes = 0
-        if first == "[":
-            m = _COUNTERS.match(line)
-            if m:
-                packets, nbytes = int(m.group(1)), int(m.group(2))
-                line = line[m.end() :]
-        parts = line.split(None, 2)
-        if len(parts) < 2 or parts[0] != "-A":
-            raise SaveFormatError(f"line {lineno}: not a rule: {raw!r}")
-        chain = parts[1]
-        spec = parts[2] if len(parts) > 2 else ""
-        # iptables-save -c on nft puts counters first; some versions use "-c P B" in the spec.
-        if "-c " in spec:
-            cm = _INLINE_COUNTERS.search(spec)
-            if cm:
-                packets, nbytes = int(cm.group(1)), int(cm.group(2))
-                spec = (spec[: cm.start()] + spec[cm.end() :]).strip()
+        chain, spec, packets, nbytes = _rule_line(line, raw, lineno)
         position = positions[chain] = positions.get(chain, 0) + 1
         rule = Rule(netns, backend, table, chain, position, spec, packets, nbytes)
         rules.append(rule)
         if reuse is not None:
-            reuse[(table, key_line)] = rule
+            reuse[(table, line)] = rule
     return Ruleset(tuple(chains), tuple(rules))
+
+
+def _chain_header(line: str, raw: str, lineno: int, netns: str, backend: str, table: str) -> Chain:
+    """``:NAME POLICY [packets:bytes]`` as a Chain."""
+    m = _CHAIN.match(line)
+    if not m:
+        raise SaveFormatError(f"line {lineno}: bad chain header: {raw!r}")
+    name, policy, packets, nbytes = m.groups()
+    return Chain(
+        netns=netns,
+        backend=backend,
+        table=table,
+        name=name,
+        policy=None if policy == "-" else policy,
+        packets=int(packets or 0),
+        bytes=int(nbytes or 0),
+    )
+
+
+def _rule_line(line: str, raw: str, lineno: int) -> tuple[str, str, int, int]:
+    """``[packets:bytes] -A CHAIN spec`` as (chain, spec without counters, packets, bytes)."""
+    packets = nbytes = 0
+    if line[0] == "[":
+        m = _COUNTERS.match(line)
+        if m:
+            packets, nbytes = int(m.group(1)), int(m.group(2))
+            line = line[m.end() :]
+    parts = line.split(None, 2)
+    if len(parts) < 2 or parts[0] != "-A":
+        raise SaveFormatError(f"line {lineno}: not a rule: {raw!r}")
+    chain = parts[1]
+    spec = parts[2] if len(parts) > 2 else ""
+    # iptables-save -c on nft puts counters first; some versions use "-c P B" in the spec.
+    if "-c " in spec:
+        inline = _INLINE_COUNTERS.search(spec)
+        if inline:
+            packets, nbytes = int(inline.group(1)), int(inline.group(2))
+            spec = (spec[: inline.start()] + spec[inline.end() :]).strip()
+    return chain, spec, packets, nbytes
 
 
 @functools.cache

@@ -16,15 +16,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dockerscope.kernel import netlink
+from dockerscope.kernel import msglayouts, netlink, rtnetlink
 from dockerscope.kernel.model import Address, Link
 from dockerscope.kernel.netlink import Conn
+from dockerscope.kernel.netlink_constants import (
+    ARPHRD_LOOPBACK,
+    NETLINK_ROUTE,
+    RT_SCOPE_HOST,
+    RT_SCOPE_LINK,
+    RT_SCOPE_NOWHERE,
+    RT_SCOPE_SITE,
+    RT_SCOPE_UNIVERSE,
+    RT_TABLE_MAIN,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+)
 from dockerscope.kernel.netns import NsRef
 from dockerscope.kernel.setns import netlink_socket
 
-NETLINK_ROUTE = 0
-ARPHRD_LOOPBACK = 772
-_SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+#: address scopes as ``ip addr`` names them
+_SCOPES = {
+    RT_SCOPE_UNIVERSE: "global",
+    RT_SCOPE_SITE: "site",
+    RT_SCOPE_LINK: "link",
+    RT_SCOPE_HOST: "host",
+    RT_SCOPE_NOWHERE: "nowhere",
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +62,7 @@ class _Decoded:
     addr_msgs: list[tuple[int, int, bytes, int]]
     links: list[RawLink]
     #: (link layouts, address layouts) of those dumps, once worked out (then msgs are dropped)
-    layouts: tuple[tuple[netlink.Layout, ...], tuple[netlink.Layout, ...]] | None = None
+    layouts: tuple[tuple[msglayouts.Layout, ...], tuple[msglayouts.Layout, ...]] | None = None
 
 
 class RtnlReader:
@@ -57,7 +76,7 @@ class RtnlReader:
         netlink.strict(sock)  # lets route dumps be filtered by table in the kernel
         self.conn = Conn(sock)
         self._nsids: dict[int, int] = {}  # netns inode -> nsid as seen from here
-        #: what other readers of this namespace (routes.py) decoded last, by name
+        #: what other readers of this namespace (iproutes.py) decoded last, by name
         self.memo: dict[str, Any] = {}
         self._decoded: _Decoded | None = None
 
@@ -66,43 +85,43 @@ class RtnlReader:
         self.conn.close()
 
     def dump_links(self) -> list[Any]:
-        return netlink.dump_links(self.conn)
+        return rtnetlink.dump_links(self.conn)
 
     def dump_addrs(self) -> list[Any]:
-        return netlink.dump_addrs(self.conn)
+        return rtnetlink.dump_addrs(self.conn)
 
     def dump_routes(self) -> list[Any]:
-        return netlink.dump_routes(self.conn, table=254)  # main
+        return rtnetlink.dump_routes(self.conn, table=RT_TABLE_MAIN)
 
     def links(self) -> list[RawLink]:
         """Every link of the namespace with its addresses (peers unresolved).
 
         Both dumps are read from the kernel every time. Decoding them is most of the cost of
         a full refresh, so when their messages hold byte for byte what was decoded last time
-        (``netlink.link_layouts``: everything but sequence numbers, packet counters and other
+        (``msglayouts.link_layouts``: everything but sequence numbers, packet counters and other
         attributes that tick and are not read) the links built then are returned again.
         """
-        link_msgs = self.conn.dump(netlink.RTM_GETLINK, netlink.LINK_DUMP_REQUEST)
-        addr_msgs = self.conn.dump(netlink.RTM_GETADDR, netlink.ADDR_DUMP_REQUEST)
-        link_msgs = [r for r in link_msgs if r[0] == netlink.RTM_NEWLINK]
-        addr_msgs = [r for r in addr_msgs if r[0] == netlink.RTM_NEWADDR]
+        link_msgs = self.conn.dump(RTM_GETLINK, rtnetlink.LINK_DUMP_REQUEST)
+        addr_msgs = self.conn.dump(RTM_GETADDR, rtnetlink.ADDR_DUMP_REQUEST)
+        link_msgs = [r for r in link_msgs if r[0] == RTM_NEWLINK]
+        addr_msgs = [r for r in addr_msgs if r[0] == RTM_NEWADDR]
         last = self._decoded
         if last is not None:
             if last.layouts is None:
                 # Worked out at the next read, not on the path of the event that decoded.
                 last.layouts = (
-                    netlink.link_layouts(last.link_msgs),
-                    netlink.addr_layouts(last.addr_msgs),
+                    msglayouts.link_layouts(last.link_msgs),
+                    msglayouts.addr_layouts(last.addr_msgs),
                 )
                 last.link_msgs = last.addr_msgs = []
-            if netlink.same_layouts(link_msgs, last.layouts[0]) and netlink.same_layouts(
+            if msglayouts.same_layouts(link_msgs, last.layouts[0]) and msglayouts.same_layouts(
                 addr_msgs, last.layouts[1]
             ):
                 return last.links
         raw = links_from_messages(
             self.ref.label,
-            [netlink.decode_link(d, o) for _t, _f, d, o in link_msgs],
-            [netlink.decode_addr(d, o) for _t, _f, d, o in addr_msgs],
+            [rtnetlink.decode_link(d, o) for _t, _f, d, o in link_msgs],
+            [rtnetlink.decode_addr(d, o) for _t, _f, d, o in addr_msgs],
         )
         self._decoded = _Decoded(link_msgs, addr_msgs, raw)
         return raw
@@ -116,7 +135,7 @@ class RtnlReader:
         except OSError:
             return None
         try:
-            nsid = netlink.netnsid_of_fd(self.conn, fd)
+            nsid = rtnetlink.netnsid_of_fd(self.conn, fd)
         except OSError:
             nsid = None
         finally:

@@ -1,11 +1,10 @@
-"""A small, fast netlink dump reader: rtnetlink links, addresses, routes, netns ids, and the
-nf_tables table list, generation id and rule counters.
+"""Netlink over a plain socket: requests and dumps, message and attribute walking.
 
 pyroute2 decodes every attribute of every message through an asyncio round trip, which costs
 milliseconds per namespace; the observer re-reads on every event and polls counters, so it reads
-the few attributes it needs with ``struct`` instead. Messages come back as ``Msg`` objects with
-pyroute2's access style (``msg.get(field)``, ``msg.get_attr("IFLA_IFNAME")``) so the builders in
-links.py and routes.py work on either.
+the few attributes it needs with ``struct`` instead (rtnetlink.py, nftables.py, conntrack.py).
+Messages come back as ``Msg`` objects with pyroute2's access style (``msg.get(field)``,
+``msg.get_attr("IFLA_IFNAME")``) so the builders in links.py and iproutes.py work on either.
 """
 
 from __future__ import annotations
@@ -17,37 +16,25 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_MULTI = 0x2
-NLM_F_DUMP_INTR = 0x10
-NLM_F_DUMP = 0x300
-NLA_TYPE_MASK = 0x3FFF
+from dockerscope.kernel.netlink_constants import (
+    NETLINK_GET_STRICT_CHK,
+    NLA_TYPE_MASK,
+    NLM_F_DUMP,
+    NLM_F_DUMP_INTR,
+    NLM_F_MULTI,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    SOL_NETLINK,
+)
 
-RTM_NEWLINK, RTM_GETLINK = 16, 18
-RTM_NEWADDR, RTM_GETADDR = 20, 22
-RTM_NEWROUTE, RTM_GETROUTE = 24, 26
-RTM_NEWNSID, RTM_GETNSID = 88, 90
-RTM_NEWSTATS, RTM_GETSTATS = 92, 94
-IFLA_STATS_FILTER_BIT_LINK_64 = 1 << 0
-
-NFNL_SUBSYS_NFTABLES = 10
-NFT_MSG_NEWTABLE, NFT_MSG_GETTABLE = 0, 1
-NFT_MSG_NEWRULE, NFT_MSG_GETRULE = 6, 7
-NFT_MSG_NEWGEN, NFT_MSG_GETGEN = 15, 16
-NFPROTO_UNSPEC, NFPROTO_IPV4 = 0, 2
-
-_HDR = struct.Struct("=IHHII")
-_RTA = struct.Struct("=HH")
-_IFINFO = struct.Struct("=BxHiII")
-_IFADDR = struct.Struct("=BBBBI")
-_RTMSG = struct.Struct("=BBBBBBBBI")
-_U32 = struct.Struct("=I")
-_S32 = struct.Struct("=i")
-_QQ = struct.Struct("=QQ")
-_STATSMSG = struct.Struct("=BBHiI")  # if_stats_msg: family, pad, pad, ifindex, filter_mask
-_OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
+NLMSGHDR = struct.Struct("=IHHII")
+NLATTR = struct.Struct("=HH")
+IFINFOMSG = struct.Struct("=BxHiII")
+IFADDRMSG = struct.Struct("=BBBBI")
+RTMSG = struct.Struct("=BBBBBBBBI")
+U32 = struct.Struct("=I")
+S32 = struct.Struct("=i")
 
 
 class DumpInterrupted(OSError):
@@ -69,7 +56,7 @@ def attributes(data: bytes | memoryview, off: int, end: int) -> Iterator[tuple[i
     """(type, payload) of each netlink attribute between ``off`` and ``end``."""
     view = memoryview(data)
     while off + 4 <= end:
-        length, atype = _RTA.unpack_from(view, off)
+        length, atype = NLATTR.unpack_from(view, off)
         if length < 4:
             return
         yield atype & NLA_TYPE_MASK, view[off + 4 : off + length]
@@ -79,7 +66,7 @@ def attributes(data: bytes | memoryview, off: int, end: int) -> Iterator[tuple[i
 def index_attributes(d: bytes, off: int, end: int) -> dict[int, tuple[int, int]]:
     """type -> (start, end) of each attribute's payload (first occurrence), without copying."""
     out: dict[int, tuple[int, int]] = {}
-    unpack = _RTA.unpack_from
+    unpack = NLATTR.unpack_from
     while off + 4 <= end:
         length, atype = unpack(d, off)
         if length < 4:
@@ -89,23 +76,23 @@ def index_attributes(d: bytes, off: int, end: int) -> dict[int, tuple[int, int]]
     return out
 
 
-def _str(v: memoryview) -> str:
+def attr_str(v: memoryview) -> str:
     return bytes(v).split(b"\0", 1)[0].decode(errors="replace")
 
 
-def _u32(v: memoryview) -> int:
+def attr_u32(v: memoryview) -> int:
     return int(struct.unpack_from("=I", v)[0])
 
 
-def _s32(v: memoryview) -> int:
+def attr_s32(v: memoryview) -> int:
     return int(struct.unpack_from("=i", v)[0])
 
 
-def _mac(v: memoryview) -> str:
+def attr_mac(v: memoryview) -> str:
     return ":".join(f"{b:02x}" for b in bytes(v))
 
 
-def _ip(family: int, v: memoryview) -> str:
+def attr_ip(family: int, v: memoryview) -> str:
     return socket.inet_ntop(family, bytes(v))
 
 
@@ -126,7 +113,10 @@ class Conn:
         """Send one request; return (type, flags, datagram, offset of payload) per reply."""
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         seq = self._seq
-        msg = _HDR.pack(_HDR.size + len(payload), mtype, flags | NLM_F_REQUEST, seq, 0) + payload
+        msg = (
+            NLMSGHDR.pack(NLMSGHDR.size + len(payload), mtype, flags | NLM_F_REQUEST, seq, 0)
+            + payload
+        )
         self.sock.send(msg)
         out: list[tuple[int, int, bytes, int]] = []
         interrupted = False
@@ -135,9 +125,9 @@ class Conn:
             if self.tap is not None:
                 self.tap.append(data)
             off = 0
-            while off + _HDR.size <= len(data):
-                length, rtype, rflags, rseq, _pid = _HDR.unpack_from(data, off)
-                if length < _HDR.size:
+            while off + NLMSGHDR.size <= len(data):
+                length, rtype, rflags, rseq, _pid = NLMSGHDR.unpack_from(data, off)
+                if length < NLMSGHDR.size:
                     break
                 if rseq != seq:  # a stale answer to an earlier, abandoned request
                     off += (length + 3) & ~3
@@ -149,7 +139,7 @@ class Conn:
                         raise DumpInterrupted(errno.EINTR, "netlink dump interrupted")
                     return out
                 if rtype == NLMSG_ERROR:
-                    (err,) = struct.unpack_from("=i", data, off + _HDR.size)
+                    (err,) = struct.unpack_from("=i", data, off + NLMSGHDR.size)
                     if err == 0:  # an ACK
                         return out
                     raise OSError(-err, os.strerror(-err))
@@ -172,7 +162,7 @@ class Conn:
 def strict(sock: socket.socket) -> bool:
     """Ask the kernel to check dump requests strictly and honour their filters (4.20+)."""
     try:
-        sock.setsockopt(270, 12, 1)  # SOL_NETLINK, NETLINK_GET_STRICT_CHK
+        sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
     except OSError:
         return False
     return True
@@ -187,9 +177,9 @@ class Replay:
     def replies(self) -> list[tuple[int, int, bytes, int]]:
         out = []
         off = 0
-        while off + _HDR.size <= len(self.data):
-            length, rtype, rflags, _seq, _pid = _HDR.unpack_from(self.data, off)
-            if length < _HDR.size:
+        while off + NLMSGHDR.size <= len(self.data):
+            length, rtype, rflags, _seq, _pid = NLMSGHDR.unpack_from(self.data, off)
+            if length < NLMSGHDR.size:
                 break
             if rtype not in (NLMSG_DONE, NLMSG_ERROR):
                 out.append((rtype, rflags, self.data, off))
@@ -203,414 +193,12 @@ class Replay:
         return self.replies()
 
 
-# ---------------------------------------------------------------------------------------------
-# rtnetlink
-
-
-def _linkinfo(v: memoryview) -> Msg:
-    info = Msg()
-    for t, p in attributes(v, 0, len(v)):
-        if t == 1:  # IFLA_INFO_KIND
-            info.attrs["IFLA_INFO_KIND"] = _str(p)
-        elif t == 2:  # IFLA_INFO_DATA (decoded for bridges once the kind is known)
-            info.attrs["_data"] = p
-    data = info.attrs.pop("_data", None)
-    if data is not None and info.attrs.get("IFLA_INFO_KIND") == "bridge":
-        br = Msg()
-        for t, p in attributes(data, 0, len(data)):
-            if t == 5:  # IFLA_BR_STP_STATE
-                br.attrs["IFLA_BR_STP_STATE"] = _u32(p)
-            elif t == 6:  # IFLA_BR_PRIORITY
-                br.attrs["IFLA_BR_PRIORITY"] = struct.unpack_from("=H", p)[0]
-            elif t == 11 and len(p) >= 8:  # IFLA_BR_BRIDGE_ID: u8 prio[2], u8 addr[6]
-                br.attrs["IFLA_BR_BRIDGE_ID"] = {
-                    "prio": int.from_bytes(bytes(p[:2]), "big"),
-                    "addr": _mac(p[2:8]),
-                }
-        info.attrs["IFLA_INFO_DATA"] = br
-    return info
-
-
-#: IFLA_* types decode_link reads; a link message carries some fifty, the rest are skipped.
-_LINK_WANTED = frozenset((1, 3, 4, 5, 10, 16, 18, 37))
-_LINK_U32 = {4: "IFLA_MTU", 5: "IFLA_LINK", 10: "IFLA_MASTER"}
-
-
-def decode_link(data: bytes, off: int) -> Msg:
-    """One RTM_NEWLINK message at ``off``.
-
-    A full re-read decodes every link of every namespace, so the attribute walk is one tight
-    loop that looks only at the types it keeps (no per-attribute objects or slices).
-    """
-    end = off + _HDR.unpack_from(data, off)[0]
-    body = off + _HDR.size
-    _family, ifi_type, index, flags, _change = _IFINFO.unpack_from(data, body)
-    m = Msg({"index": index, "ifi_type": ifi_type, "flags": flags})
-    a = m.attrs
-    unpack = _RTA.unpack_from
-    wanted = _LINK_WANTED
-    pos = body + _IFINFO.size
-    while pos + 4 <= end:
-        alen, atype = unpack(data, pos)
-        if alen < 4:
-            break
-        atype &= NLA_TYPE_MASK
-        if atype in wanted:
-            start = pos + 4
-            if atype == 3 and "IFLA_IFNAME" not in a:
-                a["IFLA_IFNAME"] = _cstr(data[start : pos + alen])
-            elif atype == 1 and "IFLA_ADDRESS" not in a:
-                a["IFLA_ADDRESS"] = data[start : pos + alen].hex(":")
-            elif atype in _LINK_U32:
-                a.setdefault(_LINK_U32[atype], _U32.unpack_from(data, start)[0])
-            elif atype == 16 and "IFLA_OPERSTATE" not in a:
-                state = data[start]
-                a["IFLA_OPERSTATE"] = _OPERSTATES[state] if state < len(_OPERSTATES) else "UNKNOWN"
-            elif atype == 18 and "IFLA_LINKINFO" not in a:
-                a["IFLA_LINKINFO"] = _linkinfo(memoryview(data)[start : pos + alen])
-            elif atype == 37:
-                a.setdefault("IFLA_LINK_NETNSID", _S32.unpack_from(data, start)[0])
-        pos += (alen + 3) & ~3
-    return m
-
-
-def _cstr(raw: bytes) -> str:
-    """A NUL-terminated string attribute."""
-    return raw.split(b"\0", 1)[0].decode(errors="replace")
-
-
-def link_packets(conn: Conn | Replay) -> int:
-    """Packets received plus sent over every link of the namespace.
-
-    Read with RTM_GETSTATS filtered to the 64-bit link counters: a small message per link.
-    When the total has not moved, no packet crossed the namespace's links, so rule counters
-    there cannot have moved either (a locally made packet dropped before leaving is the
-    exception, caught by a periodic full count).
-    """
-    total = 0
-    req = _STATSMSG.pack(socket.AF_UNSPEC, 0, 0, 0, IFLA_STATS_FILTER_BIT_LINK_64)
-    for t, _f, d, o in conn.dump(RTM_GETSTATS, req):
-        if t != RTM_NEWSTATS:
-            continue
-        length = _HDR.unpack_from(d, o)[0]
-        at = index_attributes(d, o + _HDR.size + _STATSMSG.size, o + length)
-        if 1 in at:  # IFLA_STATS_LINK_64: struct rtnl_link_stats64 (rx_packets, tx_packets, ...)
-            rx, tx = _QQ.unpack_from(d, at[1][0])
-            total += rx + tx
-    return total
-
-
-def decode_addr(data: bytes, off: int) -> Msg:
-    """One RTM_NEWADDR message at ``off``."""
-    end = off + _HDR.unpack_from(data, off)[0]
-    body = off + _HDR.size
-    family, prefixlen, _flags, scope, index = _IFADDR.unpack_from(data, body)
-    m = Msg({"family": family, "prefixlen": prefixlen, "scope": scope, "index": index})
-    a = m.attrs
-    unpack = _RTA.unpack_from
-    pos = body + _IFADDR.size
-    while pos + 4 <= end:
-        alen, atype = unpack(data, pos)
-        if alen < 4:
-            break
-        atype &= NLA_TYPE_MASK
-        if atype == 1:
-            a["IFA_ADDRESS"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
-        elif atype == 2:
-            a["IFA_LOCAL"] = socket.inet_ntop(family, data[pos + 4 : pos + alen])
-        pos += (alen + 3) & ~3
-    return m
-
-
-def decode_route(data: bytes, off: int) -> Msg:
-    """One RTM_NEWROUTE message at ``off``."""
-    length = _HDR.unpack_from(data, off)[0]
-    body = off + _HDR.size
-    family, dst_len, _src_len, _tos, table, _proto, scope, rtype, _flags = _RTMSG.unpack_from(
-        data, body
-    )
-    m = Msg({"family": family, "dst_len": dst_len, "table": table, "scope": scope, "type": rtype})
-    for t, p in attributes(data, body + _RTMSG.size, off + length):
-        if t == 1:
-            m.attrs["RTA_DST"] = _ip(family, p)
-        elif t == 4:
-            m.attrs["RTA_OIF"] = _u32(p)
-        elif t == 5:
-            m.attrs["RTA_GATEWAY"] = _ip(family, p)
-        elif t == 7:
-            m.attrs["RTA_PREFSRC"] = _ip(family, p)
-        elif t == 15:
-            m.attrs["RTA_TABLE"] = _u32(p)
-    return m
-
-
-#: RTM_GETLINK dump request. IFLA_EXT_MASK (RTEXT_FILTER_SKIP_STATS) leaves the IPv6 and VF
-#: statistics out; the link's own counters (IFLA_STATS, IFLA_STATS64) come regardless.
-LINK_DUMP_REQUEST = (
-    _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _RTA.pack(8, 29) + _U32.pack(1 << 3)
-)
-#: RTM_GETADDR dump request: every address (IPv4 and IPv6).
-ADDR_DUMP_REQUEST = _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-
-
-def dump_links(conn: Conn | Replay) -> list[Msg]:
-    """``ip link``: every link of the socket's namespace."""
-    msgs = conn.dump(RTM_GETLINK, LINK_DUMP_REQUEST)
-    return [decode_link(d, o) for t, _f, d, o in msgs if t == RTM_NEWLINK]
-
-
-def dump_addrs(conn: Conn | Replay) -> list[Msg]:
-    """``ip addr``: every address (IPv4 and IPv6)."""
-    msgs = conn.dump(RTM_GETADDR, ADDR_DUMP_REQUEST)
-    return [decode_addr(d, o) for t, _f, d, o in msgs if t == RTM_NEWADDR]
-
-
 def content(replies: list[tuple[int, int, bytes, int]]) -> bytes:
     """The messages of a reply as bytes, without the sequence number and port id that make
     every answer differ: equal content means the kernel said the same thing."""
     parts = []
     for _t, _f, d, o in replies:
-        end = o + _HDR.unpack_from(d, o)[0]
+        end = o + NLMSGHDR.unpack_from(d, o)[0]
         parts.append(d[o : o + 8])  # length, type, flags
-        parts.append(d[o + _HDR.size : end])
+        parts.append(d[o + NLMSGHDR.size : end])
     return b"".join(parts)
-
-
-#: Link attributes whose payload moves all the time and is not decoded: IFLA_STATS and
-#: IFLA_STATS64 (in every link message whatever IFLA_EXT_MASK asks; a bridge floods each port
-#: with its neighbours' multicast) and IFLA_AF_SPEC (IPv6 flags and timestamps).
-_LINK_VOLATILE = frozenset((7, 23, 26))
-_IFLA_LINKINFO = 18
-
-#: Where a message's bytes matter to its decoder: (start, end, bytes) ranges, offsets from the
-#: message's start.
-Layout = tuple[tuple[int, int, bytes], ...]
-
-
-def link_layouts(replies: list[tuple[int, int, bytes, int]]) -> tuple[Layout, ...]:
-    """For each link message, the byte ranges ``decode_link``'s result depends on.
-
-    Left out are the payloads of what moves all the time and is not decoded (packet
-    counters, IPv6 state, and inside IFLA_LINKINFO the slave data and the bridge attributes
-    other than the ones decoded: a bridge's and its ports' timers tick). Attribute headers
-    are always kept, so a message whose kept ranges hold the same bytes (``same_layouts``)
-    has the same attributes at the same places, and decodes to the same link.
-    """
-    out = []
-    for _t, _f, d, o in replies:
-        end = o + _HDR.unpack_from(d, o)[0]
-        skip: list[tuple[int, int]] = []  # payload ranges left out, absolute
-        pos = o + _HDR.size + _IFINFO.size
-        while pos + 4 <= end:
-            alen = d[pos] | d[pos + 1] << 8
-            if alen < 4:
-                break
-            if not d[pos + 3] & 0x3F:
-                atype = d[pos + 2]
-                if atype in _LINK_VOLATILE:
-                    skip.append((pos + 4, pos + alen))
-                elif atype == _IFLA_LINKINFO:
-                    _linkinfo_skips(d, pos + 4, pos + alen, skip)
-            pos += (alen + 3) & ~3
-        out.append(_ranges(d, o, end, skip))
-    return tuple(out)
-
-
-def addr_layouts(replies: list[tuple[int, int, bytes, int]]) -> tuple[Layout, ...]:
-    """``link_layouts`` for address messages: of the attributes only IFA_ADDRESS and IFA_LOCAL
-    are decoded (IFA_CACHEINFO's lifetimes count down on addresses that expire), and of the
-    header all but the flags (an IPv6 address is "tentative" for its first seconds)."""
-    out = []
-    for _t, _f, d, o in replies:
-        end = o + _HDR.unpack_from(d, o)[0]
-        flags = o + _HDR.size + 2  # ifaddrmsg: family, prefixlen, flags, scope, index
-        skip: list[tuple[int, int]] = [(flags, flags + 1)]
-        pos = o + _HDR.size + _IFADDR.size
-        while pos + 4 <= end:
-            alen, atype = _RTA.unpack_from(d, pos)
-            if alen < 4:
-                break
-            if atype & NLA_TYPE_MASK not in (1, 2):
-                skip.append((pos + 4, pos + alen))
-            pos += (alen + 3) & ~3
-        out.append(_ranges(d, o, end, skip))
-    return tuple(out)
-
-
-def _ranges(d: bytes, o: int, end: int, skip: list[tuple[int, int]]) -> Layout:
-    """The message at ``o`` minus the ``skip`` ranges and its sequence number and port id
-    (which differ in every answer)."""
-    ranges = [(0, 8, d[o : o + 8])]
-    at = o + _HDR.size
-    for a, b in skip:
-        ranges.append((at - o, a - o, d[at:a]))
-        at = b
-    ranges.append((at - o, end - o, d[at:end]))
-    return tuple(ranges)
-
-
-def _linkinfo_skips(d: bytes, pos: int, end: int, skip: list[tuple[int, int]]) -> None:
-    """Payloads inside an IFLA_LINKINFO that ``_linkinfo`` does not decode."""
-    bridge = False
-    while pos + 4 <= end:
-        alen, atype = _RTA.unpack_from(d, pos)
-        if alen < 4:
-            break
-        atype &= NLA_TYPE_MASK
-        if atype == 1:  # IFLA_INFO_KIND (comes first)
-            bridge = d[pos + 4 : pos + alen].rstrip(b"\0") == b"bridge"
-        elif atype == 2 and bridge:  # IFLA_INFO_DATA: keep STP state, priority, bridge id
-            inner, stop = pos + 4, pos + alen
-            while inner + 4 <= stop:
-                blen, btype = _RTA.unpack_from(d, inner)
-                if blen < 4:
-                    break
-                if btype & NLA_TYPE_MASK not in (5, 6, 11):
-                    skip.append((inner + 4, inner + blen))
-                inner += (blen + 3) & ~3
-        elif atype != 2:  # IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA, ...
-            skip.append((pos + 4, pos + alen))
-        pos += (alen + 3) & ~3
-
-
-def same_layouts(replies: list[tuple[int, int, bytes, int]], layouts: tuple[Layout, ...]) -> bool:
-    """True when each message holds, in its kept ranges, the bytes ``layouts`` recorded."""
-    if len(replies) != len(layouts):
-        return False
-    for (_t, _f, d, o), ranges in zip(replies, layouts, strict=True):
-        for a, b, blob in ranges:
-            if d[o + a : o + b] != blob:
-                return False
-    return True
-
-
-def dump_routes(conn: Conn | Replay, family: int = socket.AF_INET, table: int = 0) -> list[Msg]:
-    """``ip route show table all`` for one family; with ``table`` (and a socket in strict
-    checking mode, see ``strict``) the kernel leaves the other tables out."""
-    return [decode_route(d, o) for t, _f, d, o in route_replies(conn, family, table)]
-
-
-def route_replies(
-    conn: Conn | Replay, family: int = socket.AF_INET, table: int = 0
-) -> list[tuple[int, int, bytes, int]]:
-    """The RTM_NEWROUTE messages of ``dump_routes``, not decoded."""
-    req = _RTMSG.pack(family, 0, 0, 0, table & 0xFF, 0, 0, 0, 0)
-    return [r for r in conn.dump(RTM_GETROUTE, req) if r[0] == RTM_NEWROUTE]
-
-
-def netnsid_of_fd(conn: Conn | Replay, fd: int) -> int | None:
-    """The id the socket's namespace gives the namespace open at ``fd`` (None: unassigned)."""
-    attr = _RTA.pack(8, 3) + struct.pack("=I", fd)  # NETNSA_FD
-    payload = struct.pack("=Bxxx", socket.AF_UNSPEC) + attr
-    for t, _f, d, o in conn.request(RTM_GETNSID, 0, payload):
-        if t != RTM_NEWNSID:
-            continue
-        length = _HDR.unpack_from(d, o)[0]
-        for at, p in attributes(d, o + _HDR.size + 4, o + length):
-            if at == 1:  # NETNSA_NSID
-                nsid = _s32(p)
-                return None if nsid < 0 else nsid
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# nf_tables
-
-
-def _nft(msg: int) -> int:
-    return (NFNL_SUBSYS_NFTABLES << 8) | msg
-
-
-def _nfgen(family: int) -> bytes:
-    return struct.pack("=BBH", family, 0, 0)
-
-
-def nft_tables(conn: Conn | Replay) -> list[tuple[int, str]]:
-    """(family, name) of every nf_tables table in the socket's namespace."""
-    out = []
-    for t, _f, d, o in conn.dump(_nft(NFT_MSG_GETTABLE), _nfgen(NFPROTO_UNSPEC)):
-        if t != _nft(NFT_MSG_NEWTABLE):
-            continue
-        length = _HDR.unpack_from(d, o)[0]
-        family = d[o + _HDR.size]
-        for at, p in attributes(d, o + _HDR.size + 4, o + length):
-            if at == 1:  # NFTA_TABLE_NAME
-                out.append((family, _str(p)))
-    return out
-
-
-def nft_genid(conn: Conn | Replay) -> int | None:
-    """The ruleset generation id: it changes with every committed ruleset change."""
-    for t, _f, d, o in conn.request(_nft(NFT_MSG_GETGEN), 0, _nfgen(NFPROTO_UNSPEC)):
-        if t != _nft(NFT_MSG_NEWGEN):
-            continue
-        length = _HDR.unpack_from(d, o)[0]
-        for at, p in attributes(d, o + _HDR.size + 4, o + length):
-            if at == 1:  # NFTA_GEN_ID (big endian)
-                return int(struct.unpack_from(">I", p)[0])
-    return None
-
-
-def nft_rule_counters(
-    conn: Conn | Replay, family: int = NFPROTO_IPV4
-) -> dict[tuple[str, str], list[tuple[int, int]]]:
-    """(table, chain) -> [(packets, bytes)] of each rule in chain order.
-
-    Rules made by iptables-nft carry one ``counter`` expression; a rule without one counts as
-    (0, 0) so positions still line up with ``iptables-save``. This runs at the polling rate
-    over every rule, so it walks the bytes directly instead of building attribute objects.
-    """
-    out: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    names: dict[bytes, str] = {}
-    unpack_rta = _RTA.unpack_from
-    for t, _f, d, o in conn.dump(_nft(NFT_MSG_GETRULE), _nfgen(family)):
-        if t != _nft(NFT_MSG_NEWRULE):
-            continue
-        end = o + _HDR.unpack_from(d, o)[0]
-        off = o + _HDR.size + 4
-        table = chain = b""
-        counts = (0, 0)
-        while off + 4 <= end:
-            alen, atype = unpack_rta(d, off)
-            if alen < 4:
-                break
-            atype &= NLA_TYPE_MASK
-            if atype == 1:
-                table = d[off + 4 : off + alen]
-            elif atype == 2:
-                chain = d[off + 4 : off + alen]
-            elif atype == 4:
-                q = d.find(b"counter\0", off, off + alen)
-                if q >= 0:
-                    counts = _counter_at(d, q + 8, off + alen)
-            off += (alen + 3) & ~3
-        key = (_name(names, table), _name(names, chain))
-        out.setdefault(key, []).append(counts)
-    return out
-
-
-def _name(cache: dict[bytes, str], raw: bytes) -> str:
-    name = cache.get(raw)
-    if name is None:
-        name = cache[raw] = raw.split(b"\0", 1)[0].decode(errors="replace")
-    return name
-
-
-def _counter_at(d: bytes, off: int, end: int) -> tuple[int, int]:
-    """(packets, bytes) from the NFTA_EXPR_DATA attribute that follows a "counter" name."""
-    if off + 4 > end:
-        return (0, 0)
-    alen, _atype = _RTA.unpack_from(d, off)
-    inner, stop = off + 4, min(off + alen, end)
-    nbytes = packets = 0
-    while inner + 4 <= stop:
-        clen, ctype = _RTA.unpack_from(d, inner)
-        if clen < 4:
-            break
-        ctype &= NLA_TYPE_MASK
-        if ctype == 1 and clen >= 12:
-            nbytes = int.from_bytes(d[inner + 4 : inner + 12], "big")
-        elif ctype == 2 and clen >= 12:
-            packets = int.from_bytes(d[inner + 4 : inner + 12], "big")
-        inner += (clen + 3) & ~3
-    return (packets, nbytes)

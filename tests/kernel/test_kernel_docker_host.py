@@ -414,7 +414,7 @@ async def main():
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     obs = Observer(Scope.host(docker_socket=sys.argv[1]))
     try:
-        async for frame in obs.frames(stop):
+        async for frame in obs.updates(stop):
             if not frame.diff:
                 print(json.dumps({"ready": True}), flush=True)
             for c in frame.diff.changes:

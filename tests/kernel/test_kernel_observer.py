@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from dockerscope.feed.live import LiveSource
 from dockerscope.kernel import iptables
 from dockerscope.kernel.model import Snapshot
-from dockerscope.kernel.observer import LiveSource, Observer, Scope
+from dockerscope.kernel.observer import Observer, Scope
 from dockerscope.kernel.setns import in_netns
 
 pytestmark = pytest.mark.kernel
@@ -346,7 +347,7 @@ async def _next_matching(frames, predicate, limit: float = 5.0):
 async def test_frames_deliver_added_link_and_rule(lab):
     obs = Observer(_scope(lab))
     stop = asyncio.Event()
-    frames = obs.frames(stop)
+    frames = obs.updates(stop)
     try:
         first = await anext(frames)
         assert not first.diff and first.snapshot.links
@@ -411,7 +412,7 @@ def test_netns_scope_and_host_scope(lab):
 async def test_frames_show_counters_ticking_and_new_flow(lab):
     obs = Observer(_scope(lab))
     stop = asyncio.Event()
-    frames = obs.frames(stop)
+    frames = obs.updates(stop)
     try:
         first = await anext(frames)
         before = next(r for r in first.snapshot.rules if "DNAT" in r.spec)
@@ -439,19 +440,19 @@ async def test_frames_show_counters_ticking_and_new_flow(lab):
 
 
 def test_netlink_counters_match_iptables_save(lab):
-    from dockerscope.kernel import netlink
+    from dockerscope.kernel import netlink, netlink_constants, nftables
     from dockerscope.kernel.setns import netlink_socket
 
     path = f"/run/netns/{lab.name}"
     saved = iptables.read_nft(path, lab.name)
-    conn = netlink.Conn(netlink_socket(path, 12))
+    conn = netlink.Conn(netlink_socket(path, netlink_constants.NETLINK_NETFILTER))
     try:
-        counters = netlink.nft_rule_counters(conn)
-        tables = netlink.nft_tables(conn)
-        assert netlink.nft_genid(conn) is not None
+        counters = nftables.nft_rule_counters(conn)
+        tables = nftables.nft_tables(conn)
+        assert nftables.nft_genid(conn) is not None
     finally:
         conn.close()
-    assert (netlink.NFPROTO_IPV4, "nat") in tables
+    assert (netlink_constants.NFPROTO_IPV4, "nat") in tables
     fresh = iptables.apply_counters(saved, counters)
     assert fresh is not None and fresh.rules == saved.rules
     assert any(r.packets > 0 for r in fresh.rules)
@@ -459,10 +460,11 @@ def test_netlink_counters_match_iptables_save(lab):
 
 def test_ctnetlink_reads_what_conntrack_lists(lab):
     from dockerscope.kernel import conntrack, netlink
+    from dockerscope.kernel.netlink_constants import NETLINK_NETFILTER
     from dockerscope.kernel.setns import netlink_socket
 
     path = f"/run/netns/{lab.name}"
-    conn = netlink.Conn(netlink_socket(path, 12))
+    conn = netlink.Conn(netlink_socket(path, NETLINK_NETFILTER))
     try:
         ours = conntrack.read_netlink(conn, lab.name)
     finally:
@@ -514,7 +516,7 @@ def test_repeated_snapshots_see_changes_in_any_namespace(lab):
 async def test_frames_follow_a_container_netns_coming_and_going(lab):
     obs = Observer(_scope(lab))
     stop = asyncio.Event()
-    frames = obs.frames(stop)
+    frames = obs.updates(stop)
     extra = Path(lab.web_ns).parent / "db"
     extra.touch()
     try:

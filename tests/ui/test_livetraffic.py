@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from dockerscope.screens.fake import T0, FakeSource, lab_frames
-from dockerscope.screens.livetraffic import WithTraffic
 
+from dockerscope.feed.traffic import WithTraffic, traffic_socket_of
 from dockerscope.kernel.model import ApiCall
 
 
@@ -71,3 +71,12 @@ async def test_without_a_tap_frames_still_flow_with_a_note() -> None:
     assert "no API traffic from /nowhere.sock: connection refused" in first.note
     await wrapped.stop()
     assert [f async for f in stream] == []
+
+
+def test_traffic_socket_comes_from_a_live_source_only() -> None:
+    class Live:
+        scope = "lab:demo"
+        api_socket = "/run/dockerscope/demo/docker.sock"
+
+    assert traffic_socket_of(Live()) == "/run/dockerscope/demo/docker.sock"
+    assert traffic_socket_of(FakeSource(lab_frames()[:1])) is None

@@ -105,7 +105,6 @@ LAYERS: dict[str, Layer] = {
 #: Arrows that break the table today and are being removed by work in flight. Each entry is
 #: (file, imported module). This list must only shrink: an entry no longer needed fails too.
 PENDING: dict[tuple[str, str], str] = {
-    ("dockerscope/kernel/observer.py", FEED): "the live source moves beside feed.py",
     ("dockerscope/scenario/lab.py", f"{ENGINE}.paths"): "labs are found through lab control",
 }
 

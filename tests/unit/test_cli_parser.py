@@ -132,16 +132,13 @@ def test_daemon_arguments_pass_through(monkeypatch) -> None:
             seen["argv"] = argv
             return 0
 
-    monkeypatch.setattr(cli.common, "import_optional", lambda module, what: FakeDaemon)
+    from dockerscope.engine import daemon
+
+    monkeypatch.setattr(daemon, "main", FakeDaemon.main)
     assert cli.main(["--lab", "l4", "daemon", "--tcp", "127.0.0.1:2376", "--insecure-tcp"]) == 0
     assert seen["argv"] == ["--lab", "l4", "--tcp", "127.0.0.1:2376", "--insecure-tcp"]
     assert cli.main(["daemon", "--lab", "l5"]) == 0
     assert seen["argv"] == ["--lab", "l5"]
-
-
-def test_missing_part_says_not_available(capsys) -> None:
-    with pytest.raises(cli.CliError, match="not available yet"):
-        cli.common.import_optional("dockerscope.nonexistent_part", "the widget")
 
 
 def test_default_without_root_opens_replay_with_the_reason(monkeypatch) -> None:
@@ -307,8 +304,9 @@ def test_record_hands_over_to_the_scenario_recorder(monkeypatch) -> None:
         calls.append((scenario, output, getattr(lab, "name", lab)))
         return types.SimpleNamespace(ok=False)
 
-    fake = types.SimpleNamespace(record=record)
-    monkeypatch.setattr(cli.common, "import_optional", lambda module, what: fake)
+    from dockerscope import scenario
+
+    monkeypatch.setattr(scenario, "record", record)
     assert cli.main(["record", "02", "-o", "out.jsonl"]) == 1  # not every expectation held
     assert cli.main(["--lab", "l8", "record", "02", "-o", "out.jsonl"]) == 1
     assert calls == [("02", "out.jsonl", None), ("02", "out.jsonl", "l8")]
@@ -341,7 +339,8 @@ def test_scope_host_uses_one_docker_socket_for_panels_and_command_bar(monkeypatc
         return "runner"
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/other-docker.sock")
-    monkeypatch.setattr(cli.common, "import_optional", lambda module, what: FakeObserver)
+    parts = (FakeObserver.Scope, FakeObserver.LiveSource)
+    monkeypatch.setattr(cli.views, "observer", lambda: parts)
     monkeypatch.setattr(cli.views, "ui", lambda: FakeUi)
     monkeypatch.setattr(cli.views.docker_commands, "line_runner", fake_line_runner)
     assert cli.main(["scope", "--host"]) == 0

@@ -386,7 +386,7 @@ def replace_rules(snap: Snapshot, *rules: Rule) -> Snapshot:
 
 
 def test_default_docker_socket_follows_docker_host():
-    from dockerscope.kernel.observer import default_docker_socket
+    from dockerscope.kernel.scope import default_docker_socket
 
     assert default_docker_socket({}) == "/var/run/docker.sock"
     assert default_docker_socket({"DOCKER_HOST": "unix:///tmp/x/docker.sock"}) == (
@@ -401,7 +401,7 @@ def test_a_bridge_inside_a_container_does_not_lend_it_the_gateway_address():
     """Docker in a container: its inner docker0 has 172.17.0.1 too, which is not the container's."""
     from dataclasses import replace
 
-    from dockerscope.kernel.attribution import _index
+    from dockerscope.kernel.attribution import _build_index
 
     snap = _snapshot(web_netns="pid:42")
     inner = Link(
@@ -414,9 +414,9 @@ def test_a_bridge_inside_a_container_does_not_lend_it_the_gateway_address():
         1500,
         addresses=(Address(4, "172.17.0.1", 16),),
     )
-    ix = _index(replace(snap, links=(*snap.links, inner)), Hints())
-    assert ix.netns["pid:42"].id == WEB_ID and ix.ip_owner["172.17.0.2"].id == WEB_ID
-    assert "172.17.0.1" not in ix.ip_owner
+    index = _build_index(replace(snap, links=(*snap.links, inner)), Hints())
+    assert index.netns["pid:42"].id == WEB_ID and index.ip_owner["172.17.0.2"].id == WEB_ID
+    assert "172.17.0.1" not in index.ip_owner
 
 
 def test_docker_overlay_named_from_the_layer_store_when_the_api_is_silent(hints):

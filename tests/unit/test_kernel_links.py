@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import socket
 
+from dockerscope.kernel.iproutes import routes_from_messages
 from dockerscope.kernel.links import RawLink, links_from_messages, resolve_peers
 from dockerscope.kernel.model import Link
 from dockerscope.kernel.netns import NsRef
-from dockerscope.kernel.routes import routes_from_messages
 
 
 class Msg(dict):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from dockerscope.kernel import conntrack, netlink
+from dockerscope.kernel import conntrack, netlink, netlink_constants, nftables, rtnetlink
+from dockerscope.kernel.iproutes import routes_from_messages
 from dockerscope.kernel.links import links_from_messages
-from dockerscope.kernel.routes import routes_from_messages
 
 DATA = Path(__file__).parent.parent / "data" / "kernel"
 
@@ -19,8 +19,8 @@ def replay(name: str) -> netlink.Replay:
 def test_links_and_addresses():
     raw = links_from_messages(
         "lab",
-        netlink.dump_links(replay("rtnl-links.nl")),
-        netlink.dump_addrs(replay("rtnl-addrs.nl")),
+        rtnetlink.dump_links(replay("rtnl-links.nl")),
+        rtnetlink.dump_addrs(replay("rtnl-addrs.nl")),
     )
     links = {r.link.name: r for r in raw}
     assert set(links) == {"lo", "docker0", "vethd98d5a6"}
@@ -39,7 +39,7 @@ def test_links_and_addresses():
 
 
 def test_routes_of_the_container():
-    msgs = netlink.dump_routes(replay("rtnl-routes-web.nl"))
+    msgs = rtnetlink.dump_routes(replay("rtnl-routes-web.nl"))
     routes = routes_from_messages("web", msgs, {2: "eth0"})  # local table entries are left out
     assert {(r.dst, r.gateway) for r in routes} == {
         ("default", "172.17.0.1"),
@@ -48,21 +48,21 @@ def test_routes_of_the_container():
 
 
 def test_nf_tables_and_counters():
-    assert netlink.nft_tables(replay("nft-tables.nl")) == [(netlink.NFPROTO_IPV4, "nat")]
-    counters = netlink.nft_rule_counters(replay("nft-rules.nl"))
+    assert nftables.nft_tables(replay("nft-tables.nl")) == [(netlink_constants.NFPROTO_IPV4, "nat")]
+    counters = nftables.nft_rule_counters(replay("nft-rules.nl"))
     assert counters[("nat", "DOCKER")][1][0] == 1  # the DNAT rule saw the connection
     assert len(counters[("nat", "DOCKER")]) == 2 and len(counters[("nat", "POSTROUTING")]) == 1
 
 
 def test_link_stats_and_conntrack():
-    assert netlink.link_packets(replay("rtnl-stats.nl")) > 0
+    assert rtnetlink.link_packets(replay("rtnl-stats.nl")) > 0
     (flow,) = conntrack.read_netlink(replay("ct-dump.nl"), "lab")
     assert flow.proto == "tcp" and flow.orig_dport == 8080 and flow.reply_src == "172.17.0.2"
     assert flow.dnat and not flow.snat
 
 
 def test_message_splitting_and_errors():
-    done = struct.pack("=IHHII", 20, netlink.NLMSG_DONE, 0, 0, 0) + b"\0" * 4
+    done = struct.pack("=IHHII", 20, netlink_constants.NLMSG_DONE, 0, 0, 0) + b"\0" * 4
     assert netlink.Replay(done).replies() == []
     assert netlink.Replay(b"\x01\x02").replies() == []
     assert list(netlink.attributes(b"\x00\x00\x00\x00", 0, 4)) == []

@@ -27,15 +27,11 @@ OVER_TODAY: frozenset[str] = frozenset(
         "dockerscope/engine/images/store.py",
         "dockerscope/engine/runtime/init.py",
         "dockerscope/kernel/attribution.py",
-        "dockerscope/kernel/netlink.py",
-        "dockerscope/kernel/observer.py",
         "dockerscope/scenario/recording.py",
         # functions
         "dockerscope/client/options.py::container_config",
         "dockerscope/engine/containers/create_request.py::_host_settings",
-        "dockerscope/kernel/attribution.py::_index",
-        "dockerscope/kernel/attribution.py::attribute",
-        "dockerscope/kernel/iptables.py::parse_save",
+        "dockerscope/kernel/attribution.py::_build_index",
     }
 )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
 from dockerscope.engine.network.errors import KernelCommandFailed
+from dockerscope.kernel.iptables import Ruleset, parse_save
 
 NAT = "nat"
 FILTER = "filter"
@@ -185,26 +186,20 @@ def render_delete(rules: Iterable[Rule]) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def parse_save(text: str) -> dict[str, list[str]]:
-    """``iptables-save`` text -> {table: [chain declarations and rule lines, in order]}."""
-    tables: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines():
-        if line.startswith("*"):
-            current = tables.setdefault(line[1:].strip(), [])
-        elif current is not None and (line.startswith(":") or line.startswith("-A ")):
-            current.append(line)
-    return tables
+def _saved(text: str, table: str) -> Ruleset:
+    """One table of ``iptables-save`` text, read by the observer's parser (one parser for
+    both halves: what the engine finds is what the panels show)."""
+    return parse_save(text, netns="", backend="", tables=(table,))
 
 
 def rule_lines(text: str, table: str) -> list[str]:
-    """The ``-A`` lines of one table in ``iptables-save`` text."""
-    return [line for line in parse_save(text).get(table, []) if line.startswith("-A ")]
+    """The ``-A`` lines of one table in ``iptables-save`` text (as ``Rule.line`` renders)."""
+    return [f"-A {r.chain} {r.spec}".rstrip() for r in _saved(text, table).rules]
 
 
 def chains(text: str, table: str) -> list[str]:
     """Chain names declared in one table of ``iptables-save`` text."""
-    return [line[1:].split()[0] for line in parse_save(text).get(table, []) if line.startswith(":")]
+    return [c.name for c in _saved(text, table).chains]
 
 
 class LabIptables:

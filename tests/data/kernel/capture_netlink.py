@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent.parent))
 
-from dockerscope.kernel import conntrack, netlink  # noqa: E402
+from dockerscope.kernel import conntrack, netlink, nftables, rtnetlink  # noqa: E402
 from dockerscope.kernel.setns import in_netns, netlink_socket  # noqa: E402
 
 RULES = """*nat
@@ -87,12 +87,12 @@ def main() -> None:
                 time.sleep(0.1)
         srv.close()
         p = f"/run/netns/{lab}"
-        record(p, 0, "rtnl-links.nl", netlink.dump_links)
-        record(p, 0, "rtnl-addrs.nl", netlink.dump_addrs)
-        record(f"/run/netns/{web}", 0, "rtnl-routes-web.nl", netlink.dump_routes)
-        record(p, 0, "rtnl-stats.nl", netlink.link_packets)
-        record(p, 12, "nft-tables.nl", netlink.nft_tables)
-        record(p, 12, "nft-rules.nl", netlink.nft_rule_counters)
+        record(p, 0, "rtnl-links.nl", rtnetlink.dump_links)
+        record(p, 0, "rtnl-addrs.nl", rtnetlink.dump_addrs)
+        record(f"/run/netns/{web}", 0, "rtnl-routes-web.nl", rtnetlink.dump_routes)
+        record(p, 0, "rtnl-stats.nl", rtnetlink.link_packets)
+        record(p, 12, "nft-tables.nl", nftables.nft_tables)
+        record(p, 12, "nft-rules.nl", nftables.nft_rule_counters)
         record(p, 12, "ct-dump.nl", lambda c: conntrack.read_netlink(c, lab))
         print("captured into", HERE)
     finally:

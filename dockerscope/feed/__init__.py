@@ -3,6 +3,9 @@
 A ``Source`` yields ``Frame`` objects. The first frame carries a full snapshot and an empty diff;
 later frames carry the new snapshot and the diff from the previous one, plus any socket traffic
 and narration seen in between. The dashboard renders frames and never asks where they came from.
+
+Sources: ``feed.live.LiveSource`` (the kernel observer; not imported here, so a replay never loads
+it), ``feed.traffic.WithTraffic`` (a source plus a daemon's API calls), the scenario replay.
 """
 
 from __future__ import annotations

@@ -6,12 +6,26 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from dockerscope.kernel import netlink
+from dockerscope.kernel import netlink, rtnetlink
 from dockerscope.kernel.links import RtnlReader
 from dockerscope.kernel.model import Route
+from dockerscope.kernel.netlink_constants import (
+    RT_SCOPE_HOST,
+    RT_SCOPE_LINK,
+    RT_SCOPE_NOWHERE,
+    RT_SCOPE_SITE,
+    RT_SCOPE_UNIVERSE,
+    RT_TABLE_MAIN,
+)
 
-RT_TABLE_MAIN = 254
-_SCOPES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+#: route scopes as ``ip route`` names them
+_SCOPES = {
+    RT_SCOPE_UNIVERSE: "universe",
+    RT_SCOPE_SITE: "site",
+    RT_SCOPE_LINK: "link",
+    RT_SCOPE_HOST: "host",
+    RT_SCOPE_NOWHERE: "nowhere",
+}
 
 
 def routes_from_messages(label: str, msgs: Iterable[Any], names: dict[int, str]) -> list[Route]:
@@ -43,12 +57,12 @@ def read_routes(reader: RtnlReader, names: dict[int, str]) -> list[Route]:
     When the messages are byte for byte the ones decoded last time on this reader (sequence
     numbers aside) and the link names are the same, the routes built then are returned.
     """
-    replies = netlink.route_replies(reader.conn, table=RT_TABLE_MAIN)
+    replies = rtnetlink.route_replies(reader.conn, table=RT_TABLE_MAIN)
     key = netlink.content(replies)
     last = reader.memo.get("routes")
     if last is not None and last[0] == key and last[1] == names:
         return list(last[2])
-    msgs = [netlink.decode_route(d, o) for _t, _f, d, o in replies]
+    msgs = [rtnetlink.decode_route(d, o) for _t, _f, d, o in replies]
     routes = routes_from_messages(reader.ref.label, msgs, names)
     reader.memo["routes"] = (key, dict(names), tuple(routes))
     return routes
