@@ -108,7 +108,10 @@ def compile_filter(expression: str, snaplen: int = DEFAULT_SNAPLEN) -> Program:
         raise BpfError("libpcap could not make a compile handle")
     prog = _BpfProgram()
     try:
-        if lib.pcap_compile(handle, ctypes.byref(prog), expression.encode(), 1, PCAP_NETMASK_UNKNOWN):
+        failed = lib.pcap_compile(
+            handle, ctypes.byref(prog), expression.encode(), 1, PCAP_NETMASK_UNKNOWN
+        )
+        if failed:
             reason = (lib.pcap_geterr(handle) or b"unknown error").decode(errors="replace")
             raise BpfError(f"bad filter {expression!r}: {reason}")
         try:

@@ -211,8 +211,16 @@ class Capture:
             frame = bytes(view[:n])
             if hatype not in ETHERNET_LIKE:
                 out.append(
-                    Packet(stamp or time.time(), self.label, ifname, pkttype, wire, n, frame,
-                           error=f"link type {hatype} not decoded")
+                    Packet(
+                        stamp or time.time(),
+                        self.label,
+                        ifname,
+                        pkttype,
+                        wire,
+                        n,
+                        frame,
+                        error=f"link type {hatype} not decoded",
+                    )
                 )
                 continue
             out.append(

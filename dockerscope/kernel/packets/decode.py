@@ -213,7 +213,7 @@ def _transport(data: bytes, off: int, end: int, proto: int, version: int, out: _
         _tcp_layer(data, off, end, out)
     elif proto == IPPROTO_UDP:
         _udp_layer(data, off, end, out)
-    elif proto == IPPROTO_ICMP or proto == IPPROTO_ICMPV6:
+    elif proto in (IPPROTO_ICMP, IPPROTO_ICMPV6):
         _icmp_layer(data, off, end, 4 if proto == IPPROTO_ICMP else 6, out)
 
 

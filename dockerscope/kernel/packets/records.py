@@ -82,7 +82,8 @@ class Tcp:
     def flag_letters(self) -> str:
         """Flags as tcpdump spells them: ``S``, ``S.``, ``P.``, ``F.``, ``R``, ``.``."""
         f = self.flags
-        out = "".join(c for bit, c in ((2, "S"), (1, "F"), (8, "P"), (4, "R"), (32, "U")) if f & bit)
+        letters = ((2, "S"), (1, "F"), (8, "P"), (4, "R"), (32, "U"))
+        out = "".join(c for bit, c in letters if f & bit)
         if f & 16:
             out += "."
         return out or "none"
