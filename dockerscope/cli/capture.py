@@ -103,6 +103,9 @@ def cmd_capture(args: argparse.Namespace, out: TextIO | None = None) -> int:
         for c in captures:
             c.close()
         raise CliError(str(exc)) from None
+    for c in captures:
+        what = f" ({c.expression})" if c.expression else ""
+        print(f"capturing on {c.interface} in netns {c.label}{what}", file=sys.stderr, flush=True)
     return _run(captures, args, out)
 
 

@@ -37,6 +37,8 @@ ETH_P_ALL = 0x0003
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
 PACKET_AUXDATA = 8
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
 SO_TIMESTAMPNS = 35
 SIOCGIFINDEX = 0x8933
 TP_STATUS_VLAN_VALID = 0x10
@@ -141,6 +143,7 @@ class Capture:
         label: str | None = None,
         snaplen: int = bpf.DEFAULT_SNAPLEN,
         rcvbuf: int = 4 << 20,
+        promiscuous: bool = True,
     ) -> None:
         self.interface = interface
         self.netns = netns
@@ -153,6 +156,7 @@ class Capture:
         self._buf = bytearray(max(snaplen, 65536) + 64)
         self._view = memoryview(self._buf)
         self._lock = threading.Lock()
+        self.promiscuous = promiscuous and interface != ANY
         self._sock = packet_socket(netns)
         try:
             self._ifindex = self._setup(rcvbuf)
@@ -177,6 +181,12 @@ class Capture:
             _bind(s, index)
         except OSError as exc:
             raise CaptureError(f"cannot listen on {self.interface} in {where}: {exc}") from None
+        if self.promiscuous:
+            # As tcpdump does: a bridge hands its device only frames for itself unless it is
+            # promiscuous, so traffic between two containers would go unseen on docker0. The
+            # membership (and the promiscuity) goes away with the socket.
+            mreq = struct.pack("iHH8s", index, PACKET_MR_PROMISC, 0, b"")
+            s.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
         return index
 
     def fileno(self) -> int:
