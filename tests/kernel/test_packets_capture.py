@@ -253,3 +253,70 @@ def test_an_interface_removed_mid_capture_ends_it_with_a_note(
     assert len(group.notes) == 2
     assert any(f"{ep1.veth}" in n and "removed" in n for n in group.notes), group.notes
     assert any(n.startswith("c1/eth0") for n in group.notes), group.notes
+
+
+def test_cli_links_a_packet_seen_in_a_container_and_on_docker0(
+    lab_up: tuple[Lab, Uplink], nm: NetworkManager
+) -> None:
+    lab, _ = lab_up
+    _, ns1, ep1 = container(nm, "c1")
+    _, _, ep2 = container(nm, "c2")
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "dockerscope", "--lab", lab.name, "capture"]
+        + ["--run-root", str(lab.run_root), "-i", "docker0", "-i", "eth0@c1", "-c", "4", "icmp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert cli.stderr is not None and cli.stdout is not None
+        assert "docker0" in cli.stderr.readline() and "eth0 in netns c1" in cli.stderr.readline()
+        in_ns(ns1, "busybox", "ping", "-c", "1", "-W", "2", ep2.ip)
+        assert cli.wait(timeout=10) == 0
+        lines = cli.stdout.read().splitlines()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert len(lines) == 4, lines
+    assert f"c1/eth0 Out IP {ep1.ip} > {ep2.ip}: ICMP echo request" in lines[0]
+    assert f"{lab.name}/docker0 In IP {ep1.ip} > {ep2.ip}: ICMP echo request" in lines[1]
+    assert lines[1].endswith("[same packet as on c1/eth0 (Out)]")
+    assert sum("same packet as on" in line for line in lines) == 2
+
+
+async def test_asyncio_stream_in_the_lab_netns(lab_up: tuple[Lab, Uplink]) -> None:
+    import asyncio
+
+    lab, _ = lab_up
+    cap = Capture("lo", str(lab.netns_path), "icmp")
+    try:
+        ping = await asyncio.create_subprocess_exec(
+            "nsenter",
+            f"--net={lab.netns_path}",
+            "busybox",
+            "ping",
+            "-c",
+            "1",
+            "127.0.0.1",
+            stdout=subprocess.DEVNULL,
+        )
+        got: list[Packet] = []
+
+        async def read() -> None:
+            async for p in cap.stream():
+                got.append(p)
+                if len(got) == 4:
+                    return
+
+        await asyncio.wait_for(read(), 5)
+        assert await ping.wait() == 0
+    finally:
+        cap.close()
+    assert [(p.direction, p.icmp.type if p.icmp else None) for p in got] == [
+        ("Out", 8),
+        ("In", 8),
+        ("Out", 0),
+        ("In", 0),
+    ]
+    assert all(p.netns == lab.name and p.interface == "lo" for p in got)
