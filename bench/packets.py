@@ -125,9 +125,9 @@ def sh(*cmd: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True, text=True)
 
 
-def flood_rows(ns: str, frames_n: int) -> list[tuple[str, str]]:
+def flood_rows(ns: str, frames_n: int, rcvbuf: int) -> list[tuple[str, str]]:
     netns = f"/run/netns/{ns}"
-    cap = Capture("vb", netns, "udp port 9999 or tcp port 80", promiscuous=True)
+    cap = Capture("vb", netns, "udp port 9999 or tcp port 80", rcvbuf=rcvbuf)
     hexes = ",".join(f.hex() for f in sample_frames())
     sender = subprocess.Popen(
         ["ip", "netns", "exec", ns, sys.executable, "-c", SENDER, "va", str(frames_n), hexes]
@@ -153,6 +153,7 @@ def flood_rows(ns: str, frames_n: int) -> list[tuple[str, str]]:
     cap.close()
     return [
         ("flood: frames sent (half match the filter)", f"{frames_n:,}"),
+        ("flood: receive buffer", f"{rcvbuf >> 20} MiB"),
         ("flood: kept by the filter (kernel)", f"{stats.received:,}"),
         ("flood: dropped by the kernel (queue full)", f"{stats.dropped:,}"),
         ("flood: decoded", f"{decoded:,} in {wall:.2f} s"),
@@ -193,6 +194,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=200000, help="frames in the flood")
     ap.add_argument("--decode", type=int, default=100000, help="frames for the decoder rows")
+    ap.add_argument("--rcvbuf", type=int, default=16, help="receive buffer of the capture, MiB")
     ap.add_argument("--idle", type=float, default=10.0, help="seconds of the idle measure")
     args = ap.parse_args()
     rows = decoder_rows(args.decode) + compile_rows()
@@ -202,7 +204,7 @@ def main() -> None:
         sh("ip", "-n", ns, "link", "add", "va", "type", "veth", "peer", "name", "vb")
         for dev in ("va", "vb"):
             sh("ip", "-n", ns, "link", "set", dev, "up")
-        rows += flood_rows(ns, args.frames)
+        rows += flood_rows(ns, args.frames, args.rcvbuf << 20)
         rows += idle_rows(ns, args.idle)
     finally:
         sh("ip", "netns", "del", ns)

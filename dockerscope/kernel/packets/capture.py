@@ -40,6 +40,7 @@ PACKET_AUXDATA = 8
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 SO_TIMESTAMPNS = 35
+SO_RCVBUFFORCE = 33
 SIOCGIFINDEX = 0x8933
 TP_STATUS_VLAN_VALID = 0x10
 #: How often a waiting capture checks that its interface and netns are still there.
@@ -142,7 +143,7 @@ class Capture:
         *,
         label: str | None = None,
         snaplen: int = bpf.DEFAULT_SNAPLEN,
-        rcvbuf: int = 4 << 20,
+        rcvbuf: int = 16 << 20,
         promiscuous: bool = True,
     ) -> None:
         self.interface = interface
@@ -167,7 +168,12 @@ class Capture:
     def _setup(self, rcvbuf: int) -> int:
         s = self._sock
         where = f"netns {self.label}"
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        try:
+            # Past net.core.rmem_max (often 208 KiB: a few hundred packets) needs FORCE, which
+            # root has; a flood is then absorbed instead of dropped.
+            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+        except PermissionError:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
         s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         bpf.attach(s, self.program)
