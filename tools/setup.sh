@@ -10,7 +10,7 @@ cd "$here"
 
 apt_app=(python3 python3-venv python3-dev gcc iptables iproute2 bridge-utils busybox-static
          debootstrap conntrack procps kmod tcpdump libpcap0.8)
-apt_test=(tmux docker.io)
+apt_test=(tmux docker.io tshark)
 
 need_apt=()
 pkgs=("${apt_app[@]}")

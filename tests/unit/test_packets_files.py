@@ -95,6 +95,30 @@ def test_tcpdump_reads_our_pcapng(tmp_path: Path) -> None:
     assert lines[4].startswith("5.000000 IP 172.17.0.2.40004 > 100.64.0.1.8080")
 
 
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="no tshark")
+def test_tshark_reads_interfaces_and_directions(tmp_path: Path) -> None:
+    path = tmp_path / "x.pcapng"
+    arp = b.ethernet(A, b.BROADCAST, 0x0806, b.arp(1, A, C_IP, "00:00:00:00:00:00", S_IP))
+    with path.open("wb") as f:
+        w = PcapngWriter(f)
+        w.write(decode(syn(C_IP, 1), time=1.5, netns="lab", interface="docker0", pkttype=4))
+        w.write(decode(arp, time=2.0, netns="c1", interface="eth0", pkttype=1))
+    fields = ["frame.interface_name", "frame.interface_description"]
+    fields += ["frame.packet_flags_direction", "frame.time_epoch", "_ws.col.Protocol"]
+    r = subprocess.run(
+        ["tshark", "-r", str(path), "-T", "fields", *(a for f in fields for a in ("-e", f))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    assert rows == [
+        ["docker0", "netns lab", "0x00000002", "1.500000000", "TCP"],
+        ["eth0", "netns c1", "0x00000001", "2.000000000", "ARP"],
+    ]
+
+
 # --- BPF --------------------------------------------------------------------------------------
 
 
