@@ -116,7 +116,8 @@ def _run(captures: list[Capture], args: argparse.Namespace, out: TextIO) -> int:
     from dockerscope.kernel.packets.several import Captures
 
     group = Captures(captures)
-    several_places = len({(c.netns, c.interface) for c in captures}) > 1
+    # `any` sees a packet on each interface it crosses (a veth, then the bridge): link those too.
+    several_places = len(captures) > 1 or captures[0].interface == "any"
     mixed_netns = len({c.netns for c in captures}) > 1
     linker = Linker()
     stop = threading.Event()
