@@ -9,8 +9,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
 apt_app=(python3 python3-venv python3-dev gcc iptables iproute2 bridge-utils busybox-static
-         debootstrap conntrack procps kmod)
-apt_test=(tmux docker.io)
+         debootstrap conntrack procps kmod tcpdump libpcap0.8)
+apt_test=(tmux docker.io tshark)
 
 need_apt=()
 pkgs=("${apt_app[@]}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dockerscope.cli import capture
 from dockerscope.cli.common import version
 from dockerscope.client import commands as docker_commands
 from dockerscope.engine.paths import DATA_BASE, DEFAULT_LAB, RUN_BASE
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", help="scenario name or file")
     r.add_argument("-o", "--output", required=True, help="recording to write (JSON Lines)")
     _lab_options(r, roots=False)
+
+    capture.add_parser(sub)
 
     rp = sub.add_parser("replay", help="play a recording (no root, no daemon needed)")
     rp.add_argument("file", nargs="?", help="recording file (default: the replay menu)")
