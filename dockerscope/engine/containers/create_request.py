@@ -17,6 +17,7 @@ from dockerscope.engine.containers.model import ContainerConfig, HostSettings
 from dockerscope.engine.errors import InvalidArgument, NotSupported
 from dockerscope.engine.network.errors import InvalidNetworkConfig
 from dockerscope.engine.network.ports import parse_host_ip
+from dockerscope.engine.runtime.seccomp import SeccompError, check_setting
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
@@ -35,7 +36,6 @@ REFUSED_HOST = {
     "PidMode": "--pid",
     "UTSMode": "--uts",
     "UsernsMode": "--userns",
-    "SecurityOpt": "--security-opt",
     "ReadonlyRootfs": "--read-only",
     "Tmpfs": "--tmpfs",
     "Mounts": "--mount",
@@ -102,6 +102,7 @@ HANDLED_HOST = {
     "LogConfig",
     "RestartPolicy",
     "DiskQuota",
+    "SecurityOpt",
 }
 REFUSED_CONFIG = {
     "Healthcheck": "--health-cmd",
@@ -265,6 +266,68 @@ def _check_binds(binds: tuple[str, ...]) -> tuple[str, ...]:
     return binds
 
 
+_TRUE = ("1", "t", "T", "true", "TRUE", "True")
+_FALSE = ("0", "f", "F", "false", "FALSE", "False")
+
+
+def _lsm_enabled(name: str) -> bool:
+    """Whether the host runs Linux security module ``name`` (apparmor or selinux)."""
+    if name == "apparmor":
+        try:
+            with open("/sys/module/apparmor/parameters/enabled") as f:
+                return f.read().strip() == "Y"
+        except OSError:
+            return False
+    return os.path.exists("/sys/fs/selinux/enforce")
+
+
+def security_opts(value: Any) -> tuple[tuple[str, ...], str]:
+    """``--security-opt`` values -> (the values as given, the seccomp setting: "default",
+    "unconfined" or a profile's JSON text), with dockerd's parsing and messages.
+
+    ``no-new-privileges`` (or ``=true``) is what every container gets already (the runtime
+    always sets no_new_privs, as ``dockerd --no-new-privileges`` does); ``=false`` is refused.
+    ``label=``/``disable`` and ``apparmor=`` are ignored when the host has no SELinux or
+    AppArmor, as dockerd ignores them there; with that module running they are refused.
+    """
+    opts = _strings(value, "HostConfig.SecurityOpt") or ()
+    seccomp = "default"
+    for opt in opts:
+        if opt == "no-new-privileges":
+            continue
+        if opt == "disable":
+            key, val = "label", "disable"
+        elif "=" in opt:
+            key, _, val = opt.partition("=")
+        elif ":" in opt:  # dockerd still takes the old separator (with a warning)
+            key, _, val = opt.partition(":")
+        else:
+            raise InvalidArgument(f"invalid --security-opt 1: {opt!r}")
+        if key == "seccomp":
+            if val == "":
+                raise InvalidArgument(f"invalid --security-opt 2: {opt!r}")
+            try:
+                check_setting(val)
+            except SeccompError as exc:
+                raise InvalidArgument(str(exc)) from None
+            seccomp = val
+        elif key == "no-new-privileges":
+            if val in _FALSE:
+                raise NotSupported(
+                    "--security-opt no-new-privileges=false "
+                    "(dockerscope sets no_new_privs in every container)"
+                )
+            if val not in _TRUE:
+                raise InvalidArgument(f"invalid --security-opt 2: {opt!r}")
+        elif key in ("label", "apparmor"):
+            lsm = "selinux" if key == "label" else "apparmor"
+            if _lsm_enabled(lsm):
+                raise NotSupported(f"--security-opt {opt} (this host runs {lsm})")
+        else:
+            raise InvalidArgument(f"invalid --security-opt 2: {opt!r}")
+    return opts, seccomp
+
+
 def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettings:
     for key, value in hc.items():
         if key in HANDLED_HOST:
@@ -316,6 +379,7 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
             f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )
     console = console_size(hc.get("ConsoleSize"), "HostConfig.ConsoleSize")
+    security_opt, seccomp = security_opts(hc.get("SecurityOpt"))
     network_mode = _str(hc.get("NetworkMode"), "HostConfig.NetworkMode") or "default"
     if network_mode.startswith("container:"):
         # Joining another container's network stack: nothing of the stack is ours to shape.
@@ -360,6 +424,8 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         dns_options=_strings(hc.get("DnsOptions"), "HostConfig.DnsOptions") or (),
         console_size=console,
         endpoints=tuple(endpoints),
+        security_opt=security_opt,
+        seccomp=seccomp,
     )
 
 

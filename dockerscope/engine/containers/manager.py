@@ -341,6 +341,7 @@ class ContainerManager:
                 pids_limit=h.pids_limit,
             ),
             cgroup_parent=self.lab.cgroup_parent,
+            seccomp=h.seccomp,
         )
 
     async def start(self, ref: str) -> Container:
@@ -831,7 +832,8 @@ class ContainerManager:
             # No usable devpts in the container: a host pty still works, without a name inside.
             stdio = Stdio.make(e.tty, e.attach_stdin, e.console_size)
         try:
-            pid = self.runtime.exec_in(live.pid, e.args, e.env, e.cwd, e.user, e.tty, *stdio.child)
+            pid = self.runtime.exec_in(live.pid, e.args, e.env, e.cwd, e.user, e.tty, *stdio.child,
+                                       seccomp=live.spec.seccomp)  # fmt: skip
         except BaseException:
             stdio.close_all()
             raise
