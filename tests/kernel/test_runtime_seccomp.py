@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from dockerscope.engine.runtime import Bind, exec_in, exit_code
+from dockerscope.kernel.processes import read_process
 from tests.kernel.test_runtime_launch import Rig, kill_and_reap, read_all
 from tests.kernel.test_runtime_launch import rig as rig  # noqa: F401 - the fixture
 
@@ -149,3 +150,16 @@ def test_a_custom_profile_is_applied(rig: Rig) -> None:
     code, _, err = rig.run("mkdir", "/tmp/x", seccomp=profile)
     assert code != 0 and "Permission denied" in err
     assert rig.run("mkdir", "/tmp/x", seccomp=UNCONFINED)[0] == 0
+
+
+def test_the_observer_reads_seccomp_and_capeff_of_a_container(rig: Rig) -> None:
+    for setting, mode in (("default", 2), (UNCONFINED, 0)):
+        launched, out_r, err_r = rig.start(rig.spec("sleep", "30", seccomp=setting))
+        try:
+            p = read_process(launched.pid)
+            assert p is not None and p.comm == "sleep"
+            assert (p.seccomp, p.cap_eff) == (mode, 0xA80425FB)
+        finally:
+            kill_and_reap(launched.pid)
+            rig.pids.remove(launched.pid)
+            os.close(out_r), os.close(err_r)
