@@ -77,8 +77,10 @@ class NamespacesPanel(Panel):
 
     PANEL_ID = "namespaces"
     TITLE = "Namespaces"
-    HINT = ("lsns: each process's eight namespaces (a shared inode is coloured alike), "
-            "its seccomp mode and CapEff")
+    HINT = (
+        "lsns: each process's eight namespaces (a shared inode is coloured alike), "
+        "its seccomp mode and CapEff"
+    )
     WATCHES = frozenset({"processes", "netns"})
 
     def render_body(self, state: DashState) -> list[Line]:
@@ -89,8 +91,10 @@ class NamespacesPanel(Panel):
         names = {ns.inode: ns.name for ns in snap.netns if ns.name}
         rows: list[list[Cell]] = []
         # Owned processes (containers) first, then the rest by pid.
-        procs = sorted(snap.processes, key=lambda p: (
-            p.owner is None, p.owner.label() if p.owner else "", p.pid))
+        procs = sorted(
+            snap.processes,
+            key=lambda p: (p.owner is None, p.owner.label() if p.owner else "", p.pid),
+        )
         for proc in procs:
             owner = owner_name(proc)
             if not self.matches(str(proc.pid), proc.comm, owner):
@@ -101,21 +105,29 @@ class NamespacesPanel(Panel):
                 if ino is None:
                     cells.append(("-", styles.DIM))
                     continue
-                cells.append((str(ino), colours.get((kind, ino),
-                                                    "" if kind in ISOLATED else styles.DIM)))
+                cells.append(
+                    (str(ino), colours.get((kind, ino), "" if kind in ISOLATED else styles.DIM))
+                )
             row_style = styles.mark_style(state, state.mark("processes", proc.key))
             rows.append([(str(proc.pid), row_style), proc.comm, (owner, styles.OWNER),
                          seccomp_cell(proc), capeff_cell(proc), *cells])  # fmt: skip
         legend: list[Line] = []
         for (kind, ino), owners in shared.items():
             named = f" (netns {names[ino]})" if kind == "net" and ino in names else ""
-            legend.append(Text.assemble((f"{kind} {ino}{named}", colours[(kind, ino)]),
-                                        f" shared by {', '.join(owners)}"))
+            legend.append(
+                Text.assemble(
+                    (f"{kind} {ino}{named}", colours[(kind, ino)]),
+                    f" shared by {', '.join(owners)}",
+                )
+            )
         if not shared:
             legend.append(Text("no namespace shared between containers", style=styles.DIM))
-        table = grid_lines(("PID", "COMMAND", "OWNER", "SECCOMP", "CAPEFF", *NS_TYPES), rows,
-                           right=(0,),
-                           header_style=styles.HEADING)
+        table = grid_lines(
+            ("PID", "COMMAND", "OWNER", "SECCOMP", "CAPEFF", *NS_TYPES),
+            rows,
+            right=(0,),
+            header_style=styles.HEADING,
+        )
         return [*table, Text(""), *legend]
 
     def shell_command(self, state: DashState) -> ShellCommand | None:
@@ -124,10 +136,11 @@ class NamespacesPanel(Panel):
         if procs:
             argv = ("ls", "-l", f"/proc/{procs[0].pid}/ns")
             lines.append(CommandLine(" ".join(argv), argv))
-            argv = ("grep", "-E", "^(Seccomp|CapEff):", f"/proc/{procs[0].pid}/status")
-            lines.append(CommandLine(" ".join(argv), argv))
+            grep = ("grep", "-E", "^(Seccomp|CapEff):", f"/proc/{procs[0].pid}/status")
+            lines.append(CommandLine(" ".join(grep), grep))
         return ShellCommand(
-            "Namespaces", tuple(lines),
+            "Namespaces",
+            tuple(lines),
             explain="lsns lists namespaces and their inode; /proc/<pid>/ns links show them too. "
             "/proc/<pid>/status has the seccomp mode (2 = filter) and CapEff.",
         )

@@ -79,7 +79,9 @@ def test_docker_json_is_read_with_its_conditions() -> None:
         {
             "defaultAction": "SCMP_ACT_ERRNO",
             "defaultErrnoRet": 1,
-            "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}],
+            "archMap": [
+                {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}
+            ],
             "syscalls": [
                 {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
                 {"name": "kill", "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
