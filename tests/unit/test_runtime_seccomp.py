@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dockerscope.engine.containers.create_request import security_opts
+from dockerscope.engine.containers.create_request import parse_create, security_opts
 from dockerscope.engine.errors import InvalidArgument, NotSupported
 from dockerscope.engine.runtime import init, seccomp
 from dockerscope.engine.runtime.launcher import BOUNDING_CAPS
@@ -180,3 +180,10 @@ def test_security_opts_values() -> None:
 def test_security_opts_refused_by_name(opt: str, kind: type[Exception], message: str) -> None:
     with pytest.raises(kind, match=message):
         security_opts([opt])
+
+
+def test_systempaths_unconfined_is_refused_not_ignored() -> None:
+    body = {"Image": "busybox", "HostConfig": {"MaskedPaths": [], "ReadonlyPaths": []}}
+    with pytest.raises(NotSupported, match="systempaths=unconfined"):
+        parse_create(body)
+    parse_create({"Image": "busybox", "HostConfig": {"MaskedPaths": None}})

@@ -380,6 +380,10 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         )
     console = console_size(hc.get("ConsoleSize"), "HostConfig.ConsoleSize")
     security_opt, seccomp = security_opts(hc.get("SecurityOpt"))
+    # The docker CLI turns `--security-opt systempaths=unconfined` into empty lists here (null
+    # otherwise): no masked or read-only /proc paths, which we do not do.
+    if hc.get("MaskedPaths") == [] or hc.get("ReadonlyPaths") == []:
+        raise NotSupported("--security-opt systempaths=unconfined")
     network_mode = _str(hc.get("NetworkMode"), "HostConfig.NetworkMode") or "default"
     if network_mode.startswith("container:"):
         # Joining another container's network stack: nothing of the stack is ours to shape.
