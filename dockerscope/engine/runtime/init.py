@@ -10,8 +10,8 @@ interpreter).
 ``launch``: join the network namespace, unshare mnt/uts/ipc/pid, fork. The child is PID 1 of
 the new pid namespace: it mounts the overlay rootfs and Docker's /proc, /sys and /dev, pivots
 into it, sets the hostname, waits at a gate until it is in its cgroups, sets the user,
-capabilities and no_new_privs, loads the seccomp filter the daemon built, then execs the
-command. ``exec``: join a running container's
+capabilities and no_new_privs, loads the seccomp filter the daemon built (``spec["seccomp"]``,
+raw BPF; None = unconfined), then execs the command. ``exec``: join a running container's
 namespaces, fork, same treatment. The cgroups are joined by the daemon moving the helper
 before it forks, or (``cgroup_procs`` in the spec) by the helper moving its child.
 
