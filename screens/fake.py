@@ -61,6 +61,10 @@ _HOST_NS = dict(zip(_NS_TYPES, (4026531835, 4026531839, 4026531841, 4026531840,
 LAB_NET_INODE = 4026532301
 
 
+#: CapEff of root in a Docker container: Docker's 14 default capabilities.
+_DOCKER_CAPS = 0xA80425FB
+
+
 def _ns(net: int, base: int | None) -> tuple[tuple[str, int], ...]:
     """Namespaces of a container process: its own except user/time/cgroup, ``net`` as given."""
     own = dict(_HOST_NS)
@@ -277,10 +281,13 @@ def lab_snapshot(step: int) -> Snapshot:
         NetNs(4026532410, "web", (4242, 4251), _WEB),
     ]
     processes = [
-        ProcessNs(4242, "sh", _ns(4026532410, 4026532405), f"/dockerscope/{LAB}/{WEB_ID}", _WEB),
-        ProcessNs(4251, "nc", _ns(4026532410, 4026532405), f"/dockerscope/{LAB}/{WEB_ID}", _WEB),
+        ProcessNs(4242, "sh", _ns(4026532410, 4026532405), f"/dockerscope/{LAB}/{WEB_ID}", _WEB,
+                  seccomp=2, cap_eff=_DOCKER_CAPS),
+        ProcessNs(4251, "nc", _ns(4026532410, 4026532405), f"/dockerscope/{LAB}/{WEB_ID}", _WEB,
+                  seccomp=2, cap_eff=0),  # run as nobody: no capabilities
+        # tools runs with --security-opt seccomp=unconfined
         ProcessNs(4300, "sh", _ns(LAB_NET_INODE, 4026532420), f"/dockerscope/{LAB}/{TOOLS_ID}",
-                  _TOOLS),
+                  _TOOLS, seccomp=0, cap_eff=_DOCKER_CAPS),
     ]
     cgroups = [
         _cgroup(WEB_ID, _WEB, 3_145_728 + 262_144 * tick, 64 * 2**20,
@@ -301,7 +308,8 @@ def lab_snapshot(step: int) -> Snapshot:
     if api:
         netns.append(NetNs(4026532430, "api", (4400,), _API))
         processes.append(ProcessNs(4400, "httpd", _ns(4026532430, 4026532425),
-                                   f"/dockerscope/{LAB}/{API_ID}", _API))
+                                   f"/dockerscope/{LAB}/{API_ID}", _API, seccomp=2,
+                                   cap_eff=_DOCKER_CAPS))
         cgroups.append(_cgroup(API_ID, _API, 2_097_152 * tick, 128 * 2**20, 30_000_000 * tick,
                                None, 1 + tick, 50))
         mounts.append(_mount(API_ID, _API, (UpperEntry("etc", "dir"),

@@ -115,6 +115,10 @@ class ProcessNs:
     namespaces: tuple[tuple[str, int], ...]
     cgroup: str = ""  # the process's cgroup path (v2 path, or v1 memory controller path)
     owner: Owner | None = None
+    # From /proc/<pid>/status: ``Seccomp:`` (0 none, 1 strict, 2 filter) and ``CapEff:`` (the
+    # effective capability mask). None when the kernel did not say (or a recording predates it).
+    seccomp: int | None = None
+    cap_eff: int | None = None
 
     @property
     def key(self) -> str:

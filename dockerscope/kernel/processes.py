@@ -1,4 +1,5 @@
-"""Processes and the inodes of their eight namespaces, like ``lsns`` (from ``/proc/<pid>/ns``)."""
+"""Processes and the inodes of their eight namespaces, like ``lsns`` (from ``/proc/<pid>/ns``),
+with the seccomp mode and effective capabilities the kernel reports in ``/proc/<pid>/status``."""
 
 from __future__ import annotations
 
@@ -56,6 +57,22 @@ def parse_cgroup_file(text: str) -> str:
     return memory or first or v2
 
 
+def parse_status(text: str) -> tuple[int | None, int | None]:
+    """(seccomp mode, effective capabilities) from a /proc/<pid>/status text: its
+    ``Seccomp:`` line (0 disabled, 1 strict, 2 filter) and ``CapEff:`` (hex); None if absent."""
+    seccomp = cap_eff = None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        try:
+            if key == "Seccomp":
+                seccomp = int(value.strip())
+            elif key == "CapEff":
+                cap_eff = int(value.strip(), 16)
+        except ValueError:
+            continue
+    return seccomp, cap_eff
+
+
 def namespaces_of(pid: int, proc: str = "/proc") -> tuple[tuple[str, int], ...]:
     """(type, inode) of each namespace of ``pid``; missing types (old kernels) are left out."""
     out = []
@@ -79,12 +96,15 @@ def read_process(pid: int, proc: str = "/proc") -> ProcessNs | None:
             comm = f.read().strip()
         with open(f"{proc}/{pid}/cgroup") as f:
             cgroup = parse_cgroup_file(f.read())
+        with open(f"{proc}/{pid}/status") as f:
+            seccomp, cap_eff = parse_status(f.read())
     except OSError:
         return None
     ns = namespaces_of(pid, proc)
     if not ns:
         return None  # kernel thread or gone
-    return ProcessNs(pid=pid, comm=comm, namespaces=ns, cgroup=cgroup)
+    return ProcessNs(pid=pid, comm=comm, namespaces=ns, cgroup=cgroup, seccomp=seccomp,
+                     cap_eff=cap_eff)  # fmt: skip
 
 
 def read_processes(

@@ -98,6 +98,25 @@ async def test_tabs_show_one_panel_and_keys_switch() -> None:
         assert "Chain PREROUTING" in screen_text(app)
 
 
+async def test_namespaces_panel_shows_seccomp_mode_and_capeff() -> None:
+    app, _ = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await frames(pilot, app, 1)
+        lines = app.dashboard.panel("namespaces").render_body(app.state)
+        header = next(t.plain for t in lines if "COMMAND" in t.plain)
+        assert header.split()[:5] == ["PID", "COMMAND", "OWNER", "SECCOMP", "CAPEFF"]
+        row = {t.plain.split()[0]: t for t in lines if t.plain.split()[:1] != []}
+        # root in web: filter mode, Docker's 14 capabilities; nobody in web: none
+        assert row["4242"].plain.split()[1:6] == ["sh", "container", "web", "filter", "a80425fb"]
+        assert row["4251"].plain.split()[1:6] == ["nc", "container", "web", "filter", "0"]
+        # tools runs unconfined: it stands out
+        assert row["4300"].plain.split()[4] == "off"
+        assert "bold dark_orange" in style_of([row["4300"]], "off")
+        await pilot.press("3")
+        await pilot.pause()
+        assert "CAPEFF" in screen_text(app)
+
+
 async def test_grid_on_a_big_terminal_and_g_toggles() -> None:
     app, _ = make_app()
     async with app.run_test(size=(200, 60)) as pilot:

@@ -110,7 +110,6 @@ def test_cli_body_is_accepted_with_its_values() -> None:
         ("Devices", [{"PathOnHost": "/dev/kvm"}], "--device"),
         ("RestartPolicy", {"Name": "always"}, "--restart always"),
         ("LogConfig", {"Type": "syslog"}, "--log-driver syslog"),
-        ("SecurityOpt", ["seccomp=unconfined"], "--security-opt"),
         ("Mounts", [{"Type": "volume"}], "--mount"),
         ("Binds", ["data:/data"], "named volumes"),
         ("SomethingNew", {"x": 1}, "HostConfig.SomethingNew"),

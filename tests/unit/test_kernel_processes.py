@@ -12,6 +12,7 @@ from dockerscope.kernel.processes import (
     parse_cgroup_file,
     parse_ns_link,
     parse_ns_listing,
+    parse_status,
     read_process,
 )
 
@@ -40,9 +41,38 @@ def test_cgroup_file():
     assert parse_cgroup_file("0::/\n") == "/"
 
 
+# The parts of a /proc/<pid>/status the observer reads, as a Docker container's PID 1 has them.
+CONTAINER_STATUS = """\
+Name:\tsleep
+Umask:\t0022
+State:\tS (sleeping)
+Pid:\t4242
+CapInh:\t00000000a80425fb
+CapPrm:\t00000000a80425fb
+CapEff:\t00000000a80425fb
+CapBnd:\t00000000a80425fb
+CapAmb:\t0000000000000000
+NoNewPrivs:\t1
+Seccomp:\t2
+Seccomp_filters:\t1
+Speculation_Store_Bypass:\tthread force mitigated
+"""
+
+
+def test_status_seccomp_and_capeff():
+    assert parse_status(CONTAINER_STATUS) == (2, 0xA80425FB)
+    host_root = "CapEff:\t000001ffffffffff\nSeccomp:\t0\n"
+    assert parse_status(host_root) == (0, 0x1FFFFFFFFFF)
+    # An old kernel without the Seccomp line, or a garbled one: None, not a crash.
+    assert parse_status("Name:\tx\nCapEff:\tzz\n") == (None, None)
+
+
 def test_our_own_process():
     p = read_process(os.getpid())
     assert p is not None and p.pid == os.getpid()
     assert p.ns("net") == os.stat("/proc/self/ns/net").st_ino
     assert p.ns("nonsense") is None
+    status = Path("/proc/self/status").read_text()
+    assert (p.seccomp, p.cap_eff) == parse_status(status)
+    assert p.seccomp is not None and p.cap_eff is not None
     assert read_process(2**22 + 12345) is None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockerscope.engine.containers.model import ContainerConfig, HostSettings
+from dockerscope.engine.containers.security_opts import security_opts
 from dockerscope.engine.errors import InvalidArgument, NotSupported
 from dockerscope.engine.network.errors import InvalidNetworkConfig
 from dockerscope.engine.network.ports import parse_host_ip
@@ -35,7 +36,6 @@ REFUSED_HOST = {
     "PidMode": "--pid",
     "UTSMode": "--uts",
     "UsernsMode": "--userns",
-    "SecurityOpt": "--security-opt",
     "ReadonlyRootfs": "--read-only",
     "Tmpfs": "--tmpfs",
     "Mounts": "--mount",
@@ -102,6 +102,7 @@ HANDLED_HOST = {
     "LogConfig",
     "RestartPolicy",
     "DiskQuota",
+    "SecurityOpt",
 }
 REFUSED_CONFIG = {
     "Healthcheck": "--health-cmd",
@@ -316,6 +317,11 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
             f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )
     console = console_size(hc.get("ConsoleSize"), "HostConfig.ConsoleSize")
+    security_opt, seccomp = security_opts(hc.get("SecurityOpt"))
+    # The docker CLI turns `--security-opt systempaths=unconfined` into empty lists here (null
+    # otherwise): no masked or read-only /proc paths, which we do not do.
+    if hc.get("MaskedPaths") == [] or hc.get("ReadonlyPaths") == []:
+        raise NotSupported("--security-opt systempaths=unconfined")
     network_mode = _str(hc.get("NetworkMode"), "HostConfig.NetworkMode") or "default"
     if network_mode.startswith("container:"):
         # Joining another container's network stack: nothing of the stack is ours to shape.
@@ -360,6 +366,8 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         dns_options=_strings(hc.get("DnsOptions"), "HostConfig.DnsOptions") or (),
         console_size=console,
         endpoints=tuple(endpoints),
+        security_opt=security_opt,
+        seccomp=seccomp,
     )
 
 

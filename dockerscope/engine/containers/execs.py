@@ -90,7 +90,9 @@ def exec_start(
         raise Conflict(f"Container {e.container_id} is not running")
     stdio = _exec_stdio(e, live)
     try:
-        pid = reg.runtime.exec_in(live.pid, e.args, e.env, e.cwd, e.user, e.tty, *stdio.child)
+        pid = reg.runtime.exec_in(
+            live.pid, e.args, e.env, e.cwd, e.user, e.tty, *stdio.child, seccomp=live.spec.seccomp
+        )
     except BaseException:
         stdio.close_all()
         raise

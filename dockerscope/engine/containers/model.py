@@ -106,6 +106,8 @@ class HostSettings:
     console_size: tuple[int, int] = (0, 0)
     # user networks to join at start besides NetworkMode: (name, aliases)
     endpoints: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    security_opt: tuple[str, ...] = ()  # --security-opt values as sent (inspect shows them)
+    seccomp: str = "default"  # "default", "unconfined" or a profile's JSON text
 
     def to_docker(self) -> dict[str, Any]:
         """Docker's ``HostConfig`` object (inspect), with Docker's defaults for the rest."""
@@ -138,7 +140,7 @@ class HostSettings:
             "Privileged": False,
             "PublishAllPorts": self.publish_all_ports,
             "ReadonlyRootfs": False,
-            "SecurityOpt": None,
+            "SecurityOpt": list(self.security_opt) or None,
             "UTSMode": "",
             "UsernsMode": "",
             "ShmSize": 67108864,

@@ -47,6 +47,7 @@ def container_spec(
             pids_limit=h.pids_limit,
         ),
         cgroup_parent=reg.lab.cgroup_parent,
+        seccomp=h.seccomp,
     )
 
 

@@ -69,8 +69,11 @@ class Runtime(Protocol):
         stdin: int,
         stdout: int,
         stderr: int,
+        *,
+        seccomp: str = "default",
     ) -> int:
-        """Start a process inside the running container whose PID 1 is ``pid``.
+        """Start a process inside the running container whose PID 1 is ``pid``, under the
+        container's ``seccomp`` setting (as in its spec).
 
         Returns: the new process's host pid (the caller reaps it).
         Raises: ``LaunchError`` as ``launch`` does.

@@ -10,7 +10,8 @@ interpreter).
 ``launch``: join the network namespace, unshare mnt/uts/ipc/pid, fork. The child is PID 1 of
 the new pid namespace: it mounts the overlay rootfs and Docker's /proc, /sys and /dev, pivots
 into it, sets the hostname, waits at a gate until it is in its cgroups, sets the user,
-capabilities and no_new_privs, then execs the command. ``exec``: join a running container's
+capabilities and no_new_privs, loads the seccomp filter the daemon built (``spec["seccomp"]``,
+raw BPF; None = unconfined), then execs the command. ``exec``: join a running container's
 namespaces, fork, same treatment. The cgroups are joined by the daemon moving the helper
 before it forks, or (``cgroup_procs`` in the spec) by the helper moving its child.
 
@@ -92,6 +93,8 @@ MNT_DETACH = 2
 PR_SET_KEEPCAPS = 8
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 TIOCSCTTY = 0x540E
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -513,13 +516,38 @@ def become(spec: dict) -> tuple[str, list[str], dict[str, str]]:
     return path, args, env
 
 
+class _Byte(_ctypes._SimpleCData):
+    _type_ = "B"
+
+
+def sock_fprog(length: int, address: int) -> bytes:
+    """struct sock_fprog: an unsigned short count of instructions, padding, then the pointer
+    to them (native layout)."""
+    bo = sys.byteorder
+    width = 8 if sys.maxsize > 2**32 else 4
+    return length.to_bytes(2, bo) + bytes(width - 2) + address.to_bytes(width, bo)
+
+
+def install_seccomp(program: bytes) -> None:
+    """Load a seccomp filter (a BPF program the daemon built, 8 bytes an instruction).
+    no_new_privs is set already, so no privilege is needed; after this every syscall of the
+    process and its children goes through the filter, execve included."""
+    buf = type("_Program", (_ctypes.Array,), {"_type_": _Byte, "_length_": len(program)})
+    prog = buf.from_buffer_copy(program)  # type: ignore[attr-defined]
+    try:
+        _libc("prctl", PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+              sock_fprog(len(program) // 8, _ctypes.addressof(prog)), 0, 0)  # fmt: skip
+    except OSError as exc:
+        raise Failure(f"cannot load the seccomp filter: {exc.strerror}") from None
+
+
 def _start_session(tty: bool) -> None:
     os.setsid()  # the forked child is never a process group leader, so this cannot fail
     if tty and os.isatty(0):
         _libc("ioctl", 0, TIOCSCTTY, 0)
 
 
-def _exec(path: str, args: list[str], env: dict[str, str]) -> None:
+def _exec(path: str, args: list[str], env: dict[str, str], program: bytes | None) -> None:
     # Python ignores SIGPIPE and SIGXFSZ, our caller may ignore others, and an ignored
     # signal stays ignored across exec: the container starts with every default.
     for sig in range(1, _signal.NSIG):
@@ -531,6 +559,9 @@ def _exec(path: str, args: list[str], env: dict[str, str]) -> None:
             pass  # 32 and 33 belong to libc (contextlib would cost import time)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
     os.umask(0o022)
+    if program:
+        # Last, right before exec: everything above may use calls the profile refuses.
+        install_seccomp(program)
     try:
         os.execve(path, args, env)
     except OSError as exc:
@@ -575,7 +606,7 @@ def _container_main(spec: dict, gate: int) -> None:
     _wait_gate(gate)
     path, args, env = become(spec)
     _start_session(spec["tty"])
-    _exec(path, args, env)
+    _exec(path, args, env, spec.get("seccomp"))
 
 
 def _exec_main(spec: dict, gate: int) -> None:
@@ -584,7 +615,7 @@ def _exec_main(spec: dict, gate: int) -> None:
     _wait_gate(gate)
     path, args, env = become(spec)
     _start_session(spec["tty"])
-    _exec(path, args, env)
+    _exec(path, args, env, spec.get("seccomp"))
 
 
 def _reply(fd: int, line: str) -> None:

@@ -45,6 +45,8 @@ class ContainerSpec:
     binds: tuple[Bind, ...] = ()
     resources: Resources = field(default_factory=Resources)
     cgroup_parent: str = "dockerscope/default"
+    # Docker's default profile ("default"), none ("unconfined") or a profile's JSON text
+    seccomp: str = "default"
 
 
 @dataclass(frozen=True)
