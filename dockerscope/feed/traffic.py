@@ -7,8 +7,8 @@ quiet (``docker ps`` changes nothing), in a frame of their own that repeats the 
 with an empty diff. Calls are keyed by sequence number, so a source that one day brings its
 own traffic is not shown twice.
 
-How the stream is followed is the caller's choice (``opener``): the follower lives with the
-lab tools (``scenario.lab.TrafficFeed``), which import the feed, not the other way round.
+How the stream is followed is the caller's choice (``opener``): the dashboard and the scenario
+runner use ``feed.tap.TapFollower``; tests hand in fakes.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dockerscope.kernel.model import ApiCall
 
 
 class TrafficFeed(Protocol):
-    """Something that collects API calls in the background (``scenario.lab.TrafficFeed``)."""
+    """Something that collects API calls in the background (``feed.tap.TapFollower``)."""
 
     def drain(self, settle: float = ...) -> list[ApiCall]:
         """The calls collected since the last drain."""

@@ -10,26 +10,22 @@ session started. Linux and root only; replay never imports this module.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import platform
-import queue
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from dockerscope import labctl
-from dockerscope.client.transport import DaemonUnreachable, unix_transport
 from dockerscope.engine.paths import Lab
+from dockerscope.feed.tap import TapFollower, TapUnavailable
 from dockerscope.kernel.model import ApiCall, Snapshot
 from dockerscope.scenario.model import Command, CommandResult
 
@@ -167,51 +163,6 @@ class LabExecutor:
         shutil.rmtree(self._bin, ignore_errors=True)
 
 
-class TrafficFeed:
-    """Follows the daemon's ``GET /dockerscope/traffic`` stream (JSON lines) on a thread."""
-
-    def __init__(self, socket_path: str) -> None:
-        self._q: queue.Queue[ApiCall] = queue.Queue()
-        try:
-            self._conn, self._resp = unix_transport(socket_path).send("GET", "/dockerscope/traffic")
-        except DaemonUnreachable as exc:
-            raise LabError(str(exc)) from exc
-        if self._resp.status != 200:
-            self._conn.close()
-            raise LabError(f"traffic tap answered {self._resp.status}")
-        self._fields = set(ApiCall.__dataclass_fields__)
-        self._thread = threading.Thread(target=self._follow, name="traffic-feed", daemon=True)
-        self._thread.start()
-
-    def _follow(self) -> None:
-        # Closing the connection from another thread ends the loop with one of several
-        # errors depending on where the read was; all of them mean "done".
-        with contextlib.suppress(Exception):
-            for line in self._resp:
-                if not line.strip():
-                    continue
-                data = json.loads(line)
-                self._q.put(ApiCall(**{k: v for k, v in data.items() if k in self._fields}))
-
-    def drain(self, settle: float = 0.05) -> list[ApiCall]:
-        """Calls seen since the last drain (waiting a moment for the stream to catch up)."""
-        time.sleep(settle)
-        out = []
-        while True:
-            try:
-                out.append(self._q.get_nowait())
-            except queue.Empty:
-                return out
-
-    def close(self) -> None:
-        """Stop following: shut the socket down under the reading thread, then join it."""
-        with contextlib.suppress(OSError):
-            if self._conn.sock is not None:
-                self._conn.sock.shutdown(socket.SHUT_RDWR)
-        self._conn.close()
-        self._thread.join(2)
-
-
 class LabSession:
     """One lab, started for a scenario run (or reused when its daemon already serves).
 
@@ -241,7 +192,7 @@ class LabSession:
         self._log: BinaryIO | None = None
         self.executor: LabExecutor | None = None
         self._observer: Any = None
-        self._traffic: TrafficFeed | None = None
+        self._traffic: TapFollower | None = None
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -263,7 +214,10 @@ class LabSession:
         scope = Scope.lab(self.name, run_root=str(self.run_base))
         # Verdicts read snapshot(reread_all=True), which walks upper dirs again too.
         self._observer = Observer(scope)
-        self._traffic = TrafficFeed(self.socket)
+        try:
+            self._traffic = TapFollower(self.socket)
+        except TapUnavailable as exc:
+            raise LabError(str(exc)) from exc
         return self
 
     def _start_daemon(self) -> None:

@@ -22,10 +22,10 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from dockerscope.engine.network.errors import KernelCommandFailed
 from dockerscope.engine.network.namespaces import netns_socket
+from dockerscope.kernel.netlink_constants import NETLINK_ROUTE
 
 P = ParamSpec("P")
 T = TypeVar("T")
-NETLINK_ROUTE = 0
 _worker: ThreadPoolExecutor | None = None
 
 
