@@ -362,6 +362,11 @@ async def serve(args: argparse.Namespace) -> int:
                 "machine through the API; use TLS client certificates outside a test",
                 args.tcp,
             )
+    # As dockerd does: a known umask, so what the engine makes for containers (layer content,
+    # their root dir, /etc/hosts) gets the modes it asks for whatever the caller's umask was
+    # (077 would lock a non-root user out of its own container). Private state asks for
+    # 0600/0700 itself (engine/private.py).
+    os.umask(0o022)
     lab.run_root.mkdir(parents=True, exist_ok=True)
     # State is root's alone, as /var/lib/docker: containers' configs hold their environment
     # (passwords included) and their logs hold their output. Made 0700 (the base above it
