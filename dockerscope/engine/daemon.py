@@ -111,6 +111,7 @@ class Daemon:
         (default: none) bounds the lab (the count here, memory and pids in ``apply_caps``)."""
         self.lab = lab
         self.caps = caps if caps is not None else LabCaps.none()
+        self.labels = self.caps.labels()  # docker info shows them under "Labels"
         self.images = images if images is not None else ImageStore(lab.images_dir)
         self.runtime: Runtime = runtime if runtime is not None else runtime_module
         if use_network and lab_host is None and networks is None:
