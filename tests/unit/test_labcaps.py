@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from dockerscope import labctl
 from dockerscope.engine import daemon, labcaps
 from dockerscope.engine.labcaps import BadCap, LabCaps, parse_count, parse_size
+from dockerscope.engine.paths import Lab
 
 MiB = 1024 * 1024
 
@@ -67,3 +69,17 @@ def test_describe_and_labels() -> None:
         "dockerscope.max-memory=536870912",
         "dockerscope.max-pids=0",
     ]
+
+
+def test_lab_control_passes_the_caps_to_the_daemon(tmp_path: Path) -> None:
+    lab = Lab.named("tcaps", tmp_path / "data", tmp_path / "run")
+    caps = LabCaps(10, 64 * MiB, None)
+    argv = labctl.daemon_argv(lab, caps)
+    assert argv[1:3] == ["-m", "dockerscope.engine.daemon"]
+    args = daemon.build_parser().parse_args(argv[3:])
+    assert (args.lab, args.data_root) == ("tcaps", tmp_path / "data")
+    assert daemon.caps_of(args) == caps
+    # No caps given: no flags, the daemon's defaults apply.
+    plain = labctl.daemon_argv(lab)
+    assert not any(a.startswith("--max-") for a in plain)
+    assert daemon.caps_of(daemon.build_parser().parse_args(plain[3:])) == LabCaps.defaults()
