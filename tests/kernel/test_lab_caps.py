@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +94,13 @@ def test_the_parent_cgroup_holds_the_caps_and_the_count_is_refused(
         f"dockerscope.max-pids={PIDS}",
     ]
     assert "caps: containers 3, memory 256 MiB, pids 60" in capped.log.read_text()
+    labels = f" Labels:\n  dockerscope.max-containers=3\n  dockerscope.max-memory={256 * MiB}\n"
+    env = {**os.environ, "DOCKER_HOST": capped.url}
+    clients = [[sys.executable, "-m", "dockerscope.client"]]  # ours, and Docker's if here
+    clients += [["docker"]] if shutil.which("docker") else []
+    for cli in clients:
+        done = subprocess.run([*cli, "info"], env=env, capture_output=True, text=True, timeout=60)
+        assert labels in done.stdout, (cli, done.stdout, done.stderr)
 
     ids = []
     for _ in range(3):
