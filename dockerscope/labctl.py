@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from dockerscope.client.transport import answers_ping, unix_transport
+from dockerscope.engine.labcaps import LabCaps
 from dockerscope.engine.paths import DATA_BASE, RUN_BASE, BadLabName, Lab
 from dockerscope.engine.procinfo import pid_alive
 
@@ -99,8 +100,9 @@ def tail(path: Path, lines: int = 15) -> str:
 # ------------------------------------------------------------------ start
 
 
-def daemon_argv(lab: Lab) -> list[str]:
-    """The daemon's command line for ``lab``, its run and state dirs spelled out."""
+def daemon_argv(lab: Lab, caps: LabCaps | None = None) -> list[str]:
+    """The daemon's command line for ``lab``, its run and state dirs spelled out, and its
+    ``caps`` when given (else the daemon's defaults: 200 containers, half the RAM, 8192 pids)."""
     return [
         sys.executable,
         "-m",
@@ -111,11 +113,13 @@ def daemon_argv(lab: Lab) -> list[str]:
         str(lab.data_root),
         "--run-root",
         str(lab.run_root),
+        *(caps.argv() if caps is not None else []),
     ]
 
 
-def spawn_daemon(lab: Lab, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    """Start the lab's daemon in the background, its output going to ``log``.
+def spawn_daemon(lab: Lab, log: IO[bytes], caps: LabCaps | None = None) -> subprocess.Popen[bytes]:
+    """Start the lab's daemon in the background, its output going to ``log``, with ``caps``
+    (None: the daemon's defaults).
 
     It leads a session of its own (so a stop can reach its whole group), runs from "/" (so it
     keeps no directory busy when it outlives us) and imports the same dockerscope as we do,
@@ -127,7 +131,7 @@ def spawn_daemon(lab: Lab, log: IO[bytes]) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     return subprocess.Popen(
-        daemon_argv(lab),
+        daemon_argv(lab, caps),
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -154,17 +158,25 @@ def wait_until_answering(
 
 
 def start_daemon(
-    lab: Lab, log: IO[bytes], wait: float = 60.0, log_name: Path | None = None
+    lab: Lab,
+    log: IO[bytes],
+    wait: float = 60.0,
+    log_name: Path | None = None,
+    caps: LabCaps | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Spawn the lab's daemon and wait for its ping (``DaemonStartError`` if it never comes;
-    the process is left for the caller to stop either way)."""
-    proc = spawn_daemon(lab, log)
+    """Spawn the lab's daemon (with ``caps``, None: its defaults) and wait for its ping
+    (``DaemonStartError`` if it never comes; the process is left for the caller to stop
+    either way)."""
+    proc = spawn_daemon(lab, log, caps)
     wait_until_answering(lab, proc, wait, log_name)
     return proc
 
 
-def ensure_daemon(lab: Lab, say: Say = print, wait: float = 180.0) -> bool:
-    """Reuse the lab's daemon if it answers, else start one that outlives us and wait for it.
+def ensure_daemon(
+    lab: Lab, say: Say = print, wait: float = 180.0, caps: LabCaps | None = None
+) -> bool:
+    """Reuse the lab's daemon if it answers, else start one (with ``caps``, None: the
+    daemon's defaults) that outlives us and wait for it.
 
     Returns True when a daemon was started. Its output goes to ``log_path(lab)`` (mode 0600:
     it holds containers' names, requests and errors).
@@ -176,7 +188,7 @@ def ensure_daemon(lab: Lab, say: Say = print, wait: float = 180.0) -> bool:
     say(f"starting lab {lab.name} (daemon log: {log})")
     with open(log, "ab") as out:
         os.fchmod(out.fileno(), 0o600)
-        start_daemon(lab, out, wait, log)
+        start_daemon(lab, out, wait, log, caps)
     return True
 
 

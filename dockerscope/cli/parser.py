@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser(
         "daemon",
-        help="serve a lab's Docker Engine API (run in the foreground; see 'daemon --help')",
+        help="serve a lab's Docker Engine API (run in the foreground); its caps on the lab: "
+        "--max-containers N, --max-memory SIZE, --max-pids N (see 'daemon --help')",
         add_help=False,
     )
     d.add_argument("daemon_args", nargs=argparse.REMAINDER)

@@ -39,10 +39,12 @@ from dockerscope.engine.containers.manager import ContainerManager
 from dockerscope.engine.containers.networking import ContainerNetworking, cleanup_stale_netns
 from dockerscope.engine.events import EventBus
 from dockerscope.engine.images import ImageStore
+from dockerscope.engine.labcaps import BadCap, LabCaps, default_memory, parse_count, parse_size
 from dockerscope.engine.network import LabHost, NetworkManager
 from dockerscope.engine.paths import Lab
+from dockerscope.engine.private import private_dir
 from dockerscope.engine.procinfo import pid_alive
-from dockerscope.engine.runtime import Runtime
+from dockerscope.engine.runtime import Runtime, cgroups
 
 log = logging.getLogger("dockerscope.daemon")
 
@@ -101,11 +103,15 @@ class Daemon:
         lab_host: LabHost | None = None,
         networks: NetworkManager | None = None,
         use_network: bool = True,
+        caps: LabCaps | None = None,
     ) -> None:
         """Args: ``images``, ``runtime``, ``lab_host`` and ``networks`` replace the lab's own
         (tests pass stand-ins); ``use_network=False`` (``--no-network``) leaves both network
-        parts out, so containers get a bare netns and ``/networks`` lists nothing."""
+        parts out, so containers get a bare netns and ``/networks`` lists nothing; ``caps``
+        (default: none) bounds the lab (the count here, memory and pids in ``apply_caps``)."""
         self.lab = lab
+        self.caps = caps if caps is not None else LabCaps.none()
+        self.labels = self.caps.labels()  # docker info shows them under "Labels"
         self.images = images if images is not None else ImageStore(lab.images_dir)
         self.runtime: Runtime = runtime if runtime is not None else runtime_module
         if use_network and lab_host is None and networks is None:
@@ -114,7 +120,12 @@ class Daemon:
         self.networks = networks
         self.events = EventBus()
         self.containers = ContainerManager(
-            lab, self.images, self.runtime, self.events, ContainerNetworking(lab, networks)
+            lab,
+            self.images,
+            self.runtime,
+            self.events,
+            ContainerNetworking(lab, networks),
+            max_containers=self.caps.containers,
         )
         self.tap = TrafficTap(self.containers.container_of_pid)
         self.router = Router()
@@ -151,8 +162,7 @@ class Daemon:
     async def prepare(self) -> list[str]:
         """Lab up, state restored, leftovers cleaned, busybox present. Returns notes."""
         self.lab.run_root.mkdir(parents=True, exist_ok=True)
-        self.lab.data_root.mkdir(parents=True, exist_ok=True)
-        self.lab.containers_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.lab.containers_dir)  # the state dir too, if missing: 0700 both
         self.lab.container_netns_dir.mkdir(parents=True, exist_ok=True)
         self.runtime.set_subreaper()
         if self.lab_host is not None:
@@ -280,14 +290,64 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure-tcp", action="store_true", help="allow plain TCP on a loopback address"
     )
     p.add_argument("--no-network", action="store_true", help="bare netns only (no lab host)")
+    caps = p.add_argument_group(
+        "lab caps", "what the lab's containers may use together (0 or none: no cap)"
+    )
+    caps.add_argument(
+        "--max-containers",
+        default="200",
+        metavar="N",
+        help="containers kept, running or not; a create past it is refused (default: 200)",
+    )
+    caps.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="memory of all containers together, e.g. 4g, enforced on the lab's cgroup "
+        f"(default: half the machine's RAM, {default_memory() // 1024**2} MiB here)",
+    )
+    caps.add_argument(
+        "--max-pids",
+        default="8192",
+        metavar="N",
+        help="processes and threads of all containers together, enforced on the lab's "
+        "cgroup: a fork bomb stops there (default: 8192)",
+    )
     p.add_argument("--foreground", action="store_true", help="log to stderr (the default)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
 
 
+def caps_of(args: argparse.Namespace) -> LabCaps:
+    """The lab's caps from the parsed flags. Raises ``DaemonError`` naming a bad value."""
+    try:
+        return LabCaps(
+            containers=parse_count(args.max_containers, "--max-containers"),
+            memory=default_memory()
+            if args.max_memory is None
+            else parse_size(args.max_memory, "--max-memory"),
+            pids=parse_count(args.max_pids, "--max-pids"),
+        )
+    except BadCap as exc:
+        raise DaemonError(str(exc)) from None
+
+
+def apply_caps(lab: Lab, caps: LabCaps) -> None:
+    """Cap memory and pids on the lab's cgroup parent, so the kernel bounds the sum of its
+    containers; logs the caps. A cap the kernel cannot take (a controller missing, memory below
+    what the lab uses now) is logged and the daemon serves on without it."""
+    try:
+        cgroups.set_parent_caps(
+            cgroups.CgroupLayout.detect(), lab.cgroup_parent, caps.memory, caps.pids
+        )
+    except cgroups.CgroupError as exc:
+        log.warning("lab %s: the memory/pids caps are not enforced: %s", lab.name, exc)
+    log.info("lab %s caps: %s", lab.name, caps.describe())
+
+
 async def serve(args: argparse.Namespace) -> int:
     """Run the daemon until SIGTERM/SIGINT; returns the exit code."""
     lab = Lab.named(args.lab, args.data_root, args.run_root)
+    caps = caps_of(args)  # a bad value is refused before anything is set up
     tls = None
     if args.tcp:
         tls_args = (args.tlscacert, args.tlscert, args.tlskey)
@@ -303,19 +363,27 @@ async def serve(args: argparse.Namespace) -> int:
                 "machine through the API; use TLS client certificates outside a test",
                 args.tcp,
             )
+    # As dockerd does: a known umask, so what the engine makes for containers (layer content,
+    # their root dir, /etc/hosts) gets the modes it asks for whatever the caller's umask was
+    # (077 would lock a non-root user out of its own container). Private state asks for
+    # 0600/0700 itself (engine/private.py).
+    os.umask(0o022)
     lab.run_root.mkdir(parents=True, exist_ok=True)
     # State is root's alone, as /var/lib/docker: containers' configs hold their environment
-    # (passwords included) and their logs hold their output.
-    lab.data_root.mkdir(parents=True, exist_ok=True)
+    # (passwords included) and their logs hold their output. Made 0700 (the base above it
+    # stays readable, for `lab ls`); the chmod tightens a state dir of an older version.
+    lab.data_root.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(lab.data_root)
     os.chmod(lab.data_root, 0o700)
     write_pidfile(lab)
-    daemon = Daemon(lab, use_network=not args.no_network)
+    daemon = Daemon(lab, use_network=not args.no_network, caps=caps)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stopping.set)
     try:
         for note in await daemon.prepare():
             log.info("%s", note)
+        apply_caps(lab, caps)
         await daemon.listen_unix()
         if args.tcp:
             await daemon.listen_tcp(args.tcp, tls, args.insecure_tcp)

@@ -111,6 +111,12 @@ async def test_version_and_info_fields(daemon: Daemon) -> None:
     assert info["Driver"] == "overlay2"
     assert info["Containers"] == 0 and info["Images"] == 1
     assert info["CgroupVersion"] in ("1", "2")
+    # The lab's caps as daemon labels (this stand-in daemon has none: 0).
+    assert info["Labels"] == [
+        "dockerscope.max-containers=0",
+        "dockerscope.max-memory=0",
+        "dockerscope.max-pids=0",
+    ]
 
 
 async def test_errors_are_json_with_dockers_texts(daemon: Daemon) -> None:

@@ -45,7 +45,13 @@ LAB_CONTROL = "dockerscope.labctl"
 #: the client image in ``bundle``).
 ENGINE_OUTSIDE = (KERNEL, f"{CLIENT}.bundle", f"{CLIENT}.formatting")
 #: Leaf modules every part of the engine may use.
-ENGINE_LEAVES = (f"{ENGINE}.errors", f"{ENGINE}.paths", f"{ENGINE}.procinfo")
+ENGINE_LEAVES = (
+    f"{ENGINE}.errors",
+    f"{ENGINE}.labcaps",
+    f"{ENGINE}.paths",
+    f"{ENGINE}.private",
+    f"{ENGINE}.procinfo",
+)
 
 #: package (or module) -> its layer. A module belongs to the longest key naming it; the bare
 #: ``dockerscope`` key is the package's ``__init__`` only, so a new package needs a row here.

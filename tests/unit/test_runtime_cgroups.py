@@ -239,3 +239,64 @@ def test_v1_remove_everywhere(v1: CgroupLayout, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*/dockerscope/lab1/c1"))
     cgroups.remove_parent("dockerscope/lab1", v1)
     assert not list(tmp_path.glob("*/dockerscope/lab1"))
+
+
+# --- the lab's parent group: caps on everything below it -----------------------------------
+
+
+def _last(p: Path) -> str:
+    """A simulated control file's current value (the simulation appends every write)."""
+    return p.read_text().split()[-1]
+
+
+def test_v1_parent_caps_in_memory_and_pids(v1: CgroupLayout, tmp_path: Path) -> None:
+    dirs = cgroups.set_parent_caps(v1, "dockerscope/lab1", 512 * MiB, 300)
+    assert str(tmp_path / "memory/dockerscope/lab1") in dirs
+    mem = tmp_path / "memory/dockerscope/lab1"
+    assert _last(mem / "memory.limit_in_bytes") == str(512 * MiB)
+    # memory+swap lifted first (it may never sit below memory), then set to the same cap
+    assert (mem / "memory.memsw.limit_in_bytes").read_text().split() == ["-1", str(512 * MiB)]
+    assert _last(tmp_path / "pids/dockerscope/lab1/pids.max") == "300"
+    for level in ("dockerscope", "dockerscope/lab1"):  # cpuset levels usable by containers
+        assert _text(tmp_path / "cpuset" / level / "cpuset.cpus") == "0-1"
+    # a container below it still gets its own group and limits
+    cgroups.create(v1, "dockerscope/lab1", "c1", Resources(pids_limit=10))
+    assert _text(tmp_path / "pids/dockerscope/lab1/c1/pids.max") == "10"
+    cgroups.remove_parent("dockerscope/lab1", v1)
+    assert not any((tmp_path / c / "dockerscope/lab1").exists() for c in ("memory", "pids"))
+
+
+def test_v1_parent_caps_lifted_with_none(v1: CgroupLayout, tmp_path: Path) -> None:
+    cgroups.set_parent_caps(v1, "dockerscope/lab1", 64 * MiB, 50)
+    cgroups.set_parent_caps(v1, "dockerscope/lab1", None, None)  # a restart with no caps
+    assert _last(tmp_path / "memory/dockerscope/lab1/memory.limit_in_bytes") == "-1"
+    assert _last(tmp_path / "memory/dockerscope/lab1/memory.memsw.limit_in_bytes") == "-1"
+    assert _last(tmp_path / "pids/dockerscope/lab1/pids.max") == "max"
+
+
+def test_v1_parent_pids_cap_without_pids_controller(tmp_path: Path) -> None:
+    (tmp_path / "memory").mkdir()
+    layout = CgroupLayout.legacy({"memory": str(tmp_path / "memory")}, simulated=True)
+    with pytest.raises(CgroupError, match="no pids controller"):
+        cgroups.set_parent_caps(layout, "dockerscope/lab1", None, 100)
+    cgroups.set_parent_caps(layout, "dockerscope/lab1", 64 * MiB, None)  # no pids cap: fine
+
+
+def test_v2_parent_caps_and_controllers_enabled_above(v2: CgroupLayout) -> None:
+    root = Path(v2.roots()[0])
+    (d,) = cgroups.set_parent_caps(v2, "/dockerscope/lab1/", 256 * MiB, 1000)
+    g = Path(d)
+    assert g == root / "dockerscope/lab1"
+    assert _text(g / "memory.max") == str(256 * MiB)
+    assert _text(g / "memory.swap.max") == "0"
+    assert _text(g / "pids.max") == "1000"
+    for level in (root, root / "dockerscope"):
+        assert {"+memory", "+pids"} <= set((level / "cgroup.subtree_control").read_text().split())
+    cgroups.set_parent_caps(v2, "dockerscope/lab1", None, None)
+    assert _last(g / "memory.max") == _last(g / "pids.max") == "max"
+
+
+def test_parent_caps_refuse_a_bad_parent(v2: CgroupLayout) -> None:
+    for bad in ("", "/", "dockerscope/../etc"):
+        with pytest.raises(CgroupError, match="bad cgroup parent"):
+            cgroups.set_parent_caps(v2, bad, None, 10)

@@ -102,6 +102,9 @@ def cmd_info(client: DockerClient, args: argparse.Namespace, console: Console) -
         f" Docker Root Dir: {get('DockerRootDir', '')}",
         f" Debug Mode: {str(bool(get('Debug'))).lower()}",
     ]
+    labels = get("Labels") or []  # the daemon's labels (a lab's caps), where docker shows them
+    if labels:
+        lines += [" Labels:", *(f"  {label}" for label in labels)]
     console.out("\n".join(lines) + "\n")
     for warning in get("Warnings") or []:
         console.err(f"{warning}\n")

@@ -26,3 +26,5 @@ class Backend(Protocol):
     networks: NetworkManager | None
     events: EventBus
     tap: TrafficTap
+    #: The daemon's labels for ``docker info`` (the lab's caps, ``dockerscope.max-*=N``).
+    labels: list[str]

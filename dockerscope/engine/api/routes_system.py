@@ -231,7 +231,7 @@ class SystemRoutes:
                 "HttpsProxy": "",
                 "NoProxy": "",
                 "Name": d.lab.name,
-                "Labels": [],
+                "Labels": list(d.labels),
                 "ExperimentalBuild": False,
                 "ServerVersion": engine_version(),
                 **RUNTIME_AND_SWARM,

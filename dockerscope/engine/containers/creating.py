@@ -11,12 +11,31 @@ from dockerscope.engine.containers.create_request import CreateRequest, check_na
 from dockerscope.engine.containers.model import Container, ContainerConfig
 from dockerscope.engine.containers.names import random_name
 from dockerscope.engine.containers.registry import Registry
-from dockerscope.engine.errors import Internal, InvalidArgument
+from dockerscope.engine.errors import Conflict, Internal, InvalidArgument
 from dockerscope.engine.images.model import Image
+from dockerscope.engine.private import create_private
+
+
+class ContainerCapReached(Conflict):
+    """The lab keeps as many containers as its cap allows (``--max-containers``).
+
+    A Conflict (409) as Docker answers a create that clashes with the daemon's state (a name in
+    use): the request is fine, the lab is full, and removing a container makes room.
+    """
+
+    def __init__(self, lab: str, cap: int) -> None:
+        super().__init__(
+            f"lab {lab}: at most {cap} containers (dockerscope daemon --max-containers); "
+            "remove some with docker rm"
+        )
 
 
 def create(reg: Registry, req: CreateRequest) -> Container:
-    """Record a new container (nothing runs yet); NotFound for an unknown image."""
+    """Record a new container (nothing runs yet); NotFound for an unknown image,
+    ``ContainerCapReached`` when the lab keeps its cap of containers already."""
+    cap = reg.max_containers
+    if cap is not None and len(reg.containers) >= cap:
+        raise ContainerCapReached(reg.lab.name, cap)
     image = reg.images.get(req.config.image)
     name = req.name or _free_name(reg)
     reg.check_name_free(name)
@@ -32,7 +51,7 @@ def create(reg: Registry, req: CreateRequest) -> Container:
     )
     try:
         reg.save(c)
-        reg.store.log_path(cid).touch()
+        create_private(reg.store.log_path(cid))
     except OSError as exc:
         reg.containers.pop(cid, None)
         reg.store.delete(cid)

@@ -42,7 +42,10 @@ class JsonLogWriter:
 
     def __init__(self, path: Path, on_line: Callable[[LogLine], None] | None = None) -> None:
         self.path = path
-        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the container
+        # 0600 from the start (the output is root's alone); it lives as long as the container.
+        self._file = open(  # noqa: SIM115
+            path, "ab", buffering=0, opener=lambda p, f: os.open(p, f, 0o600)
+        )
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
         self.on_line = on_line
 

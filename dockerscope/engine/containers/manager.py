@@ -54,7 +54,10 @@ class ContainerManager:
         runtime: Runtime,
         events: EventBus,
         networking: ContainerNetworking,
+        max_containers: int | None = None,
     ) -> None:
+        """``max_containers``: the lab's cap on records kept (None: no cap); a create past
+        it is refused."""
         self.reg = Registry(
             lab=lab,
             images=images,
@@ -62,6 +65,7 @@ class ContainerManager:
             events=events,
             net=networking,
             store=ContainerStore(lab.containers_dir),
+            max_containers=max_containers,
         )
 
     # ---- state the routes read ------------------------------------------------------------

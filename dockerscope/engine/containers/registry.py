@@ -57,6 +57,7 @@ class Registry:
     events: EventBus
     net: ContainerNetworking
     store: ContainerStore
+    max_containers: int | None = None  # the lab's cap on records, running or not
     containers: dict[str, Container] = field(default_factory=dict)
     live: dict[str, Live] = field(default_factory=dict)
     execs: dict[str, ExecInstance] = field(default_factory=dict)

@@ -44,8 +44,10 @@ async def start(reg: Registry, ref: str) -> Container:
     if c.state.status == "removing":
         raise Conflict(f"container {c.id} is marked for removal and cannot be started")
     d = reg.store.dir(c.id)
-    for sub in ("upper", "work", "rootfs"):
-        (d / sub).mkdir(exist_ok=True)
+    # upper is the container's root dir (its mode is /'s) and rootfs its mount point; work is
+    # overlayfs's scratch space, root's alone.
+    for sub, mode in (("upper", 0o755), ("work", 0o700), ("rootfs", 0o755)):
+        (d / sub).mkdir(mode, exist_ok=True)
     stdio: Stdio | None = None
     spec: ContainerSpec | None = None
     try:

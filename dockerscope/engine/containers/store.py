@@ -1,14 +1,15 @@
-"""Container records on disk: ``<containers_dir>/<id>/config.v2.json``, written atomically."""
+"""Container records on disk: ``<containers_dir>/<id>/config.v2.json``, written atomically,
+in a 0700 dir and 0600 (as Docker keeps /var/lib/docker/containers)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
 from dockerscope.engine.containers.model import Container
+from dockerscope.engine.private import private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,11 @@ class ContainerStore:
         return self.dir(container_id) / f"{container_id}-json.log"
 
     def save(self, c: Container) -> None:
+        """Write ``c``'s record atomically; its dir 0700 and the record 0600 from the start
+        (the record holds the container's environment, passwords included)."""
         d = self.dir(c.id)
-        d.mkdir(parents=True, exist_ok=True)
-        tmp = d / (CONFIG_FILE + ".tmp")
-        tmp.write_text(json.dumps(c.to_json(), indent=1))
-        os.replace(tmp, d / CONFIG_FILE)
+        private_dir(d)
+        write_private(d / CONFIG_FILE, json.dumps(c.to_json(), indent=1).encode())
 
     def load_all(self) -> list[Container]:
         """Every readable record; unreadable ones are logged and left for a human to inspect."""

@@ -18,6 +18,7 @@ from dockerscope.engine.images.errors import ImageError, ImageNotFound
 from dockerscope.engine.images.fsutil import remove_tree, unmount_under
 from dockerscope.engine.images.model import format_rfc3339
 from dockerscope.engine.images.tarstream import TarOutput, new_info
+from dockerscope.engine.private import opener
 
 Progress = Callable[[int, int, str], None]
 """``progress(done, total, text)``: the CLI draws it as a progress bar."""
@@ -335,7 +336,7 @@ def debootstrap(
     read_fd, write_fd = os.pipe()
     proc: subprocess.Popen[bytes] | None = None
     try:
-        with open(log_path, "wb") as log:
+        with open(log_path, "wb", opener=opener) as log:  # 0600, as the rest of the state
             try:
                 # debootstrap speaks its progress protocol on fd 3: put our pipe there. Its own
                 # mount namespace makes its /proc and /sys mounts vanish with it, even if killed.

@@ -7,10 +7,10 @@ import ctypes.util
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
+from dockerscope.engine.private import write_private
 from dockerscope.kernel.mounts import unescape
 
 _MNT_DETACH = 2
@@ -18,18 +18,15 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temp file, fsync, rename)."""
+    """Write ``obj`` as JSON to ``path`` atomically (temp file, fsync, rename), 0600."""
     write_bytes(path, json.dumps(obj, indent=1, sort_keys=True).encode())
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: readers see the old or the new file, never half."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write image metadata ``data`` to ``path`` atomically (readers see the old or the new
+    file, never half), durably, and 0600 from the start: the store's records are root's alone
+    (layer content is extracted elsewhere and keeps its own modes)."""
+    write_private(path, data, fsync=True)
 
 
 def mounts_under(path: Path) -> list[str]:

@@ -40,6 +40,7 @@ from dockerscope.engine.images.tarstream import (
     replay,
     split_from_spool,
 )
+from dockerscope.engine.private import private_dir
 
 _CHUNK = 1 << 20
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -150,8 +151,9 @@ class LayerStore:
         self.root = Path(root)
         self.layers_dir = self.root / "layers"
         self.tmp_dir = self.root / "tmp"
-        self.layers_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        # 0700: the store's own dirs; a layer's diff/ keeps the mode of its content.
+        private_dir(self.layers_dir)
+        private_dir(self.tmp_dir)
 
     # -- reading -------------------------------------------------------------------------
     def _dir(self, chain: str) -> Path:
@@ -210,7 +212,7 @@ class LayerStore:
     def staging(self) -> Path:
         """A new empty staging dir under tmp/ holding an empty ``diff/`` to fill."""
         path = self.tmp_dir / f"layer-{uuid.uuid4().hex[:12]}"
-        path.mkdir()
+        path.mkdir(0o700)
         (path / "diff").mkdir()
         return path
 
@@ -223,7 +225,7 @@ class LayerStore:
         if existing is not None:
             return existing, False
         stage = self.tmp_dir / f"layer-{uuid.uuid4().hex[:12]}"
-        stage.mkdir()
+        stage.mkdir(0o700)
         try:
             spooled.file.seek(0)
             extracted = extract(

@@ -58,6 +58,7 @@ from dockerscope.engine.images.reference import (
     parse_reference,
     short_id,
 )
+from dockerscope.engine.private import private_dir
 
 List = list  # the class below has a method named ``list``: annotations there use this
 InUse = Callable[[str], "str | None"]
@@ -73,7 +74,7 @@ class ImageStore:
         self.root = Path(root)
         self.images_dir = self.root / "images"
         self.repositories_path = self.root / "repositories.json"
-        self.images_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.images_dir)  # the store's root too: 0700, as the lab's state
         self.layers = LayerStore(self.root)
         self._lock = threading.RLock()
         self._building: dict[str, threading.Lock] = {}
@@ -226,7 +227,7 @@ class ImageStore:
         if not directory.exists():
             stage = self.layers.tmp_dir / f"image-{iid[7:19]}-{os.getpid()}"
             remove_tree(stage)
-            stage.mkdir()
+            stage.mkdir(0o700)  # becomes images/<id>: metadata, root's alone
             write_bytes(stage / "config.json", config)
             write_json(stage / "meta.json", {"parent": parent})
             os.rename(stage, directory)

@@ -27,6 +27,7 @@ from dockerscope.engine.images.whiteouts import (
     is_opaque,
     is_whiteout_stat,
 )
+from dockerscope.engine.private import create_private
 
 BLOCK = 512
 END_OF_ARCHIVE = b"\0" * (2 * BLOCK)
@@ -46,6 +47,7 @@ class TarSplitWriter:
     """Records a tar stream as inline bytes and references to files of the layer dir."""
 
     def __init__(self, path: Path) -> None:
+        create_private(path)  # 0600 from the start; gzip.open truncates it, keeping the mode
         self._out = gzip.open(path, "wb", compresslevel=6)  # noqa: SIM115 (closed in close())
         self._pending = bytearray()
         self.length = 0

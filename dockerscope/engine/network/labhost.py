@@ -35,6 +35,7 @@ from dockerscope.engine.network.namespaces import (
     write_sysctl,
 )
 from dockerscope.engine.paths import Lab
+from dockerscope.engine.private import private_dir, write_private
 
 LAB_UPLINK = "eth0"
 DOCKER0 = "docker0"
@@ -110,10 +111,8 @@ class LabHost:
             return {}
 
     def _save(self, data: dict[str, str]) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        tmp.replace(self.state_file)
+        private_dir(self.state_file.parent)  # 0700 dir, 0600 file: the lab's state is root's
+        write_private(self.state_file, json.dumps(data, indent=1).encode())
 
     @property
     def is_up(self) -> bool:

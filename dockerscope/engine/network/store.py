@@ -2,7 +2,8 @@
 
 The records live in ``<lab state>/networks/<network id>.json`` and
 ``<lab state>/networks/sandboxes/<container id>.json``, written whole through a temporary
-file so a crash leaves the old record or the new one, never half of one.
+file so a crash leaves the old record or the new one, never half of one; dirs 0700 and
+records 0600 from the start, as the rest of the lab's state.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from typing import Any
 
 from dockerscope.engine.network.labhost import DOCKER0, STATE_FILE
 from dockerscope.engine.network.model import BRIDGE_DRIVER, Network, Sandbox
+from dockerscope.engine.private import private_dir, write_private
 
 log = logging.getLogger(__name__)
 _ID_FILE = re.compile(r"^[0-9a-f]{64}\.json$")
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    """Write one record atomically, 0600 from the start (the lab's plan is root's alone)."""
+    write_private(path, json.dumps(data, indent=1).encode())
 
 
 class NetworkStore:
@@ -40,8 +41,7 @@ class NetworkStore:
 
     def load(self) -> None:
         """Read every saved record; an unreadable one is logged and skipped."""
-        self.networks_dir.mkdir(parents=True, exist_ok=True)
-        self.sandbox_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.sandbox_dir)  # and networks_dir above it: 0700 both
         for path in self.networks_dir.glob("*.json"):
             if _ID_FILE.match(path.name):
                 try:

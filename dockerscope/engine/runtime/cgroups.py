@@ -285,6 +285,89 @@ def _enable_controllers(
                 raise
 
 
+# --- the lab's parent group -------------------------------------------------------------------
+
+
+def set_parent_caps(
+    layout: CgroupLayout, parent: str, memory: int | None, pids: int | None
+) -> tuple[str, ...]:
+    """Create the lab's parent group ``parent`` in every hierarchy (if missing) and cap the
+    memory and the pids of everything below it: the kernel then bounds the sum of the lab's
+    containers, even of those without limits of their own. None lifts a cap. Returns the
+    parent's directories. Raises ``CgroupError`` (a controller missing, a cap below what the
+    lab uses now)."""
+    rel = parent.strip("/")
+    if not rel or ".." in rel.split("/"):
+        raise CgroupError(f"bad cgroup parent {parent!r}")
+    try:
+        if layout.version == 2:
+            _parent_caps_v2(layout, rel, memory, pids)
+        else:
+            _parent_caps_v1(layout, rel, memory, pids)
+    except OSError as exc:
+        raise CgroupError(f"cannot set up cgroup {rel}: {exc}") from exc
+    return layout.dirs(rel)
+
+
+def _mkparents(layout: CgroupLayout, root: str, rel: str) -> list[str]:
+    """Each level of ``rel`` under ``root``, made if missing (cpuset levels filled); top first."""
+    levels = []
+    cur = root
+    for part in rel.split("/"):
+        cur = os.path.join(cur, part)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(cur)
+        if layout.version == 1 and os.path.basename(root) == "cpuset":
+            _inherit_cpuset(layout, cur)
+        levels.append(cur)
+    return levels
+
+
+def _parent_caps_v1(layout: CgroupLayout, rel: str, memory: int | None, pids: int | None) -> None:
+    for root in layout.roots():
+        _mkparents(layout, root, rel)
+    mem, pid_root = layout.mount_of("memory"), layout.mount_of("pids")
+    for controller, point, cap in (("memory", mem, memory), ("pids", pid_root, pids)):
+        if point is None and cap is not None:
+            raise CgroupError(f"no {controller} controller: the lab's cap cannot be enforced")
+    if mem is not None:
+        d = os.path.join(mem, rel)
+        value = str(memory) if memory is not None else "-1"
+        memsw = os.path.join(d, "memory.memsw.limit_in_bytes")
+        has_swap = layout.simulated or os.path.exists(memsw)
+        # memory+swap may never be below memory: lift it first, set memory, then bring
+        # memory+swap down to the same value (no escaping the cap into swap).
+        if has_swap:
+            _write(memsw, "-1", layout)
+        _write(os.path.join(d, "memory.limit_in_bytes"), value, layout)
+        if has_swap:
+            _write(memsw, value, layout)
+    if pid_root is not None:
+        _write(os.path.join(pid_root, rel, "pids.max"), str(pids or "max"), layout)
+
+
+def _parent_caps_v2(layout: CgroupLayout, rel: str, memory: int | None, pids: int | None) -> None:
+    root = layout.roots()[0]
+    available = set(_read(os.path.join(root, "cgroup.controllers"), layout).split())
+    needed = {"memory": memory is not None, "pids": pids is not None}
+    for controller, need in needed.items():
+        if need and controller not in available:
+            raise CgroupError(f"the {controller} controller is not available in cgroup v2 here")
+    levels = _mkparents(layout, root, rel)
+    # The parent's own control files exist once every ancestor enables the controller below.
+    for d in [root] + levels[:-1]:
+        _enable_controllers(layout, d, [c for c in V2_CONTROLLERS if c in available], needed)
+    d = levels[-1]
+    if "memory" in available:
+        _write(os.path.join(d, "memory.max"), str(memory or "max"), layout)
+        swap = os.path.join(d, "memory.swap.max")
+        if layout.simulated or os.path.exists(swap):
+            # As containers' own limits do: the cap is of memory, with no swap beyond it.
+            _write(swap, "0" if memory is not None else "max", layout)
+    if "pids" in available:
+        _write(os.path.join(d, "pids.max"), str(pids or "max"), layout)
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
