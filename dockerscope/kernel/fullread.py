@@ -53,7 +53,8 @@ def reread_namespaces(
     failures: Failures,
     meanwhile: Callable[[], None] = lambda: None,
 ) -> None:
-    """Every namespace read again from the kernel: links, addresses, routes, rules, flows.
+    """Every namespace read again from the kernel: links, addresses, routes, sockets, rules,
+    flows.
 
     All of it is asked of the kernel again, rules included (no generation id shortcut).
     ``meanwhile`` (reads that need no rules) runs before the first ``iptables-save`` output
@@ -64,6 +65,7 @@ def reread_namespaces(
         for state in states:
             read_collection(state, "links", failures)
             read_collection(state, "routes", failures)
+            read_collection(state, "sockets", failures)
         meanwhile()
         for state, look in zip(states, looks, strict=True):
             _rules_and_flows(state, look, failures)

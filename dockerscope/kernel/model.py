@@ -262,6 +262,44 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class Socket:
+    """A TCP or UDP socket of one netns (``ss -tuanp``) and the process holding it, if any."""
+
+    KIND: ClassVar[str] = "socket"
+    netns: str
+    proto: str  # "tcp" | "udp"
+    family: int  # 4 or 6
+    state: str  # ss's words: "LISTEN", "ESTAB", "UNCONN" (an unconnected udp socket), ...
+    local: str  # "0.0.0.0", "::", "172.17.0.2"
+    local_port: int
+    remote: str  # "0.0.0.0" / "::" when not connected
+    remote_port: int
+    inode: int = 0  # 0 for a socket no file holds (TIME-WAIT, a half-open connection)
+    uid: int = 0
+    rx_queue: int = 0  # listening: connections waiting for accept(); else unread bytes
+    tx_queue: int = 0  # listening: the backlog; else bytes not yet acknowledged
+    v6only: bool = False  # an IPv6 socket that does not take IPv4 connections
+    pid: int | None = None  # the process holding it (the lowest pid when several do)
+    command: str = ""  # that process's comm
+    owner: Owner | None = None
+
+    @property
+    def key(self) -> str:
+        ends = f"{self.local}:{self.local_port}>{self.remote}:{self.remote_port}"
+        return f"{self.netns}/{self.proto}{self.family}/{ends}"
+
+    @property
+    def listening(self) -> bool:
+        """A TCP listener, or a UDP socket taking datagrams from anyone (not connected)."""
+        return self.state in ("LISTEN", "UNCONN")
+
+    @property
+    def program(self) -> str:
+        """``httpd (pid 1234)``, or "" when no process is known to hold it."""
+        return f"{self.command} (pid {self.pid})" if self.pid is not None else ""
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the observer knows at one instant, for one scope (a lab, a netns, the host)."""
 
@@ -276,6 +314,7 @@ class Snapshot:
     cgroups: tuple[Cgroup, ...] = ()
     mounts: tuple[OverlayMount, ...] = ()
     flows: tuple[Flow, ...] = ()
+    sockets: tuple[Socket, ...] = ()  # (recordings of format version 1 have none)
     errors: tuple[str, ...] = ()  # what could not be read, and why
 
     def to_json(self) -> dict[str, Any]:
@@ -299,6 +338,7 @@ COLLECTIONS: dict[str, type] = {
     "cgroups": Cgroup,
     "mounts": OverlayMount,
     "flows": Flow,
+    "sockets": Socket,
 }
 
 
@@ -430,6 +470,7 @@ _NESTED.update(
         "Cgroup": Cgroup,
         "OverlayMount": OverlayMount,
         "Flow": Flow,
+        "Socket": Socket,
     }
 )
 

@@ -1,4 +1,5 @@
-"""Re-reading one collection of one namespace: links, routes, rules (and their counters), flows.
+"""Re-reading one collection of one namespace: links, routes, rules (and their counters), flows,
+sockets.
 
 Each read keeps the namespace's last value when it fails, with an error line in ``Failures``.
 Rules are read as cheaply as the kernel allows: the nf_tables generation id says whether the
@@ -39,6 +40,9 @@ def read_collection(
             )
         else:
             state.flows = []  # no NAT/filter tables: conntrack is not hooked in here
+    elif what == "sockets" and state.diag is not None:
+        diag = state.diag
+        state.sockets = failures.attempt(f"sockets {label}", diag.read, state.sockets)
 
 
 def read_flows(state: NamespaceState) -> list[Flow]:

@@ -34,6 +34,7 @@ from dockerscope.kernel.nsreads import poll_counters, read_collection
 from dockerscope.kernel.nsstate import PER_NAMESPACE, drain
 from dockerscope.kernel.scope import Scope, default_docker_socket
 from dockerscope.kernel.scopewide import ScopeWide
+from dockerscope.kernel.sockets import InodeOwners, with_owners
 from dockerscope.kernel.watchers import (
     Dirty,
     NamespaceWatchers,
@@ -86,6 +87,9 @@ class Observer:
         self._peered: dict[Any, Any] = {}
         #: the raw link lists, namespaces and resolved links of the last compose
         self._peers_of: tuple[tuple[list[RawLink], ...], dict[str, NsRef], Any] | None = None
+        self._inode_owners = InodeOwners(proc)
+        #: the socket lists of the last compose and the sockets with their holders
+        self._held: tuple[tuple[list[Any], ...], tuple[Any, ...]] | None = None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -207,7 +211,8 @@ class Observer:
         states = self._namespaces.states
         wide = self._scopewide
         per_ns = tuple(
-            (label, s.raw_links, s.routes, s.ruleset, s.flows) for label, s in states.items()
+            (label, s.raw_links, s.routes, s.ruleset, s.flows, s.sockets)
+            for label, s in states.items()
         )
         pids = self._namespaces.pids_by_inode
         return (
@@ -242,6 +247,8 @@ class Observer:
                 # A new namespace is usually a container starting: ask the API for its name
                 # now rather than at the next slow poll.
                 todo.add(("hints", ""))
+        if ("sockets", "") in todo:  # the poll: sock_diag announces nothing
+            todo.update(("sockets", label) for label in states)
         if ("counters", "") in todo:
             # Only namespaces that hold rules (and whose rules are not re-read anyway).
             for label, state in states.items():
@@ -285,6 +292,29 @@ class Observer:
         self._peers_of = (lists, refs, links)
         return links
 
+    def _sockets(self) -> tuple[Any, ...]:
+        """Every namespace's sockets with the process holding each, looked up again only when
+        some namespace's sockets changed (a holder is found once per socket: InodeOwners)."""
+        states = self._namespaces.states
+        lists = tuple(s.sockets for s in states.values())
+        last = self._held
+        if (
+            last is not None
+            and len(last[0]) == len(lists)
+            and all(map(operator.is_, last[0], lists))
+        ):
+            return last[1]
+        pids = self._namespaces.pids_by_inode
+        live = {p for ps in pids.values() for p in ps}
+        held = self._inode_owners.resolve(
+            (((s.inode for s in st.sockets), pids.get(st.ref.inode, ())) for st in states.values()),
+            live,
+        )
+        out = [s for st in states.values() for s in with_owners(st.sockets, held)]
+        result = tuple(out)
+        self._held = (lists, result)
+        return result
+
     def _hints(self, refs: dict[str, NsRef]) -> Hints:
         """The API's hints plus what the scope itself says (lab, containers' netns, Docker)."""
         scope = self.scope
@@ -327,6 +357,7 @@ class Observer:
             cgroups=tuple(wide.cgroups),
             mounts=tuple(wide.mounts),
             flows=tuple(f for s in states.values() for f in s.flows),
+            sockets=self._sockets(),
             errors=self._failures.sorted_lines(),
         )
         snap = attribute(snap, self._hints(refs), self._memo)
