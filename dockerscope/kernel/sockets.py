@@ -398,7 +398,8 @@ def _container_of_netns_path(path: str | None) -> str | None:
     if path is None:
         return None
     parent, name = os.path.split(path)
-    return name if os.path.basename(parent) == "netns" and "/dockerscope/" in parent else None
+    named_by_lab = os.path.basename(parent) == "netns" and parent != "/run/netns"
+    return name if named_by_lab else None
 
 
 def _container_of_pid(pid: int, proc: str) -> str | None:
