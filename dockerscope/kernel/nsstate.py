@@ -48,6 +48,7 @@ class NamespaceState:
     parsed: iptables.ParseMemo = field(default_factory=dict)  # nf_tables rule lines parsed
     diag: SocketReader | None = None  # sock_diag dumps (None: not available)
     sockets: list[Socket] = field(default_factory=list)  # as dumped, no owners yet
+    socket_packets: int | None = None  # rx+tx over all links when connections were dumped
 
     @property
     def label(self) -> str:

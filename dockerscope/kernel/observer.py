@@ -45,6 +45,9 @@ from dockerscope.kernel.watchers import (
 
 __all__ = ["Observer", "Scope", "Update", "default_docker_socket"]
 
+#: Polls (about a second each) between two dumps of a quiet namespace's connections.
+WALK_EVERY = 30
+
 
 @dataclass(frozen=True)
 class Update:
@@ -88,6 +91,7 @@ class Observer:
         #: the raw link lists, namespaces and resolved links of the last compose
         self._peers_of: tuple[tuple[list[RawLink], ...], dict[str, NsRef], Any] | None = None
         self._inode_owners = InodeOwners(proc)
+        self._walk_at = 0  # where the round-robin of connection dumps is (``_walk_turn``)
         #: the socket lists of the last compose and the sockets with their holders
         self._held: tuple[tuple[list[Any], ...], tuple[Any, ...]] | None = None
 
@@ -247,8 +251,10 @@ class Observer:
                 # A new namespace is usually a container starting: ask the API for its name
                 # now rather than at the next slow poll.
                 todo.add(("hints", ""))
+        walk: set[str] = set()
         if ("sockets", "") in todo:  # the poll: sock_diag announces nothing
             todo.update(("sockets", label) for label in states)
+            walk = self._walk_turn(list(states))
         if ("counters", "") in todo:
             # Only namespaces that hold rules (and whose rules are not re-read anyway).
             for label, state in states.items():
@@ -257,9 +263,20 @@ class Observer:
         for what in PER_NAMESPACE:  # links before routes: routes name their devices
             for w, label in sorted(todo):
                 if w == what and label in states:
-                    read_collection(states[label], what, self._failures)
+                    read_collection(states[label], what, self._failures, walk=label in walk)
         self._reread_scope_wide(todo)
         return self._compose
+
+    def _walk_turn(self, labels: list[str]) -> set[str]:
+        """The few namespaces whose connections this poll dumps whatever their links say, in
+        turn, so each is walked about every ``WALK_EVERY`` polls (a TIME-WAIT socket expires
+        without a packet); spread out, as each walk costs a millisecond or two."""
+        if not labels:
+            return set()
+        per_poll = -(-len(labels) // WALK_EVERY)
+        start = self._walk_at % len(labels)
+        self._walk_at = start + per_poll
+        return set((labels + labels)[start : start + per_poll])
 
     def _reread_scope_wide(self, todo: set[Dirty]) -> None:
         wide = self._scopewide

@@ -35,7 +35,10 @@ class _Diag:
         assert mtype == sockets.SOCK_DIAG_BY_FAMILY
         self.asked.append(payload)
         family, protocol = payload[0], payload[1]
-        return netlink.Replay((DATA / self.files[(protocol, family)]).read_bytes()).replies()
+        states = int.from_bytes(payload[4:8], "little")
+        replies = netlink.Replay((DATA / self.files[(protocol, family)]).read_bytes()).replies()
+        # as the kernel does: only sockets in the states asked for (inet_diag_msg's 2nd byte)
+        return [r for r in replies if states & (1 << r[2][r[3] + 16 + 1])]
 
 
 def _captured() -> list[Socket]:
@@ -69,9 +72,37 @@ def test_reader_decodes_again_only_when_the_answer_changed() -> None:
     diag = _Diag()
     reader = sockets.SocketReader(diag, "web")  # type: ignore[arg-type]
     first = reader.read()
-    assert reader.read() is first and len(diag.asked) == 8  # four dumps per read
-    diag.files[(6, 2)] = "sockdiag-udp4.nl"  # the TCP/IPv4 answer changes
+    assert len(first) == 6 and len(diag.asked) == 6  # listeners, connections: tcp x2; udp x2
+    assert reader.read(connected=False) is first and len(diag.asked) == 10  # no table walk
+    assert reader.read() is first and len(diag.asked) == 16
+    diag.files[(6, 2)] = "sockdiag-tcp6.nl"  # the TCP/IPv4 answer changes
     assert reader.read() is not first
+
+
+def test_connections_are_dumped_again_only_when_packets_moved() -> None:
+    from types import SimpleNamespace
+
+    from dockerscope.kernel.netns import NsRef
+    from dockerscope.kernel.nsreads import read_sockets
+    from dockerscope.kernel.nsstate import NamespaceState
+
+    diag = _Diag()
+    stats = netlink.Replay((DATA / "rtnl-stats.nl").read_bytes())  # link totals, unmoving
+    state = NamespaceState(NsRef("web", "/x", 1), reader=SimpleNamespace(conn=stats))  # type: ignore[arg-type]
+    state.diag = sockets.SocketReader(diag, "web")  # type: ignore[arg-type]
+    connected = sockets.CONNECTED_STATES.to_bytes(4, "little")
+
+    def walks() -> int:
+        return sum(p[4:8] == connected for p in diag.asked)
+
+    assert len(read_sockets(state)) == 6 and walks() == 2 and state.socket_packets
+    read_sockets(state)  # the links' totals did not move: the listeners only
+    assert walks() == 2
+    state.socket_packets = 0  # as if packets had crossed the links since
+    read_sockets(state)
+    assert walks() == 4
+    read_sockets(state, walk=True)  # the observer's round robin
+    assert walks() == 6
 
 
 def _fake_proc(root: Path, procs: dict[int, tuple[str, list[int], int]]) -> str:
