@@ -48,7 +48,11 @@ class NamespaceState:
     parsed: iptables.ParseMemo = field(default_factory=dict)  # nf_tables rule lines parsed
     diag: SocketReader | None = None  # sock_diag dumps (None: not available)
     sockets: list[Socket] = field(default_factory=list)  # as dumped, no owners yet
-    socket_packets: int | None = None  # rx+tx over all links when connections were dumped
+    socket_packets: int | None = None  # rx+tx over all links at the last sockets read
+    #: (TCP sockets in use, TIME-WAIT) counted in the netns just before a sockets read (set by
+    #: a hop through the namespaces; None: not counted), and at the last read
+    tcp_counts: tuple[int, int] | None = None
+    socket_counts: tuple[int, int] | None = None
 
     @property
     def label(self) -> str:

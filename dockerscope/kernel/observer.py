@@ -30,7 +30,7 @@ from dockerscope.kernel.links import RawLink, resolve_peers
 from dockerscope.kernel.model import Diff, Snapshot, diff
 from dockerscope.kernel.namespaces import Namespaces
 from dockerscope.kernel.netns import NsRef
-from dockerscope.kernel.nsreads import poll_counters, read_collection
+from dockerscope.kernel.nsreads import note_tcp_counts, poll_counters, read_collection
 from dockerscope.kernel.nsstate import PER_NAMESPACE, drain
 from dockerscope.kernel.scope import Scope, default_docker_socket
 from dockerscope.kernel.scopewide import ScopeWide
@@ -195,6 +195,7 @@ class Observer:
             )
             return self._compose()
         self._namespaces.check_legacy(list(states))
+        note_tcp_counts(list(states.values()))
         for label, state in states.items():
             fresh = label in new
             rtnl_news = fresh or drain(state.rtnl_sock)
@@ -255,6 +256,7 @@ class Observer:
         if ("sockets", "") in todo:  # the poll: sock_diag announces nothing
             todo.update(("sockets", label) for label in states)
             walk = self._walk_turn(list(states))
+            note_tcp_counts(list(states.values()))
         if ("counters", "") in todo:
             # Only namespaces that hold rules (and whose rules are not re-read anyway).
             for label, state in states.items():

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from dockerscope.kernel.model import Socket
@@ -170,27 +170,43 @@ class SocketReader:
         self._content: bytes | None = None
         self._sockets: list[Socket] = []
 
-    def read(self, connected: bool = True) -> list[Socket]:
-        """The namespace's sockets now (the last list itself when nothing changed);
-        ``connected``: dump the non-listening TCP sockets too, else keep the last ones."""
+    def read(self, connected: bool | Callable[[int], bool | None] = True) -> list[Socket]:
+        """The namespace's sockets now (the last list itself when nothing changed).
+
+        ``connected``: dump the non-listening TCP sockets too (True), keep the last ones
+        (False), or a function of how many TCP listeners were just found answering True,
+        False, or None: there are none (then no dump is needed). The first read dumps them
+        unless told there are none.
+        """
         conn = self.conn
-        if connected or not self.walked:
-            self._connected = [
-                ("tcp", conn.dump(SOCK_DIAG_BY_FAMILY, diag_request(IPPROTO_TCP, fam, states)))
-                for fam, states in (
-                    (socket.AF_INET, CONNECTED_STATES),
-                    (socket.AF_INET6, CONNECTED_STATES),
-                )
-            ]
-            self.walked = True
         listening = [
             (
                 "tcp",
                 conn.dump(SOCK_DIAG_BY_FAMILY, diag_request(IPPROTO_TCP, fam, LISTENING_STATES)),
             )
             for fam in (socket.AF_INET, socket.AF_INET6)
-        ] + dump_replies(conn, protos=("udp",))
-        answers = listening + self._connected
+        ]
+        choice: bool | None
+        if not callable(connected):
+            choice = connected
+        else:
+            tcp_listeners = sum(t == SOCK_DIAG_BY_FAMILY for _n, r in listening for t, *_ in r)
+            choice = connected(tcp_listeners)
+        if choice is None:
+            self._connected = []
+            self.walked = True
+        elif choice or not self.walked:
+            self._connected = [
+                (
+                    "tcp",
+                    conn.dump(
+                        SOCK_DIAG_BY_FAMILY, diag_request(IPPROTO_TCP, fam, CONNECTED_STATES)
+                    ),
+                )
+                for fam in (socket.AF_INET, socket.AF_INET6)
+            ]
+            self.walked = True
+        answers = listening + dump_replies(conn, protos=("udp",)) + self._connected
         blob = b"".join(content(replies) for _name, replies in answers)
         if blob != self._content:
             self._sockets = decode_replies(answers, self.netns)
@@ -201,6 +217,26 @@ class SocketReader:
         """Close the netlink socket."""
         if isinstance(self.conn, Conn):
             self.conn.close()
+
+
+def tcp_in_use_here() -> tuple[int, int] | None:
+    """(TCP sockets in use, TIME-WAIT sockets) of the calling thread's netns, IPv4 and IPv6:
+    the kernel's per-namespace counts (``/proc/net/sockstat``, ``sockstat6``), read only to
+    know whether any connection exists, so that the costly dump can be skipped when none
+    does; the sockets themselves always come from sock_diag. None: not readable."""
+    inuse = tw = 0
+    try:
+        for name in ("sockstat", "sockstat6"):
+            with open(f"/proc/thread-self/net/{name}") as f:
+                for line in f:
+                    words = line.split()
+                    if words and words[0] in ("TCP:", "TCP6:"):
+                        fields = dict(zip(words[1::2], words[2::2], strict=False))
+                        inuse += int(fields.get("inuse", 0))
+                        tw += int(fields.get("tw", 0))
+    except (OSError, ValueError):
+        return None
+    return inuse, tw
 
 
 def open_diag() -> socket.socket:

@@ -103,6 +103,20 @@ def test_connections_are_dumped_again_only_when_packets_moved() -> None:
     assert walks() == 4
     read_sockets(state, walk=True)  # the observer's round robin
     assert walks() == 6
+    # Counted in the namespace: two TCP sockets in use, both listeners, no TIME-WAIT: the
+    # connections are known to be none without walking the kernel's table.
+    state.tcp_counts = (2, 0)
+    found = read_sockets(state, walk=True)
+    assert walks() == 6 and {s.state for s in found if s.proto == "tcp"} == {"LISTEN"}
+    state.tcp_counts = (4, 0)  # two more: connections to dump (the count moved)
+    assert len(read_sockets(state)) == 6 and walks() == 8
+    state.tcp_counts = (4, 0)  # unchanged, and no packet moved: keep the last ones
+    assert len(read_sockets(state)) == 6 and walks() == 8
+
+
+def test_tcp_counts_are_read_in_the_callers_namespace() -> None:
+    counts = sockets.tcp_in_use_here()
+    assert counts is not None and all(isinstance(n, int) and n >= 0 for n in counts)
 
 
 def _fake_proc(root: Path, procs: dict[int, tuple[str, list[int], int]]) -> str:
