@@ -1,4 +1,4 @@
-"""The dashboard screen: the eight panels, as tabs on a small terminal and a grid on a big one.
+"""The dashboard screen: the nine panels, as tabs on a small terminal and a grid on a big one.
 
 The screen owns no data: the app applies frames to a ``DashState`` and calls
 ``refresh_panels``; only visible panels render (hidden ones are marked dirty and render when
@@ -18,6 +18,7 @@ from dockerscope.screens.nat import NatPanel
 from dockerscope.screens.panel import Panel
 from dockerscope.screens.shell import can_run_live
 from dockerscope.screens.showcmd import ShowCommandScreen
+from dockerscope.screens.sockets import SocketsPanel
 from dockerscope.screens.state import DashState
 from dockerscope.screens.storage import StoragePanel
 from dockerscope.screens.terminal import TerminalPane
@@ -34,7 +35,7 @@ from textual.widgets import Header, Static, Tab, Tabs
 
 PANEL_TYPES: tuple[type[Panel], ...] = (
     BridgesPanel, NatPanel, NamespacesPanel, CgroupsPanel, StoragePanel, FlowsPanel,
-    TrafficPanel, TimelinePanel,
+    TrafficPanel, TimelinePanel, SocketsPanel,
 )
 
 #: From this size up the panels show as a grid (unless the user chose a layout with ``g``).

@@ -15,6 +15,7 @@ from dockerscope.kernel.model import (
     ProcessNs,
     Route,
     Rule,
+    Socket,
 )
 
 SYMBOLS = {"added": "+", "removed": "-", "changed": "~"}
@@ -43,6 +44,13 @@ def describe_object(obj: Any) -> str:
     if isinstance(obj, Flow):
         return (
             f"flow {obj.proto} {obj.orig_src}:{obj.orig_sport} -> {obj.orig_dst}:{obj.orig_dport}"
+        )
+    if isinstance(obj, Socket):
+        peer = f" <-> {obj.remote}:{obj.remote_port}" if obj.remote_port else ""
+        held = f" by {obj.pid}/{obj.command}" if obj.pid is not None else ""
+        return (
+            f"socket {obj.proto} {obj.state} {obj.local}:{obj.local_port}{peer}{held}"
+            f" (netns {obj.netns})"
         )
     return str(obj)
 

@@ -34,6 +34,7 @@ from dockerscope.kernel.model import (
     Route,
     Rule,
     Snapshot,
+    Socket,
     UpperEntry,
     diff,
 )
@@ -54,6 +55,11 @@ _API = Owner("container", "api", API_ID[:12])
 _TOOLS = Owner("container", "tools", TOOLS_ID[:12])
 _WEB_PORT = Owner("port", "web 8080/tcp", WEB_ID[:12])
 _API_PORT = Owner("port", "api 8081/tcp", API_ID[:12])
+#: The proxies' owners as the observer names a published port's listener in the lab.
+_WEB_PROXY = Owner("port", "8080/tcp -> web", WEB_ID[:12])
+_API_PROXY = Owner("port", "8081/tcp -> api:80", API_ID[:12])
+#: The lab daemon: it runs the published ports' proxies inside the lab's namespace.
+DAEMON_PID = 4100
 
 _NS_TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 _HOST_NS = dict(zip(_NS_TYPES, (4026531835, 4026531839, 4026531841, 4026531840,
@@ -318,11 +324,46 @@ def lab_snapshot(step: int) -> Snapshot:
         flows.append(Flow(LAB, "tcp", "TIME_WAIT", "127.0.0.1", "127.0.0.1", 53412, 8080,
                           "172.17.0.2", "172.17.0.1", 8080, 53412, 10, 734, _WEB_PORT))
     rules = _renumber(_nat_rules(api, tick) + _filter_rules(api, tick))
+    sockets = _sockets(api, step)
     return Snapshot(
         taken_at=T0 + step, scope=f"lab:{LAB}", links=tuple(links), routes=tuple(routes),
         netns=tuple(netns), processes=tuple(processes), chains=_chains("nat") + _chains("filter"),
         rules=rules, cgroups=tuple(cgroups), mounts=tuple(mounts), flows=tuple(flows),
+        sockets=sockets,
     )
+
+
+def _listener(netns: str, port: int, pid: int, comm: str, owner: Owner, inode: int,
+              local: str = "0.0.0.0") -> Socket:
+    wild = "::" if ":" in local else "0.0.0.0"
+    return Socket(netns, "tcp", 6 if ":" in local else 4, "LISTEN", local, port, wild, 0,
+                  inode, tx_queue=128, pid=pid, command=comm, owner=owner)
+
+
+def _sockets(api: bool, step: int) -> tuple[Socket, ...]:
+    """``web``'s nc on 8080 and the daemon's proxy for it in the lab; ``api``'s httpd on 80
+    and its proxy on 8081 while it runs; at step 2 the host's client went through the proxy."""
+    out = [
+        _listener("web", 8080, 4251, "nc", _WEB, 91001),
+        _listener(LAB, 8080, DAEMON_PID, "dockerscope", _WEB_PROXY, 91002),
+        Socket(LAB, "udp", 4, "UNCONN", "127.0.0.11", 53, "0.0.0.0", 0, 91003, pid=DAEMON_PID,
+               command="dockerscope", owner=_LAB_OWNER),
+    ]
+    if api:
+        out += [
+            _listener("api", 80, 4400, "httpd", _API, 91011, "::"),
+            _listener(LAB, 8081, DAEMON_PID, "dockerscope", _API_PROXY, 91012),
+        ]
+    if step == 2:  # the proxy holds both legs of the client's connection
+        out += [
+            Socket(LAB, "tcp", 4, "ESTAB", "127.0.0.1", 8080, "127.0.0.1", 53412, 91021,
+                   pid=DAEMON_PID, command="dockerscope", owner=_LAB_OWNER),
+            Socket(LAB, "tcp", 4, "ESTAB", "172.17.0.1", 40500, "172.17.0.2", 8080, 91022,
+                   pid=DAEMON_PID, command="dockerscope", owner=_LAB_OWNER),
+            Socket("web", "tcp", 4, "ESTAB", "172.17.0.2", 8080, "172.17.0.1", 40500, 91023,
+                   pid=4251, command="nc", owner=_WEB),
+        ]
+    return tuple(out)
 
 
 def _call(seq: int, at: float, method: str, path: str, status: int, ms: float, *,

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = (
-    ("1-8, [ ]", "show a panel / previous, next panel (tabs layout)"),
+    ("1-9, [ ]", "show a panel / previous, next panel (tabs layout)"),
     ("tab", "move between panels and inputs"),
     ("c", "show me the command: the shell command behind the panel"),
     ("/", "filter the panel (esc clears)"),

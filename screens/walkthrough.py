@@ -44,6 +44,7 @@ FOCUS_TO_PANEL = {
     "flows": "flows",
     "traffic": "traffic",
     "timeline": "timeline",
+    "sockets": "sockets",
 }
 
 

@@ -385,6 +385,19 @@ def rule_owner(index: _Index, rule: Rule) -> Owner | None:
     return None
 
 
+def socket_owner(index: _Index, s: Any) -> Owner | None:
+    """A socket belongs to its namespace's container; a listener outside any container on a
+    published port (the daemon's proxy in the lab) to that port."""
+    owner = index.netns.get(s.netns)
+    if owner is not None and owner.kind == "container":
+        return owner
+    if s.listening:
+        published = index.ports.get((s.local_port, s.proto))
+        if published is not None:
+            return _port(s.local_port, s.proto, published[1], published[0])
+    return owner
+
+
 def _docker_plumbing(rule: Rule, opts: dict[str, str]) -> bool:
     """A rule in one of Docker's own chains, or a jump into one (DOCKER, DOCKER-USER, ...),
     in the host's namespace: a lab's namespace has such chains too, made by our engine."""
@@ -443,6 +456,9 @@ def attribute(snap: Snapshot, hints: Hints | None = None, memo: Memo | None = No
         ),
         mounts=owned.collection(snap.mounts, owners.mount),
         flows=owned.collection(snap.flows, owners.flow, memoize=True, name="flows"),
+        sockets=owned.collection(
+            snap.sockets, lambda s: socket_owner(index, s), memoize=True, name="sockets"
+        ),
     )
 
 

@@ -21,6 +21,7 @@ from dockerscope.kernel.failures import Failures
 from dockerscope.kernel.nsreads import holds_ip_tables, read_collection
 from dockerscope.kernel.nsstate import NamespaceState
 from dockerscope.kernel.setns import in_each_netns
+from dockerscope.kernel.sockets import tcp_in_use_here
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class NamespaceLook:
     legacy_tables: list[str]
     conntrack_count: int | None  # None: not read (no tables here) or not readable
     nft_save: subprocess.Popen[str] | None
+    tcp_counts: tuple[int, int] | None = None  # TCP sockets in use, TIME-WAIT (sockets.py)
 
 
 def look_inside(start_nft_save: bool) -> NamespaceLook:
@@ -45,7 +47,7 @@ def look_inside(start_nft_save: bool) -> NamespaceLook:
         ):
             count = int(f.read())
     save = iptables.start_save() if start_nft_save else None
-    return NamespaceLook(legacy, count, save)
+    return NamespaceLook(legacy, count, save, tcp_in_use_here())
 
 
 def reread_namespaces(
@@ -53,17 +55,21 @@ def reread_namespaces(
     failures: Failures,
     meanwhile: Callable[[], None] = lambda: None,
 ) -> None:
-    """Every namespace read again from the kernel: links, addresses, routes, rules, flows.
+    """Every namespace read again from the kernel: links, addresses, routes, sockets, rules,
+    flows.
 
     All of it is asked of the kernel again, rules included (no generation id shortcut).
     ``meanwhile`` (reads that need no rules) runs before the first ``iptables-save`` output
     is waited for.
     """
     looks = _look_inside_each(states, failures)
+    for state, look in zip(states, looks, strict=True):
+        state.tcp_counts = look.tcp_counts if isinstance(look, NamespaceLook) else None
     try:
         for state in states:
             read_collection(state, "links", failures)
             read_collection(state, "routes", failures)
+            read_collection(state, "sockets", failures)
         meanwhile()
         for state, look in zip(states, looks, strict=True):
             _rules_and_flows(state, look, failures)

@@ -266,6 +266,44 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class Socket:
+    """A TCP or UDP socket of one netns (``ss -tuanp``) and the process holding it, if any."""
+
+    KIND: ClassVar[str] = "socket"
+    netns: str
+    proto: str  # "tcp" | "udp"
+    family: int  # 4 or 6
+    state: str  # ss's words: "LISTEN", "ESTAB", "UNCONN" (an unconnected udp socket), ...
+    local: str  # "0.0.0.0", "::", "172.17.0.2"
+    local_port: int
+    remote: str  # "0.0.0.0" / "::" when not connected
+    remote_port: int
+    inode: int = 0  # 0 for a socket no file holds (TIME-WAIT, a half-open connection)
+    uid: int = 0
+    rx_queue: int = 0  # listening: connections waiting for accept(); else unread bytes
+    tx_queue: int = 0  # listening: the backlog; else bytes not yet acknowledged
+    v6only: bool = False  # an IPv6 socket that does not take IPv4 connections
+    pid: int | None = None  # the process holding it (the lowest pid when several do)
+    command: str = ""  # that process's comm
+    owner: Owner | None = None
+
+    @property
+    def key(self) -> str:
+        ends = f"{self.local}:{self.local_port}>{self.remote}:{self.remote_port}"
+        return f"{self.netns}/{self.proto}{self.family}/{ends}"
+
+    @property
+    def listening(self) -> bool:
+        """A TCP listener, or a UDP socket taking datagrams from anyone (not connected)."""
+        return self.state in ("LISTEN", "UNCONN")
+
+    @property
+    def program(self) -> str:
+        """``httpd (pid 1234)``, or "" when no process is known to hold it."""
+        return f"{self.command} (pid {self.pid})" if self.pid is not None else ""
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the observer knows at one instant, for one scope (a lab, a netns, the host)."""
 
@@ -280,6 +318,7 @@ class Snapshot:
     cgroups: tuple[Cgroup, ...] = ()
     mounts: tuple[OverlayMount, ...] = ()
     flows: tuple[Flow, ...] = ()
+    sockets: tuple[Socket, ...] = ()  # (recordings of format version 1 have none)
     errors: tuple[str, ...] = ()  # what could not be read, and why
 
     def to_json(self) -> dict[str, Any]:
@@ -303,6 +342,7 @@ COLLECTIONS: dict[str, type] = {
     "cgroups": Cgroup,
     "mounts": OverlayMount,
     "flows": Flow,
+    "sockets": Socket,
 }
 
 
@@ -400,7 +440,8 @@ def _decode(typ: Any, data: Any) -> Any:
     return factory(**kwargs)
 
 
-_NESTED: dict[str, type] = {}
+#: The dataclasses a snapshot nests, by the name their fields' type hints use.
+_NESTED: dict[str, type] = {}  # filled below, once every class exists
 
 
 def _field_types(typ: Any) -> dict[str, str]:
@@ -420,22 +461,7 @@ def _decode_value(hint: str, value: Any) -> Any:
     return value
 
 
-_NESTED.update(
-    {
-        "Owner": Owner,
-        "Address": Address,
-        "UpperEntry": UpperEntry,
-        "Link": Link,
-        "Route": Route,
-        "NetNs": NetNs,
-        "ProcessNs": ProcessNs,
-        "Chain": Chain,
-        "Rule": Rule,
-        "Cgroup": Cgroup,
-        "OverlayMount": OverlayMount,
-        "Flow": Flow,
-    }
-)
+_NESTED.update({c.__name__: c for c in (Owner, Address, UpperEntry, *COLLECTIONS.values())})
 
 
 @dataclass(frozen=True)

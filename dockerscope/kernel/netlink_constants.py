@@ -3,7 +3,8 @@
 One table for the observer's decoders (netlink.py, conntrack.py, events.py) and the engine's
 link maker (engine/network/rawlink.py). Names and values are those of the kernel's uapi headers
 (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h, linux/net_namespace.h,
-linux/netfilter/nfnetlink*.h, linux/netfilter/nf_tables.h, linux/veth.h, linux/if.h), which
+linux/netfilter/nfnetlink*.h, linux/netfilter/nf_tables.h, linux/veth.h, linux/if.h,
+linux/sock_diag.h, linux/inet_diag.h, net/tcp_states.h), which
 pyroute2 uses too; only the ones dockerscope reads or writes are listed.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 # -- linux/netlink.h: protocols, message types, flags, attribute header ----------------------
 NETLINK_ROUTE = 0
+NETLINK_SOCK_DIAG = 4
 NETLINK_NETFILTER = 12
 
 NLMSG_NOOP = 1
@@ -158,3 +160,32 @@ NFTA_COUNTER_PACKETS = 2
 # -- linux/socket.h, linux/netlink.h: socket options ------------------------------------------
 SOL_NETLINK = 270
 NETLINK_GET_STRICT_CHK = 12
+
+# -- linux/sock_diag.h, linux/inet_diag.h: socket dumps ---------------------------------------
+SOCK_DIAG_BY_FAMILY = 20
+
+INET_DIAG_NONE = 0
+INET_DIAG_MEMINFO = 1
+INET_DIAG_INFO = 2
+INET_DIAG_SHUTDOWN = 8
+INET_DIAG_PROTOCOL = 10
+INET_DIAG_SKV6ONLY = 11
+INET_DIAG_CGROUP_ID = 21
+
+# -- netinet/in.h: protocol numbers sock_diag is asked about ----------------------------------
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+
+# -- net/tcp_states.h: socket states (UDP uses ESTABLISHED when connected, CLOSE otherwise) ----
+TCP_ESTABLISHED = 1
+TCP_SYN_SENT = 2
+TCP_SYN_RECV = 3
+TCP_FIN_WAIT1 = 4
+TCP_FIN_WAIT2 = 5
+TCP_TIME_WAIT = 6
+TCP_CLOSE = 7
+TCP_CLOSE_WAIT = 8
+TCP_LAST_ACK = 9
+TCP_LISTEN = 10
+TCP_CLOSING = 11
+TCP_NEW_SYN_RECV = 12

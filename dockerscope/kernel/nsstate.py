@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from dockerscope.kernel import iptables
 from dockerscope.kernel.links import RawLink, RtnlReader
-from dockerscope.kernel.model import Flow, Route
+from dockerscope.kernel.model import Flow, Route, Socket
 from dockerscope.kernel.netlink import Conn
 from dockerscope.kernel.netlink_constants import (
     NETLINK_NETFILTER,
@@ -22,9 +22,10 @@ from dockerscope.kernel.netlink_constants import (
 )
 from dockerscope.kernel.netns import HOST, NsRef
 from dockerscope.kernel.setns import open_netlink
+from dockerscope.kernel.sockets import SocketReader, open_diag
 
 #: Per-namespace collections, in the order they are read (routes name the links' devices).
-PER_NAMESPACE = ("links", "routes", "rules", "flows")
+PER_NAMESPACE = ("links", "routes", "rules", "flows", "sockets")
 
 
 @dataclass
@@ -45,6 +46,13 @@ class NamespaceState:
     link_packets: int | None = None  # rx+tx over all links at the last counters read
     polls: int = 0
     parsed: iptables.ParseMemo = field(default_factory=dict)  # nf_tables rule lines parsed
+    diag: SocketReader | None = None  # sock_diag dumps (None: not available)
+    sockets: list[Socket] = field(default_factory=list)  # as dumped, no owners yet
+    socket_packets: int | None = None  # rx+tx over all links at the last sockets read
+    #: (TCP sockets in use, TIME-WAIT) counted in the netns just before a sockets read (set by
+    #: a hop through the namespaces; None: not counted), and at the last read
+    tcp_counts: tuple[int, int] | None = None
+    socket_counts: tuple[int, int] | None = None
 
     @property
     def label(self) -> str:
@@ -65,6 +73,8 @@ class NamespaceState:
             self.nf_conn.close()
         if self.reader is not None:
             self.reader.close()
+        if self.diag is not None:
+            self.diag.close()
 
 
 @dataclass(frozen=True)
@@ -75,11 +85,12 @@ class NamespaceSockets:
     rtnl_events: socket.socket
     nf_events: socket.socket | None  # None: netfilter netlink not available
     nf_dump: socket.socket | None
+    diag: socket.socket | None = None  # sock_diag (None: not available)
 
 
 def open_namespace_sockets() -> NamespaceSockets:
     """In the current thread's netns: rtnetlink dump and event sockets, nf_tables/conntrack
-    event and dump sockets (None when netfilter netlink is not available)."""
+    event and dump sockets (None when netfilter netlink is not available), a sock_diag socket."""
     rtnl_dump = open_netlink(NETLINK_ROUTE)
     rtnl_events = open_netlink(
         NETLINK_ROUTE, (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE)
@@ -94,7 +105,10 @@ def open_namespace_sockets() -> NamespaceSockets:
         )
     with contextlib.suppress(OSError):
         nf_dump = open_netlink(NETLINK_NETFILTER)
-    return NamespaceSockets(rtnl_dump, rtnl_events, nf_events, nf_dump)
+    diag = None
+    with contextlib.suppress(OSError):  # sock_diag (inet_diag) not built: no sockets listed
+        diag = open_diag()
+    return NamespaceSockets(rtnl_dump, rtnl_events, nf_events, nf_dump, diag)
 
 
 def namespace_state(ref: NsRef, sockets: NamespaceSockets) -> NamespaceState:
@@ -106,6 +120,8 @@ def namespace_state(ref: NsRef, sockets: NamespaceSockets) -> NamespaceState:
         nf_sock=sockets.nf_events,
     )
     state.nf_conn = Conn(sockets.nf_dump) if sockets.nf_dump is not None else None
+    if sockets.diag is not None:
+        state.diag = SocketReader(Conn(sockets.diag), ref.label)
     return state
 
 

@@ -30,10 +30,11 @@ from dockerscope.kernel.links import RawLink, resolve_peers
 from dockerscope.kernel.model import Diff, Snapshot, diff
 from dockerscope.kernel.namespaces import Namespaces
 from dockerscope.kernel.netns import NsRef
-from dockerscope.kernel.nsreads import poll_counters, read_collection
+from dockerscope.kernel.nsreads import note_tcp_counts, poll_counters, read_collection
 from dockerscope.kernel.nsstate import PER_NAMESPACE, drain
 from dockerscope.kernel.scope import Scope, default_docker_socket
 from dockerscope.kernel.scopewide import ScopeWide
+from dockerscope.kernel.sockets import InodeOwners, with_owners
 from dockerscope.kernel.watchers import (
     Dirty,
     NamespaceWatchers,
@@ -43,6 +44,9 @@ from dockerscope.kernel.watchers import (
 )
 
 __all__ = ["Observer", "Scope", "Update", "default_docker_socket"]
+
+#: Polls (about a second each) between two dumps of a quiet namespace's connections.
+WALK_EVERY = 30
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,10 @@ class Observer:
         self._peered: dict[Any, Any] = {}
         #: the raw link lists, namespaces and resolved links of the last compose
         self._peers_of: tuple[tuple[list[RawLink], ...], dict[str, NsRef], Any] | None = None
+        self._inode_owners = InodeOwners(proc)
+        self._walk_at = 0  # where the round-robin of connection dumps is (``_walk_turn``)
+        #: the socket lists of the last compose and the sockets with their holders
+        self._held: tuple[tuple[list[Any], ...], tuple[Any, ...]] | None = None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -187,6 +195,7 @@ class Observer:
             )
             return self._compose()
         self._namespaces.check_legacy(list(states))
+        note_tcp_counts(list(states.values()))
         for label, state in states.items():
             fresh = label in new
             rtnl_news = fresh or drain(state.rtnl_sock)
@@ -207,7 +216,8 @@ class Observer:
         states = self._namespaces.states
         wide = self._scopewide
         per_ns = tuple(
-            (label, s.raw_links, s.routes, s.ruleset, s.flows) for label, s in states.items()
+            (label, s.raw_links, s.routes, s.ruleset, s.flows, s.sockets)
+            for label, s in states.items()
         )
         pids = self._namespaces.pids_by_inode
         return (
@@ -242,6 +252,11 @@ class Observer:
                 # A new namespace is usually a container starting: ask the API for its name
                 # now rather than at the next slow poll.
                 todo.add(("hints", ""))
+        walk: set[str] = set()
+        if ("sockets", "") in todo:  # the poll: sock_diag announces nothing
+            todo.update(("sockets", label) for label in states)
+            walk = self._walk_turn(list(states))
+            note_tcp_counts(list(states.values()))
         if ("counters", "") in todo:
             # Only namespaces that hold rules (and whose rules are not re-read anyway).
             for label, state in states.items():
@@ -250,9 +265,20 @@ class Observer:
         for what in PER_NAMESPACE:  # links before routes: routes name their devices
             for w, label in sorted(todo):
                 if w == what and label in states:
-                    read_collection(states[label], what, self._failures)
+                    read_collection(states[label], what, self._failures, walk=label in walk)
         self._reread_scope_wide(todo)
         return self._compose
+
+    def _walk_turn(self, labels: list[str]) -> set[str]:
+        """The few namespaces whose connections this poll dumps whatever their links say, in
+        turn, so each is walked about every ``WALK_EVERY`` polls (a TIME-WAIT socket expires
+        without a packet); spread out, as each walk costs a millisecond or two."""
+        if not labels:
+            return set()
+        per_poll = -(-len(labels) // WALK_EVERY)
+        start = self._walk_at % len(labels)
+        self._walk_at = start + per_poll
+        return set((labels + labels)[start : start + per_poll])
 
     def _reread_scope_wide(self, todo: set[Dirty]) -> None:
         wide = self._scopewide
@@ -284,6 +310,29 @@ class Observer:
         links = resolve_peers(raw, refs, readers, self._peered)
         self._peers_of = (lists, refs, links)
         return links
+
+    def _sockets(self) -> tuple[Any, ...]:
+        """Every namespace's sockets with the process holding each, looked up again only when
+        some namespace's sockets changed (a holder is found once per socket: InodeOwners)."""
+        states = self._namespaces.states
+        lists = tuple(s.sockets for s in states.values())
+        last = self._held
+        if (
+            last is not None
+            and len(last[0]) == len(lists)
+            and all(map(operator.is_, last[0], lists))
+        ):
+            return last[1]
+        pids = self._namespaces.pids_by_inode
+        live = {p for ps in pids.values() for p in ps}
+        held = self._inode_owners.resolve(
+            (((s.inode for s in st.sockets), pids.get(st.ref.inode, ())) for st in states.values()),
+            live,
+        )
+        out = [s for st in states.values() for s in with_owners(st.sockets, held)]
+        result = tuple(out)
+        self._held = (lists, result)
+        return result
 
     def _hints(self, refs: dict[str, NsRef]) -> Hints:
         """The API's hints plus what the scope itself says (lab, containers' netns, Docker)."""
@@ -327,6 +376,7 @@ class Observer:
             cgroups=tuple(wide.cgroups),
             mounts=tuple(wide.mounts),
             flows=tuple(f for s in states.values() for f in s.flows),
+            sockets=self._sockets(),
             errors=self._failures.sorted_lines(),
         )
         snap = attribute(snap, self._hints(refs), self._memo)

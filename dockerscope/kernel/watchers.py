@@ -97,7 +97,7 @@ async def _mark_dir_changes(paths: tuple[str, ...], queue: DirtyQueue, stop: asy
 
 async def poll(interval: float, slow_every: int, queue: DirtyQueue, stop: asyncio.Event) -> None:
     """Mark what the kernel does not announce: counters and cgroup figures every tick,
-    namespaces, processes and mounts every ``slow_every`` ticks, hints and legacy tables
+    namespaces, processes, mounts and sockets every ``slow_every`` ticks, hints and legacy tables
     five times less often."""
     n = 0
     async for _ in ticks(interval, stop):
@@ -108,6 +108,7 @@ async def poll(interval: float, slow_every: int, queue: DirtyQueue, stop: asynci
             queue.put_nowait(("netns", ""))  # unnamed namespaces announce nothing
             queue.put_nowait(("processes", ""))
             queue.put_nowait(("mounts", ""))
+            queue.put_nowait(("sockets", ""))  # sock_diag sends no events
         if n % (slow_every * 5) == 0:
             queue.put_nowait(("hints", ""))
             queue.put_nowait(("legacy", ""))  # x_tables send no events

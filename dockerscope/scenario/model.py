@@ -37,6 +37,7 @@ PANELS = (
     "timeline",
     "routes",
     "processes",
+    "sockets",
 )
 
 

@@ -1,7 +1,7 @@
 """Recordings: a scenario run written as JSON Lines, and read back for replay.
 
 Format (``docs/recording-format.md``): a header line
-``{"format": "dockerscope-recording", "version": 1, ...}`` then one event per line, each with
+``{"format": "dockerscope-recording", "version": 2, ...}`` then one event per line, each with
 ``t`` (seconds since the recording started) and ``type``: ``snapshot`` (full, first), ``diff``
 (``Change.to_json`` list), ``traffic`` (an ``ApiCall``), ``step``, ``narration``, ``command``,
 ``output``, ``verdict``, ``predict``, ``step_end``, ``end``.
@@ -33,9 +33,11 @@ from dockerscope.kernel.model import diff as compute_diff
 from dockerscope.scenario.expectations import describe
 
 FORMAT = "dockerscope-recording"
-VERSION = 1
+VERSION = 2
+#: Versions this reader plays: 1 (before snapshots had ``sockets``: they replay with none).
+READABLE = (1, 2)
 
-#: Event types a version-1 recording may hold.
+#: Event types a recording may hold.
 EVENT_TYPES = (
     "snapshot",
     "diff",
@@ -321,11 +323,10 @@ def parse(lines: Iterable[str], path: str = "<recording>") -> Recording:
         if header is None:
             if obj.get("format") != FORMAT:
                 raise RecordingError(path, n, f"not a dockerscope recording (format {FORMAT!r})")
-            if obj.get("version") != VERSION:
+            if obj.get("version") not in READABLE:
+                known = ", ".join(map(str, READABLE))
                 raise RecordingError(
-                    path,
-                    n,
-                    f"recording version {obj.get('version')!r}; this reader knows {VERSION}",
+                    path, n, f"recording version {obj.get('version')!r}; this reader knows {known}"
                 )
             header = obj
             continue

@@ -49,6 +49,8 @@ EXPECTED = {
     ],
     "traffic": ["HEAD", "/_ping", "/v1.41/containers/json", "pid 5120 uid 1000", "from host"],
     "timeline": ["HEAD /_ping 200", "(no kernel changes)"],
+    "sockets": ["netns demo  (lab demo)", "netns web  (container web)", "0.0.0.0:8080",
+                "4100/dockerscope", "◂ port 8080/tcp -> web", "4251/nc"],
 }
 
 
@@ -200,6 +202,40 @@ async def test_flows_say_the_rewrite_the_course_way() -> None:
         text = app.dashboard.panel("flows").rendered_text()
         assert "dst 127.0.0.1:8080 -> 172.17.0.2:8080 on the way in" in text
         assert "src 172.17.0.2 -> rewritten to 100.64.0.2 on the way out" in text
+
+
+async def test_sockets_name_the_program_behind_each_port() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        source.release(2)
+        await frames(pilot, app, 3)
+        await pilot.press("9")
+        await pilot.pause()
+        lines = [t.plain for t in app.dashboard.panel("sockets").render_body(app.dashboard.state)]
+        text = "\n".join(lines)
+        # The lab's block first, its listeners before its connections; then the containers'.
+        assert lines.index("netns demo  (lab demo)") < lines.index("netns api  (container api)")
+        assert text.index("netns api") < text.index("netns web")
+        lab_block = text[: text.index("netns api")]
+        assert lab_block.index("LISTEN") < lab_block.index("ESTAB")
+        # A published port shows twice: the proxy in the lab and the program in the container.
+        proxy = next(n for n, x in enumerate(lines) if "0.0.0.0:8081" in x)
+        assert "4100/dockerscope" in lines[proxy]
+        assert "◂ port 8081/tcp -> api:80" in lines[proxy + 1]
+        assert any("[::]:80" in x and "4400/httpd" in x for x in lines)
+        assert any("172.17.0.2:8080" in x and "172.17.0.1:40500" in x and "ESTAB" in x
+                   for x in lines)
+        await pilot.press("slash", *"httpd")
+        await pilot.pause()
+        shown = app.dashboard.panel("sockets").rendered_text()
+        assert "4400/httpd" in shown and "/nc" not in shown and "netns web" not in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ShowCommandScreen))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "[demo]# ss -tulnp" in shown and "nsenter -t 4400 -n ss -tulnp" in shown
 
 
 async def test_traffic_and_timeline_link_calls_to_kernel_changes() -> None:
@@ -517,10 +553,11 @@ async def test_tab_moves_through_the_panels(size: tuple[int, int]) -> None:
 
 
 async def test_nat_brings_new_rules_into_view() -> None:
-    # At 200x50 the NAT cell shows about a dozen lines: the rules `docker run -p` adds
-    # (hairpin MASQUERADE, DNAT in DOCKER) sit below them until the panel scrolls to them.
+    # At 200x60 the NAT cell (one of the grid's four rows) shows about a dozen lines: the
+    # rules `docker run -p` adds (hairpin MASQUERADE, DNAT in DOCKER) sit below them until
+    # the panel scrolls to them.
     app, source = make_app()
-    async with app.run_test(size=(200, 50)) as pilot:
+    async with app.run_test(size=(200, 60)) as pilot:
         await frames(pilot, app, 1)
         await pilot.pause(0.2)
         nat = app.dashboard.panel("nat")

@@ -50,7 +50,7 @@ async def test_a_file_named_with_escapes_is_shown_not_obeyed() -> None:
     first = lab_frames()[0]
     mount = first.snapshot.mounts[0]
     evil = dataclasses.replace(
-        mount, upper_entries=(*mount.upper_entries, UpperEntry(path=EVIL, kind="file"))
+        mount, upper_entries=(UpperEntry(path=EVIL, kind="file"), *mount.upper_entries)
     )
     snap = dataclasses.replace(first.snapshot, mounts=(evil, *first.snapshot.mounts[1:]))
     app = Capturing(FakeSource([dataclasses.replace(first, snapshot=snap)]), clock=Clock())

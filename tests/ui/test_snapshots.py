@@ -48,6 +48,7 @@ def with_keys(run_before: Any, *keys: str, screen: type | None = None) -> Any:
         ("namespaces", ["3"]),
         ("flows", ["6"]),
         ("timeline", ["8"]),
+        ("sockets", ["9"]),
     ],
 )
 def test_panel_80x24(snap_compare: Any, name: str, keys: list[str]) -> None:

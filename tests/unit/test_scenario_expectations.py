@@ -18,6 +18,7 @@ from dockerscope.kernel.model import (
     Route,
     Rule,
     Snapshot,
+    Socket,
     UpperEntry,
 )
 from dockerscope.scenario.expectations import (
@@ -331,6 +332,19 @@ def test_a_miss_mentions_what_the_observer_could_not_read() -> None:
     assert not v.ok and "could not read: links lab1: ENOBUFS" in v.detail
 
 
+def test_socket() -> None:
+    web = Socket("web", "tcp", 4, "LISTEN", "0.0.0.0", 80, "0.0.0.0", 0, 7, pid=20,
+                 command="httpd", owner=Owner("container", "web"))
+    s = snap(sockets=(web,))
+    params = {"proto": "tcp", "port": 80, "listening": True, "container": "web",
+              "program": "httpd"}
+    assert ok("socket", params, snap(), s)[0]
+    good, detail = ok("socket", {**params, "program": "nginx"}, snap(), s)
+    assert not good and "none present" in detail
+    assert ok("socket", {"port": 80, "action": "added"}, snap(), s)[0]
+    assert not ok("socket", {"port": 80, "action": "added"}, s, s)[0]
+
+
 def test_descriptions_read_like_sentences() -> None:
     def d(kind: str, params: Any) -> str:
         return describe(Expectation(kind, params))
@@ -343,6 +357,9 @@ def test_descriptions_read_like_sentences() -> None:
     assert d("api", {"path": "/_ping", "count": "0"}) == "no request /_ping crossed the socket"
     assert d("exit_code", 137) == "the command exits 137"
     assert d("veth_on", "docker0") == "veth on docker0 added"
+    assert d("socket", {"proto": "udp", "port": 53, "container": "dns"}) == (
+        "a udp socket on port 53 in container dns"
+    )
 
 
 def test_a_crashing_check_is_a_failed_verdict() -> None:

@@ -65,7 +65,7 @@ def test_header_and_event_order() -> None:
     text, _, result = _record()
     lines = [json.loads(x) for x in text.splitlines()]
     head = lines[0]
-    assert head["format"] == "dockerscope-recording" and head["version"] == 1
+    assert head["format"] == "dockerscope-recording" and head["version"] == 2
     assert head["scenario"]["id"] == "t-demo" and len(head["scenario"]["sha256"]) == 64
     assert head["lab"] == "rec"
     types = [e["type"] for e in lines[1:]]
@@ -216,3 +216,22 @@ def test_every_scenario_has_a_recording() -> None:
     )
     made = sorted(set(KNOWN_MISSING) - set(report.missing))
     assert not made, f"{made} recorded now: remove from KNOWN_MISSING"
+
+
+def test_version_1_recordings_still_play_and_sockets_travel_in_version_2() -> None:
+    from dockerscope.kernel.model import Socket
+
+    old = Snapshot(1.0, "lab:old").to_json()
+    del old["sockets"]  # a version-1 snapshot has no such field
+    head = {"format": "dockerscope-recording", "version": 1}
+    lines = [json.dumps(head), json.dumps({"t": 0, "type": "snapshot", "snapshot": old})]
+    (moment,) = recording.moments(recording.parse(lines))
+    assert moment.snapshot.sockets == ()
+    web = Socket("web", "tcp", 4, "LISTEN", "0.0.0.0", 80, "0.0.0.0", 0, 7, command="httpd")
+    new = Snapshot(2.0, "lab:old", sockets=(web,))
+    changes = [c.to_json() for c in compute_diff(Snapshot(1.0, "lab:old"), new).changes]
+    head["version"] = recording.VERSION
+    event = {"t": 1, "type": "diff", "taken_at": 2.0, "changes": changes}
+    snap0 = {"t": 0, "type": "snapshot", "snapshot": Snapshot(1.0, "lab:old").to_json()}
+    played = recording.moments(recording.parse(map(json.dumps, [head, snap0, event])))
+    assert played[-1].snapshot.sockets == (web,)

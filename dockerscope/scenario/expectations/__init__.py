@@ -9,7 +9,8 @@ shows it.
 
 Families: ``links`` (link, veth_on, route), ``netfilter`` (rule, flow), ``cgroups`` (cgroup,
 cpu_ratio), ``commands`` (output, exit_code), ``storage`` (mount, layers_shared, whiteout),
-``namespaces`` (netns_shared, netns, process), ``traffic`` (api). ``registry`` holds the table.
+``namespaces`` (netns_shared, netns, process), ``sockets`` (socket), ``traffic`` (api).
+``registry`` holds the table.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dockerscope.scenario.expectations import (  # noqa: F401
     links,
     namespaces,
     netfilter,
+    sockets,
     storage,
     traffic,
 )
