@@ -22,7 +22,6 @@ NOTE = "One concern:"
 OVER_TODAY: frozenset[str] = frozenset(
     {
         # modules
-        "dockerscope/engine/runtime/init.py",
         "dockerscope/kernel/attribution.py",
         "dockerscope/scenario/recording.py",
         # functions
