@@ -11,16 +11,16 @@ import pytest
 
 from dockerscope.kernel.model import COLLECTIONS, Snapshot
 from dockerscope.kernel.model import diff as compute_diff
-from dockerscope.scenario import recording
+from dockerscope.scenario import recorder
 from dockerscope.scenario.fakelab import demo_lab
 from dockerscope.scenario.loader import course_dir, load, load_text
+from dockerscope.scenario.moments import moments
+from dockerscope.scenario.recorder import record_run
 from dockerscope.scenario.recording import (
     RecordingError,
     apply_changes,
     check_recordings,
-    moments,
     parse,
-    record_run,
 )
 from dockerscope.scenario.runner import Runner
 from tests.unit.test_scenario_runner import SCENARIO
@@ -142,7 +142,7 @@ def test_write_atomically_keeps_old_file_on_failure(tmp_path: Path) -> None:
         raise RuntimeError("run failed")
 
     with pytest.raises(RuntimeError):
-        recording.write_atomically(target, boom)
+        recorder.write_atomically(target, boom)
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
 

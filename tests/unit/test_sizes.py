@@ -23,7 +23,6 @@ OVER_TODAY: frozenset[str] = frozenset(
     {
         # modules
         "dockerscope/kernel/attribution.py",
-        "dockerscope/scenario/recording.py",
         # functions
         "dockerscope/engine/containers/create_request.py::_host_settings",
         "dockerscope/kernel/attribution.py::_build_index",
