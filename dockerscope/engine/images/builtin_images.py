@@ -7,16 +7,13 @@ into a store as a tagged one-layer image, once, even when several requests ask a
 from __future__ import annotations
 
 import io
-import os
 import threading
-from contextlib import suppress
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockerscope.engine.images import builtin
 from dockerscope.engine.images.dockerimage import ensure_docker_image, is_docker_image
 from dockerscope.engine.images.errors import BadImage, ImageNotFound
-from dockerscope.engine.images.fsutil import remove_tree
+from dockerscope.engine.images.fsutil import remove_tree, tree_bytes
 from dockerscope.engine.images.model import HistoryEntry, Image, ImageConfig, now_rfc3339
 from dockerscope.engine.images.reference import Reference, parse_reference
 
@@ -117,7 +114,7 @@ def _build_debian(store: ImageStore, ref: Reference, progress: builtin.Progress 
         try:
             parser = builtin.debootstrap(stage / "diff", progress, release=release)
             builtin.trim_debian(stage / "diff")
-            total = max(_tree_bytes(stage / "diff"), 1)
+            total = max(tree_bytes(stage / "diff"), 1)
         except BaseException:
             remove_tree(stage)
             raise
@@ -138,12 +135,3 @@ def _build_debian(store: ImageStore, ref: Reference, progress: builtin.Progress 
     if progress:
         progress(builtin.TOTAL, builtin.TOTAL, f"debian:{release.codename} ready")
     return store.get(str(ref))
-
-
-def _tree_bytes(root: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            with suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total
