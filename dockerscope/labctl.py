@@ -114,12 +114,13 @@ def daemon_argv(lab: Lab) -> list[str]:
     ]
 
 
-def spawn_daemon(lab: Lab, log: IO[bytes]) -> subprocess.Popen[bytes]:
+def spawn_daemon(lab: Lab, log: IO[bytes], nofile: int | None = None) -> subprocess.Popen[bytes]:
     """Start the lab's daemon in the background, its output going to ``log``.
 
     It leads a session of its own (so a stop can reach its whole group), runs from "/" (so it
     keeps no directory busy when it outlives us) and imports the same dockerscope as we do,
-    installed or from a source tree.
+    installed or from a source tree. ``nofile`` sets its RLIMIT_NOFILE before it starts (the
+    daemon sizes its connection cap from it): a bench's low-limit run.
     """
     import dockerscope
 
@@ -135,7 +136,14 @@ def spawn_daemon(lab: Lab, log: IO[bytes]) -> subprocess.Popen[bytes]:
         close_fds=True,
         cwd="/",
         env=env,
+        preexec_fn=None if nofile is None else (lambda: _limit_nofile(nofile)),
     )
+
+
+def _limit_nofile(n: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
 
 
 def wait_until_answering(
@@ -154,11 +162,15 @@ def wait_until_answering(
 
 
 def start_daemon(
-    lab: Lab, log: IO[bytes], wait: float = 60.0, log_name: Path | None = None
+    lab: Lab,
+    log: IO[bytes],
+    wait: float = 60.0,
+    log_name: Path | None = None,
+    nofile: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Spawn the lab's daemon and wait for its ping (``DaemonStartError`` if it never comes;
-    the process is left for the caller to stop either way)."""
-    proc = spawn_daemon(lab, log)
+    the process is left for the caller to stop either way). ``nofile``: see spawn_daemon."""
+    proc = spawn_daemon(lab, log, nofile)
     wait_until_answering(lab, proc, wait, log_name)
     return proc
 
