@@ -31,15 +31,12 @@ import contextlib
 import os
 import resource
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tarfile
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from labs import DOCKERD, Engine, docker_engine, dockerscope_lab  # noqa: E402
 from memory import engine_pids, rss_kb  # noqa: E402
-from start_latency import DOCKERD, Engine, docker_engine, wait_for_socket  # noqa: E402
-
-from dockerscope.engine.paths import Lab  # noqa: E402
 
 PING = b"GET /_ping HTTP/1.1\r\nHost: bench\r\n\r\n"
 PING_EVERY = 0.02
@@ -65,43 +60,10 @@ NOFILE_ABUSE = f"idle 330 / nofile {LOW_NOFILE}"
 
 @contextlib.contextmanager
 def dockerscope_daemon(tmp: Path, nofile: int | None = None) -> Iterator[Engine]:
-    """A dockerscope daemon in a lab of its own (RLIMIT_NOFILE ``nofile`` if given); the lab is
-    taken down afterwards."""
-    lab = Lab.named("b" + uuid.uuid4().hex[:8], tmp / "ds-data", tmp / "ds-run")
-
-    def lower_nofile() -> None:
-        if nofile is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
-    log = open(tmp / f"dockerscope-{lab.name}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dockerscope.engine.daemon", "--lab", lab.name]
-        + ["--data-root", str(lab.data_root), "--run-root", str(lab.run_root)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        preexec_fn=lower_nofile,
-    )
-    try:
-        wait_for_socket(lab.socket, proc)
-        yield Engine("dockerscope", str(lab.socket), proc.pid, "busybox")
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
-        from dockerscope.engine import runtime
-        from dockerscope.engine.network import LabHost
-
-        with contextlib.suppress(Exception):
-            LabHost(lab).down()
-        with contextlib.suppress(Exception):
-            runtime.remove_parent(lab.cgroup_parent)
-        shutil.rmtree(lab.data_root, ignore_errors=True)
+    """A dockerscope daemon in a lab of its own (RLIMIT_NOFILE ``nofile`` if given); its socket.
+    bench/labs.py starts it through dockerscope.labctl and takes the lab down afterwards."""
+    with dockerscope_lab(tmp, nofile=nofile) as eng:
+        yield Engine(eng.name, eng.url.removeprefix("unix://"), eng.pid, eng.image)
 
 
 @contextlib.contextmanager

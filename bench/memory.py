@@ -22,13 +22,8 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from start_latency import (  # noqa: E402
-    DOCKERD,
-    Engine,
-    busybox_rootfs_tar,
-    docker_engine,
-    dockerscope_engine,
-)
+from labs import DOCKERD, Engine, docker_engine, dockerscope_lab  # noqa: E402
+from start_latency import busybox_rootfs_tar  # noqa: E402
 
 
 def rss_kb(pid: int) -> int:
@@ -126,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="dsbench-"))
     try:
-        with dockerscope_engine(tmp) as eng:
+        with dockerscope_lab(tmp) as eng:
             rows.append(("dockerscope", *measure(eng, n)))
         if not args.no_docker and os.path.exists(DOCKERD):
             tar = tmp / "busybox.tar"

@@ -117,13 +117,16 @@ def daemon_argv(lab: Lab, caps: LabCaps | None = None) -> list[str]:
     ]
 
 
-def spawn_daemon(lab: Lab, log: IO[bytes], caps: LabCaps | None = None) -> subprocess.Popen[bytes]:
+def spawn_daemon(
+    lab: Lab, log: IO[bytes], caps: LabCaps | None = None, nofile: int | None = None
+) -> subprocess.Popen[bytes]:
     """Start the lab's daemon in the background, its output going to ``log``, with ``caps``
     (None: the daemon's defaults).
 
     It leads a session of its own (so a stop can reach its whole group), runs from "/" (so it
     keeps no directory busy when it outlives us) and imports the same dockerscope as we do,
-    installed or from a source tree.
+    installed or from a source tree. ``nofile`` sets its RLIMIT_NOFILE before it starts (the
+    daemon sizes its connection cap from it): a bench's low-limit run.
     """
     import dockerscope
 
@@ -139,7 +142,14 @@ def spawn_daemon(lab: Lab, log: IO[bytes], caps: LabCaps | None = None) -> subpr
         close_fds=True,
         cwd="/",
         env=env,
+        preexec_fn=None if nofile is None else (lambda: _limit_nofile(nofile)),
     )
+
+
+def _limit_nofile(n: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
 
 
 def wait_until_answering(
@@ -163,11 +173,12 @@ def start_daemon(
     wait: float = 60.0,
     log_name: Path | None = None,
     caps: LabCaps | None = None,
+    nofile: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Spawn the lab's daemon (with ``caps``, None: its defaults) and wait for its ping
     (``DaemonStartError`` if it never comes; the process is left for the caller to stop
-    either way)."""
-    proc = spawn_daemon(lab, log, caps)
+    either way). ``nofile``: see spawn_daemon."""
+    proc = spawn_daemon(lab, log, caps, nofile)
     wait_until_answering(lab, proc, wait, log_name)
     return proc
 

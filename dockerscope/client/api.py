@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
 from .streams import HijackedStream, hijack
-from .transport import API_VERSION, APIError, DockerHost, Transport, error_message
+from .transport import API_VERSION, APIError, DockerHost, Transport, error_message, json_objects
 
 
 def filters_param(filters: Mapping[str, list[str]] | None) -> str | None:
@@ -115,7 +115,7 @@ class DockerClient:
         self, since: str | None = None, until: str | None = None, filters: Any = None
     ) -> Iterator[dict[str, Any]]:
         params = {"since": since, "until": until, "filters": filters_param(filters)}
-        return self.api.json_stream("GET", "/events", params)
+        return json_objects(self.api.stream("GET", "/events", params))
 
     # -- containers
     def containers(
@@ -266,7 +266,8 @@ class DockerClient:
 
     def pull(self, image: str, tag: str) -> Iterator[dict[str, Any]]:
         """Progress messages of ``POST /images/create?fromImage=...`` (raises on an error one)."""
-        for msg in self.api.json_stream("POST", "/images/create", {"fromImage": image, "tag": tag}):
+        params = {"fromImage": image, "tag": tag}
+        for msg in json_objects(self.api.stream("POST", "/images/create", params)):
             if msg.get("error") or msg.get("errorDetail"):
                 detail = msg.get("errorDetail") or {}
                 raise APIError(500, str(msg.get("error") or detail.get("message", "pull failed")))
@@ -280,23 +281,18 @@ class DockerClient:
         message: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         params = {"fromSrc": "-", "repo": repo, "tag": tag, "message": message}
-        return self.api.json_stream(
-            "POST",
-            "/images/create",
-            params,
-            source,
-            headers={"Content-Type": "application/x-tar"},
-        )
+        return self._post_tar("/images/create", params, source)
 
     def load(self, source: BinaryIO | bytes, quiet: bool = False) -> Iterator[dict[str, Any]]:
         params = {"quiet": "1" if quiet else "0"}
-        return self.api.json_stream(
-            "POST",
-            "/images/load",
-            params,
-            source,
-            headers={"Content-Type": "application/x-tar"},
-        )
+        return self._post_tar("/images/load", params, source)
+
+    def _post_tar(
+        self, path: str, params: Mapping[str, Any], source: BinaryIO | bytes
+    ) -> Iterator[dict[str, Any]]:
+        """POST a tar stream and yield the JSON progress messages of the answer."""
+        headers = {"Content-Type": "application/x-tar"}
+        return json_objects(self.api.stream("POST", path, params, source, headers))
 
     def save(self, names: list[str]) -> Iterator[bytes]:
         if len(names) == 1:

@@ -2,6 +2,8 @@
 
 The rules follow docker's documented output (go-units' HumanDuration and HumanSize, the CLI's
 tabwriter with minimum width 10 and padding 3, 12-character ids, 20-character quoted commands).
+Sizes and durations live in ``units``, the tabwriter and ``--format`` templates in
+``templates``; their names are re-exported here, where the commands look for them.
 """
 
 from __future__ import annotations
@@ -9,102 +11,22 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .options import split_image_ref
+from .templates import go_value as go_value
+from .templates import render_rows as render_rows
+from .templates import render_template as render_template
+from .templates import table as table
+from .units import ago as ago
+from .units import bytes_size as bytes_size
+from .units import human_duration as human_duration
+from .units import human_size as human_size
+from .units import image_size as image_size
+from .units import parse_ram as parse_ram
+
 ELLIPSIS = "\u2026"
-MIN_WIDTH = 10
-PADDING = 3
-
-_DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-_BINARY_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
-
-
-def table(rows: Sequence[Sequence[str]], min_width: int = MIN_WIDTH) -> str:
-    """Rows aligned like docker's tabwriter: every column but the last padded to
-    max(min_width, widest cell + 3). Returns the text with a newline after each row."""
-    if not rows:
-        return ""
-    ncols = max(len(r) for r in rows)
-    widths = [min_width] * ncols
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            widths[i] = max(widths[i], len(cell) + PADDING)
-    out = []
-    for row in rows:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
-        cells.append(row[-1] if row else "")
-        out.append("".join(cells))
-    return "".join(line + "\n" for line in out)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration: "Less than a second", "About a minute", "3 hours", ..."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
-
-
-def _go_g(value: float, precision: int) -> str:
-    text = f"{value:.{precision}g}"
-    return text
-
-
-def _scaled(size: float, base: float, units: list[str]) -> tuple[float, str]:
-    i = 0
-    while size >= base and i < len(units) - 1:
-        size /= base
-        i += 1
-    return size, units[i]
-
-
-def human_size(size: float, precision: int = 4) -> str:
-    """go-units HumanSizeWithPrecision: decimal units, e.g. 1984132 -> "1.984MB"."""
-    value, unit = _scaled(float(size), 1000.0, _DECIMAL_UNITS)
-    return _go_g(value, precision) + unit
-
-
-def image_size(size: float) -> str:
-    """The SIZE column of ``docker images``: three significant digits, "1.98MB"."""
-    return human_size(size, 3)
-
-
-def bytes_size(size: float) -> str:
-    """go-units BytesSize: binary units with two decimals, e.g. "23.54GiB"."""
-    value, unit = _scaled(float(size), 1024.0, _BINARY_UNITS)
-    return f"{value:.4g}{unit}"
-
-
-def parse_ram(text: str) -> int:
-    """go-units RAMInBytes: "512m", "1g", "100k", "1024b", "1.5G" -> bytes (binary units)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)[iI]?[bB]?\s*", text)
-    if not m:
-        raise ValueError(f"invalid size: '{text}'")
-    number = float(m.group(1))
-    power = " kmgtp".index(m.group(2).lower() or " ")
-    return int(number * (1024**power))
 
 
 def short_id(ident: str) -> str:
@@ -144,11 +66,6 @@ def go_quote(text: str) -> str:
             out.append(ch)
     out.append('"')
     return "".join(out)
-
-
-def ago(created: float, now: float) -> str:
-    """The CREATED column: "3 seconds ago"."""
-    return human_duration(max(0.0, now - created)) + " ago"
 
 
 def _join_host_port(ip: str, port: str) -> str:
@@ -246,12 +163,7 @@ def ps_table(containers: Sequence[Mapping[str, Any]], now: float, no_trunc: bool
 
 def split_repo_tag(ref: str) -> tuple[str, str]:
     """("busybox", "latest") from "busybox:latest"; the tag is "<none>" if missing."""
-    ref = ref.split("@", 1)[0]
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    if colon > slash:
-        return ref[:colon], ref[colon + 1 :]
-    return ref, "<none>"
+    return split_image_ref(ref, missing_tag="<none>")
 
 
 def images_table(images: Sequence[Mapping[str, Any]], now: float, no_trunc: bool = False) -> str:
@@ -345,58 +257,6 @@ def port_lines(ports: Mapping[str, Any] | None, only: str | None = None) -> str:
 def inspect_json(objects: Sequence[Any]) -> str:
     """``docker inspect`` output: a JSON array indented by 4 spaces."""
     return json.dumps(list(objects), indent=4) + "\n"
-
-
-_TEMPLATE = re.compile(r"\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}")
-
-
-def render_template(template: str, obj: Any) -> str:
-    """A small subset of docker's Go templates: ``{{.A.B}}`` and ``{{json .A}}``.
-
-    Unknown field paths give "<no value>", like Go's template engine.
-    """
-
-    def lookup(path: str) -> Any:
-        value = obj
-        for part in [p for p in path.split(".") if p]:
-            if isinstance(value, Mapping) and part in value:
-                value = value[part]
-            else:
-                return _Missing
-        return value
-
-    def sub(m: re.Match[str]) -> str:
-        value = lookup(m.group(2))
-        if m.group(1):
-            return "null" if value is _Missing else json.dumps(value, separators=(",", ":"))
-        return go_value(value)
-
-    return _TEMPLATE.sub(sub, template)
-
-
-class _MissingType:
-    pass
-
-
-_Missing = _MissingType()
-
-
-def go_value(value: Any) -> str:
-    """A value printed like Go's fmt %v: true/false, maps as map[k:v], nil as <nil>."""
-    if value is _Missing:
-        return "<no value>"
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping):
-        inner = " ".join(f"{k}:{go_value(v)}" for k, v in sorted(value.items()))
-        return f"map[{inner}]"
-    if isinstance(value, list | tuple):
-        return "[" + " ".join(go_value(v) for v in value) + "]"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def event_line(event: Mapping[str, Any]) -> str:
@@ -511,21 +371,3 @@ def network_fields(net: Mapping[str, Any], no_trunc: bool = False) -> dict[str, 
         "Labels": _labels(net.get("Labels")),
         "CreatedAt": str(net.get("Created", "")),
     }
-
-
-def render_rows(
-    template: str, rows: Sequence[Mapping[str, Any]], headers: Mapping[str, str]
-) -> str:
-    """``--format`` output for a list: one line per row, or, with a "table" prefix, an aligned
-    table under docker's column headers. ``\\t`` and ``\\n`` typed in the format are honoured."""
-    template = template.replace("\\t", "\t").replace("\\n", "\n")
-    if not template.startswith("table"):
-        return "".join(render_template(template, row) + "\n" for row in rows)
-    body = template[len("table") :].strip()
-
-    def title(m: re.Match[str]) -> str:
-        field_name = m.group(2)
-        return headers.get(field_name, field_name.upper())
-
-    lines = [_TEMPLATE.sub(title, body)] + [render_template(body, row) for row in rows]
-    return table([line.split("\t") for line in lines])

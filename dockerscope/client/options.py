@@ -8,21 +8,23 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .formatting import parse_ram
+from .units import parse_ram
 
 
 class UsageError(ValueError):
     """A flag value the docker CLI would reject before talking to the daemon."""
 
 
-def split_image_ref(ref: str) -> tuple[str, str]:
-    """("busybox", "latest") from "busybox"; ("reg:5000/x", "1") from "reg:5000/x:1"."""
+def split_image_ref(ref: str, missing_tag: str = "latest") -> tuple[str, str]:
+    """("busybox", "latest") from "busybox"; ("reg:5000/x", "1") from "reg:5000/x:1".
+
+    A digest (``@sha256:...``) is dropped; ``missing_tag`` stands in when there is no tag."""
     name = ref.split("@", 1)[0]
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
         return name[:colon], name[colon + 1 :]
-    return name, "latest"
+    return name, missing_tag
 
 
 def full_ref(ref: str) -> str:
@@ -155,57 +157,69 @@ def parse_labels(entries: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def container_config(args: Any, attach: bool) -> dict[str, Any]:
-    """The body of ``POST /containers/create`` for ``docker run``/``create`` flags in ``args``.
-
-    ``attach`` is True when the client will attach (run without -d).
-    """
-    env = parse_env(args.env or [], args.env_file or [])
+def _mounts(specs: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """``-v`` flags as (HostConfig.Binds, Config.Volumes): a bind has a source, a volume not."""
     binds: list[str] = []
     volumes: dict[str, dict[str, Any]] = {}
-    for spec in args.volume or []:
+    for spec in specs:
         source, target, mode = parse_volume(spec)
         if source is None:
             volumes[target] = {}
         else:
             binds.append(f"{source}:{target}" + (f":{mode}" if mode else ""))
+    return binds, volumes
+
+
+def _ports(
+    publish: Sequence[str], expose: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, str]]]]:
+    """``-p`` and ``--expose`` flags as (Config.ExposedPorts, HostConfig.PortBindings)."""
     exposed: dict[str, dict[str, Any]] = {}
     bindings: dict[str, list[dict[str, str]]] = {}
-    for spec in args.publish or []:
+    for spec in publish:
         for port, ip, host_port in parse_publish(spec):
             exposed[port] = {}
             bindings.setdefault(port, []).append({"HostIp": ip, "HostPort": host_port})
-    for spec in args.expose or []:
+    for spec in expose:
         port, _, proto = spec.partition("/")
         for p in _port_range(port, "container", spec):
             exposed[f"{p}/{proto or 'tcp'}"] = {}
-    memory = 0
-    if args.memory:
-        try:
-            memory = parse_ram(args.memory)
-        except ValueError as exc:
-            raise UsageError(
-                f'invalid argument "{args.memory}" for "-m, --memory" flag: {exc}'
-            ) from None
-    nano_cpus = 0
-    if args.cpus:
-        try:
-            nano_cpus = round(float(args.cpus) * 1e9)
-        except ValueError:
-            raise UsageError(
-                f'invalid argument "{args.cpus}" for "--cpus" flag: '
-                f"failed to parse {args.cpus} as a rational number"
-            ) from None
-        if nano_cpus <= 0:
-            raise UsageError("range of CPUs is from 0.01 to the number of CPUs")
-    entrypoint: list[str] | None = None
-    if args.entrypoint is not None:
-        entrypoint = [args.entrypoint]
-    network = args.network or "default"
-    interactive = bool(args.interactive)
-    host_config: dict[str, Any] = {
+    return exposed, bindings
+
+
+def _memory(text: str | None) -> int:
+    """``-m``/``--memory`` in bytes (0 when not given), rejected with the CLI's words."""
+    if not text:
+        return 0
+    try:
+        return parse_ram(text)
+    except ValueError as exc:
+        raise UsageError(f'invalid argument "{text}" for "-m, --memory" flag: {exc}') from None
+
+
+def _nano_cpus(text: str | None) -> int:
+    """``--cpus`` in billionths of a CPU (0 when not given), rejected with the CLI's words."""
+    if not text:
+        return 0
+    try:
+        nano_cpus = round(float(text) * 1e9)
+    except ValueError:
+        raise UsageError(
+            f'invalid argument "{text}" for "--cpus" flag: '
+            f"failed to parse {text} as a rational number"
+        ) from None
+    if nano_cpus <= 0:
+        raise UsageError("range of CPUs is from 0.01 to the number of CPUs")
+    return nano_cpus
+
+
+def _host_config(
+    args: Any, binds: list[str], bindings: dict[str, list[dict[str, str]]]
+) -> dict[str, Any]:
+    """The ``HostConfig`` part of a create request: mounts, ports, limits, privileges."""
+    return {
         "Binds": binds or None,
-        "NetworkMode": network,
+        "NetworkMode": args.network or "default",
         "PortBindings": bindings,
         "RestartPolicy": {"Name": args.restart or "no", "MaximumRetryCount": 0},
         "AutoRemove": bool(args.rm),
@@ -214,11 +228,23 @@ def container_config(args: Any, attach: bool) -> dict[str, Any]:
         "CapAdd": args.cap_add or None,
         "CapDrop": args.cap_drop or None,
         "ReadonlyRootfs": bool(args.read_only),
-        "Memory": memory,
-        "NanoCpus": nano_cpus,
+        "Memory": _memory(args.memory),
+        "NanoCpus": _nano_cpus(args.cpus),
         "CpuShares": int(args.cpu_shares or 0),
         "PidsLimit": args.pids_limit,
     }
+
+
+def container_config(args: Any, attach: bool) -> dict[str, Any]:
+    """The body of ``POST /containers/create`` for ``docker run``/``create`` flags in ``args``.
+
+    ``attach`` is True when the client will attach (run without -d).
+    """
+    env = parse_env(args.env or [], args.env_file or [])
+    binds, volumes = _mounts(args.volume or [])
+    exposed, bindings = _ports(args.publish or [], args.expose or [])
+    host_config = _host_config(args, binds, bindings)
+    interactive = bool(args.interactive)
     # the docker CLI sends no endpoint settings unless --ip/--alias ask for some
     endpoints: dict[str, Any] = {}
     return {
@@ -237,7 +263,7 @@ def container_config(args: Any, attach: bool) -> dict[str, Any]:
         "Image": args.image,
         "Volumes": volumes,
         "WorkingDir": args.workdir or "",
-        "Entrypoint": entrypoint,
+        "Entrypoint": None if args.entrypoint is None else [args.entrypoint],
         "Labels": parse_labels(args.label or []),
         "HostConfig": host_config,
         "NetworkingConfig": {"EndpointsConfig": endpoints},

@@ -13,7 +13,7 @@ import os
 import socket
 import ssl
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -364,30 +364,6 @@ class Transport:
         finally:
             conn.close()
 
-    def json_stream(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Iterator[Any]:
-        """Yield each JSON object of a JSON-lines (or concatenated JSON) stream (events, pull)."""
-        decoder = json.JSONDecoder()
-        buf = ""
-        for piece in self.stream(method, path, params, body, headers):
-            buf += piece.decode("utf-8", "replace")
-            while True:
-                buf = buf.lstrip()
-                if not buf:
-                    break
-                try:
-                    obj, end = decoder.raw_decode(buf)
-                except ValueError:
-                    break  # incomplete: wait for more
-                yield obj
-                buf = buf[end:]
-
     def ping(self) -> dict[str, str]:
         """``HEAD /_ping`` like the CLI before each command; returns the answer's headers."""
         _, headers, _ = self.request("HEAD", "/_ping")
@@ -402,6 +378,25 @@ class Transport:
         theirs = headers.get("api-version", "")
         if theirs and _version_tuple(theirs) < _version_tuple(self.version):
             self.version = theirs
+
+
+def json_objects(pieces: Iterable[bytes]) -> Iterator[Any]:
+    """Each JSON object of a JSON-lines (or concatenated JSON) stream, as its pieces arrive
+    (events, pull, load): ``json_objects(transport.stream(...))``."""
+    decoder = json.JSONDecoder()
+    buf = ""
+    for piece in pieces:
+        buf += piece.decode("utf-8", "replace")
+        while True:
+            buf = buf.lstrip()
+            if not buf:
+                break
+            try:
+                obj, end = decoder.raw_decode(buf)
+            except ValueError:
+                break  # incomplete: wait for more
+            yield obj
+            buf = buf[end:]
 
 
 def unix_transport(path: str, timeout: float | None = None) -> Transport:

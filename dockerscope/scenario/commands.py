@@ -81,7 +81,7 @@ def run_one(path: Path, out_file: Path | None, lab: Any, out: TextIO, result: bo
 def _run_session(session: Any, scenario: Any, out_file: Path | None, out: TextIO) -> Any:
     """Prepare the lab, then run (and record) the scenario; returns the ScenarioResult."""
     from dockerscope.scenario.lab import LabError
-    from dockerscope.scenario.recording import record_run, write_atomically
+    from dockerscope.scenario.recorder import record_run, write_atomically
     from dockerscope.scenario.runner import ScenarioResult
 
     try:

@@ -214,7 +214,7 @@ class RecordedPlayer:
     live = False
 
     def __init__(self, recording: Any, source: Any = None) -> None:
-        from dockerscope.scenario.recording import moments
+        from dockerscope.scenario.moments import moments
 
         self.recording = recording
         self.source = source

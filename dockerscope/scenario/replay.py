@@ -14,7 +14,8 @@ from pathlib import Path
 from dockerscope.feed import Frame
 from dockerscope.kernel.model import Diff, Snapshot
 from dockerscope.kernel.model import diff as compute_diff
-from dockerscope.scenario.recording import Moment, Recording, moments, read
+from dockerscope.scenario.moments import Moment, moments
+from dockerscope.scenario.recording import Recording, read
 
 #: Speeds the ``faster``/``slower`` controls step through.
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)

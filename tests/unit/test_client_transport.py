@@ -12,6 +12,7 @@ from dockerscope.client.transport import (
     Transport,
     build_query,
     error_message,
+    json_objects,
 )
 from tests.unit.test_client_fakeserver import FakeDocker, serving
 
@@ -116,9 +117,11 @@ def test_ping_negotiates_down_to_the_daemon_version(fake_docker: FakeDocker) -> 
     assert fake_docker.lines == ["HEAD /_ping"]
 
 
-def test_json_stream_splits_objects_across_chunks(fake_docker: FakeDocker) -> None:
+def test_json_objects_splits_objects_across_chunks(fake_docker: FakeDocker) -> None:
     t = Transport(DockerHost.parse("unix://" + fake_docker.socket_path))
-    msgs = list(t.json_stream("POST", "/images/create", {"fromImage": "busybox", "tag": "1"}))
+    msgs = list(
+        json_objects(t.stream("POST", "/images/create", {"fromImage": "busybox", "tag": "1"}))
+    )
     assert [m.get("status") for m in msgs][-1] == "Status: Downloaded newer image for busybox:1"
     assert len(msgs) == 4
 

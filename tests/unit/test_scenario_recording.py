@@ -11,16 +11,16 @@ import pytest
 
 from dockerscope.kernel.model import COLLECTIONS, Snapshot
 from dockerscope.kernel.model import diff as compute_diff
-from dockerscope.scenario import recording
+from dockerscope.scenario import recorder, recording
 from dockerscope.scenario.fakelab import demo_lab
 from dockerscope.scenario.loader import course_dir, load, load_text
+from dockerscope.scenario.moments import moments
+from dockerscope.scenario.recorder import record_run
 from dockerscope.scenario.recording import (
     RecordingError,
     apply_changes,
     check_recordings,
-    moments,
     parse,
-    record_run,
 )
 from dockerscope.scenario.runner import Runner
 from tests.unit.test_scenario_runner import SCENARIO
@@ -142,7 +142,7 @@ def test_write_atomically_keeps_old_file_on_failure(tmp_path: Path) -> None:
         raise RuntimeError("run failed")
 
     with pytest.raises(RuntimeError):
-        recording.write_atomically(target, boom)
+        recorder.write_atomically(target, boom)
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
 
@@ -225,7 +225,7 @@ def test_version_1_recordings_still_play_and_sockets_travel_in_version_2() -> No
     del old["sockets"]  # a version-1 snapshot has no such field
     head = {"format": "dockerscope-recording", "version": 1}
     lines = [json.dumps(head), json.dumps({"t": 0, "type": "snapshot", "snapshot": old})]
-    (moment,) = recording.moments(recording.parse(lines))
+    (moment,) = moments(recording.parse(lines))
     assert moment.snapshot.sockets == ()
     web = Socket("web", "tcp", 4, "LISTEN", "0.0.0.0", 80, "0.0.0.0", 0, 7, command="httpd")
     new = Snapshot(2.0, "lab:old", sockets=(web,))
@@ -233,5 +233,5 @@ def test_version_1_recordings_still_play_and_sockets_travel_in_version_2() -> No
     head["version"] = recording.VERSION
     event = {"t": 1, "type": "diff", "taken_at": 2.0, "changes": changes}
     snap0 = {"t": 0, "type": "snapshot", "snapshot": Snapshot(1.0, "lab:old").to_json()}
-    played = recording.moments(recording.parse(map(json.dumps, [head, snap0, event])))
+    played = moments(recording.parse(map(json.dumps, [head, snap0, event])))
     assert played[-1].snapshot.sockets == (web,)

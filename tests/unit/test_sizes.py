@@ -22,14 +22,8 @@ NOTE = "One concern:"
 OVER_TODAY: frozenset[str] = frozenset(
     {
         # modules
-        "dockerscope/client/commands/containers.py",
-        "dockerscope/client/formatting.py",
-        "dockerscope/engine/images/store.py",
-        "dockerscope/engine/runtime/init.py",
         "dockerscope/kernel/attribution.py",
-        "dockerscope/scenario/recording.py",
         # functions
-        "dockerscope/client/options.py::container_config",
         "dockerscope/engine/containers/create_request.py::_host_settings",
         "dockerscope/kernel/attribution.py::_build_index",
     }

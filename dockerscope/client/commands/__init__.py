@@ -5,12 +5,20 @@
 ``execute(args, client, console)`` runs the chosen one and returns its exit code, printing
 errors the way the docker CLI does ("Error response from daemon: ...", exit code 1).
 
-One module per group: ``system``, ``containers``, ``images``, ``networks`` register their
+One module per group: ``system``, ``containers`` (create, run, exec), ``container_state`` (stop,
+rm, commit), ``container_info`` (ps, logs, inspect), ``images``, ``networks`` register their
 commands on import (``--help`` lists them alphabetically, as docker does); ``session`` holds
 attached terminals and signal proxying; ``program`` the parser, ``main`` and ``line_runner``.
 """
 
-from . import containers, images, networks, system  # noqa: F401 (registers the commands)
+from . import (  # noqa: F401 (registers the commands)
+    container_info,
+    container_state,
+    containers,
+    images,
+    networks,
+    system,
+)
 from .base import (
     CLIENT_VERSION,
     COMMANDS,

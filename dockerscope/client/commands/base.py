@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from .. import formatting as fmt
 from ..api import DockerClient
 from ..options import (
     UsageError,
@@ -178,6 +179,21 @@ def each(
             if echo:
                 console.out(item + "\n")
     return 1 if failed else 0
+
+
+def print_inspected(
+    console: Console, found: list[Any], errors: list[str], template: str | None
+) -> int:
+    """Print what an ``inspect`` found (a JSON array, or ``template`` once per object), then
+    its errors; the exit code is 1 if any name was not found."""
+    if template:
+        for obj in found:
+            console.out(fmt.render_template(template, obj) + "\n")
+    else:
+        console.out(fmt.inspect_json(found))
+    for e in errors:
+        console.err(e + "\n")
+    return 1 if errors else 0
 
 
 def current_time() -> float:

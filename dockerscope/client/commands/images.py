@@ -17,7 +17,7 @@ from ..options import (
     split_image_ref,
 )
 from ..transport import APIError
-from .base import CommandFailed, Console, command, current_time
+from .base import CommandFailed, Console, command, current_time, each
 
 
 def pull_image(client: DockerClient, ref: str, console: Console, to_stderr: bool = False) -> None:
@@ -110,19 +110,13 @@ def _rmi_flags(p: argparse.ArgumentParser) -> None:
 
 @command("rmi", "Remove one or more images", flags=_rmi_flags)
 def cmd_rmi(client: DockerClient, args: argparse.Namespace, console: Console) -> int:
-    failed = False
-    for name in args.images:
-        try:
-            answer = client.remove_image(name, args.force)
-        except APIError as exc:
-            console.err(f"Error response from daemon: {exc.message}\n")
-            failed = True
-            continue
-        for item in answer:
+    def remove(name: str) -> None:
+        for item in client.remove_image(name, args.force):
             for key in ("Untagged", "Deleted"):
                 if item.get(key):
                     console.out(f"{key}: {item[key]}\n")
-    return 1 if failed else 0
+
+    return each(args.images, console, remove, echo=False)
 
 
 def _tag_flags(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from ..options import (
     parse_filters,
 )
 from ..transport import APIError
-from .base import CommandFailed, Console, command, each, new_parser
+from .base import CommandFailed, Console, command, each, new_parser, print_inspected
 
 
 def _network_configure(p: argparse.ArgumentParser) -> None:
@@ -102,14 +102,7 @@ def cmd_network_inspect(client: DockerClient, args: argparse.Namespace, console:
             if exc.status != 404:
                 raise
             errors.append(f"Error response from daemon: {exc.message}")
-    if args.format:
-        for obj in found:
-            console.out(fmt.render_template(args.format, obj) + "\n")
-    else:
-        console.out(fmt.inspect_json(found))
-    for e in errors:
-        console.err(e + "\n")
-    return 1 if errors else 0
+    return print_inspected(console, found, errors, args.format)
 
 
 def cmd_network_rm(client: DockerClient, args: argparse.Namespace, console: Console) -> int:

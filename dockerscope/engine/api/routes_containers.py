@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 from dockerscope.engine.api.filters import checked_filters
@@ -26,6 +24,7 @@ from dockerscope.engine.containers.model import Container
 from dockerscope.engine.containers.registry import OutputQueue
 from dockerscope.engine.containers.status import iso
 from dockerscope.engine.errors import Conflict, InvalidArgument, NotSupported
+from dockerscope.engine.images.fsutil import tree_bytes
 
 RAW = "application/vnd.docker.raw-stream"
 INIT_LAYER_PATHS = ("/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
@@ -116,7 +115,7 @@ class ContainerRoutes:
 
     def _sizes(self, c: Container) -> dict[str, int]:
         """SizeRw (the container's upper dir) and SizeRootFs (that plus its image)."""
-        rw = _du(self.mgr.store.dir(c.id) / "upper")
+        rw = tree_bytes(self.mgr.store.dir(c.id) / "upper")
         base = 0
         with contextlib.suppress(Exception):
             base = int(self.d.images.get(c.image_id).size)
@@ -467,13 +466,3 @@ async def _gone(s: HijackedStream, q: asyncio.Queue[Any]) -> None:
     while not s.peer_closed():
         await asyncio.sleep(1)
     q.put_nowait(None)
-
-
-def _du(path: Path) -> int:
-    """Bytes of the regular files and links under ``path`` (0 if it is gone)."""
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
-    return total

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import platform
@@ -19,6 +18,7 @@ from dockerscope.engine.api.router import API_VERSION, MIN_API_VERSION, Router
 from dockerscope.engine.containers.status import iso
 from dockerscope.engine.errors import InvalidArgument, NotFound, NotSupported
 from dockerscope.engine.events import EventFilter, _parse_time
+from dockerscope.engine.images.fsutil import tree_bytes
 
 
 def engine_version() -> str:
@@ -275,7 +275,7 @@ class SystemRoutes:
         containers = []
         for c in d.containers.containers.values():
             s = summary(c)
-            s["SizeRw"] = _du(d.containers.store.dir(c.id) / "upper")
+            s["SizeRw"] = tree_bytes(d.containers.store.dir(c.id) / "upper")
             s["SizeRootFs"] = 0
             containers.append(s)
         return Response.json(
@@ -310,12 +310,3 @@ class SystemRoutes:
     async def auth(self, req: Request) -> Response:
         await req.drain()
         return Response.json({"Status": "Login Succeeded", "IdentityToken": ""})
-
-
-def _du(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, f)).st_size
-    return total

@@ -1,4 +1,5 @@
-"""File system helpers: atomic JSON writes, and removing trees that may hold mounts."""
+"""File system helpers: atomic JSON writes, removing trees that may hold mounts, and the
+bytes a tree holds."""
 
 from __future__ import annotations
 
@@ -66,3 +67,16 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
     else:
         os.unlink(path)
+
+
+def tree_bytes(path: str | Path) -> int:
+    """Bytes of the regular files and links under ``path`` (0 if it is gone); files that go
+    away while it walks are skipped. A container's SizeRw, a layer being packed."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total

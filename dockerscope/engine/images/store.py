@@ -10,34 +10,34 @@ Layout (see docs/images.md)::
 
 Containers never get copies: ``layer_dirs(image)`` returns the layer dirs themselves, to be
 stacked as overlayfs lower dirs under the container's own upper dir.
+
+This module holds the records, lookup, tagging, import, commit, save and load; ``history.py``
+makes ``docker history`` rows, ``removal.py`` applies rmi/prune rules, ``builtin_images.py``
+builds the builtin images, each through the store's public record methods.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from dockerscope.engine.images import builtin, dockersave
+from dockerscope.engine.images import builtin, builtin_images, dockersave
 from dockerscope.engine.images.changes import apply_changes
 from dockerscope.engine.images.diff import copy_upper
 from dockerscope.engine.images.diff import diff_changes as _diff_changes
-from dockerscope.engine.images.dockerimage import ensure_docker_image, is_docker_image
 from dockerscope.engine.images.errors import (
     BadImage,
-    Conflict,
     ImageError,
-    ImageInUse,
     ImageNotFound,
 )
 from dockerscope.engine.images.fsutil import remove_tree, write_bytes, write_json
+from dockerscope.engine.images.history import history_rows
 from dockerscope.engine.images.layers import Layer, LayerStore, spool
 from dockerscope.engine.images.model import (
     HistoryEntry,
@@ -56,13 +56,11 @@ from dockerscope.engine.images.reference import (
     Reference,
     id_prefix,
     parse_reference,
-    short_id,
 )
+from dockerscope.engine.images.removal import InUse, prune_images, remove_image
 from dockerscope.engine.private import private_dir
 
 List = list  # the class below has a method named ``list``: annotations there use this
-InUse = Callable[[str], "str | None"]
-"""``in_use(image_id)`` -> the name of a container using the image, or None."""
 
 _ID_DIR = re.compile(r"^[a-f0-9]{64}$")
 
@@ -76,14 +74,16 @@ class ImageStore:
         self.repositories_path = self.root / "repositories.json"
         private_dir(self.images_dir)  # the store's root too: 0700, as the lab's state
         self.layers = LayerStore(self.root)
-        self._lock = threading.RLock()
-        self._building: dict[str, threading.Lock] = {}
+        self.lock = threading.RLock()
+        #: one lock per builtin image name, so two first uses build it once
+        self.building_locks: dict[str, threading.Lock] = {}
         self._in_flight = 0
         self.layers.clean_tmp()
-        self._gc_layers()
+        self.gc_layers()
 
     # -- records -------------------------------------------------------------------------
-    def _repositories(self) -> dict[str, dict[str, str]]:
+    def repositories(self) -> dict[str, dict[str, str]]:
+        """repositories.json as {name: {"name:tag": image id}} ({} before the first tag)."""
         try:
             data = json.loads(self.repositories_path.read_text())
         except FileNotFoundError:
@@ -91,35 +91,41 @@ class ImageStore:
         repos = data.get("Repositories") or {}
         return {name: dict(tags) for name, tags in repos.items()}
 
-    def _write_repositories(self, repos: dict[str, dict[str, str]]) -> None:
+    def write_repositories(self, repos: dict[str, dict[str, str]]) -> None:
+        """Write repositories.json, leaving out names with no tags left."""
         repos = {name: tags for name, tags in sorted(repos.items()) if tags}
         write_json(self.repositories_path, {"Repositories": repos})
 
-    def _tags(self) -> dict[str, str]:
+    def tag_map(self) -> dict[str, str]:
         """Every ``name:tag`` and the image id it points at."""
-        return {tag: iid for tags in self._repositories().values() for tag, iid in tags.items()}
+        return {tag: iid for tags in self.repositories().values() for tag, iid in tags.items()}
 
-    def _ids(self) -> List[str]:
+    def image_ids(self) -> List[str]:
+        """The id (``sha256:...``) of every image in the store."""
         return ["sha256:" + e for e in os.listdir(self.images_dir) if _ID_DIR.match(e)]
 
-    def _dir(self, iid: str) -> Path:
+    def image_dir(self, iid: str) -> Path:
+        """The directory holding an image's config.json and meta.json."""
         return self.images_dir / iid.removeprefix("sha256:")
 
-    def _config_bytes(self, iid: str) -> bytes:
+    def config_bytes(self, iid: str) -> bytes:
+        """The image's config exactly as stored (its hash is the id); raise ImageNotFound."""
         try:
-            return (self._dir(iid) / "config.json").read_bytes()
+            return (self.image_dir(iid) / "config.json").read_bytes()
         except FileNotFoundError:
             raise ImageNotFound(f"No such image: {iid}") from None
 
-    def _meta(self, iid: str) -> dict[str, Any]:
+    def meta(self, iid: str) -> dict[str, Any]:
+        """What Docker's config does not hold (the parent image), {} if nothing is recorded."""
         try:
-            return dict(json.loads((self._dir(iid) / "meta.json").read_text()))
+            return dict(json.loads((self.image_dir(iid) / "meta.json").read_text()))
         except FileNotFoundError:
             return {}
 
-    def _image(self, iid: str, tags: dict[str, str] | None = None) -> Image:
-        tags = self._tags() if tags is None else tags
-        obj = parse_config(self._config_bytes(iid))
+    def image(self, iid: str, tags: dict[str, str] | None = None) -> Image:
+        """The Image for an id, with its tags (from ``tags`` if given) and its layers' size."""
+        tags = self.tag_map() if tags is None else tags
+        obj = parse_config(self.config_bytes(iid))
         diff_ids = obj["rootfs"].get("diff_ids") or []
         size = 0
         for chain in chain_ids(diff_ids):
@@ -130,7 +136,7 @@ class ImageStore:
             obj,
             repo_tags=tuple(sorted(t for t, i in tags.items() if i == iid)),
             size=size,
-            parent=str(self._meta(iid).get("parent") or ""),
+            parent=str(self.meta(iid).get("parent") or ""),
         )
 
     # -- lookup --------------------------------------------------------------------------
@@ -139,9 +145,9 @@ class ImageStore:
 
         Tried in Docker's order: ``name[:tag]``, then a full id, then a unique id prefix.
         """
-        with self._lock:
+        with self.lock:
             ref = ref.strip()
-            tags = self._tags()
+            tags = self.tag_map()
             parsed: Reference | None = None
             try:
                 parsed = parse_reference(ref)
@@ -151,7 +157,9 @@ class ImageStore:
                 return tags[str(parsed)], parsed
             prefix = id_prefix(ref)
             if prefix is not None:
-                matches = [i for i in self._ids() if i.removeprefix("sha256:").startswith(prefix)]
+                matches = [
+                    i for i in self.image_ids() if i.removeprefix("sha256:").startswith(prefix)
+                ]
                 if len(matches) == 1:
                     return matches[0], None
                 if len(matches) > 1:
@@ -163,67 +171,32 @@ class ImageStore:
 
     def get(self, ref: str) -> Image:
         """The image ``ref`` names (tag, id or id prefix); raise ImageNotFound."""
-        with self._lock:
+        with self.lock:
             iid, _ = self.resolve(ref)
-            return self._image(iid)
+            return self.image(iid)
 
     def list(self) -> List[Image]:
         """Every image, newest first (as ``docker images``)."""
-        with self._lock:
-            tags = self._tags()
-            images = [self._image(i, tags) for i in self._ids()]
+        with self.lock:
+            tags = self.tag_map()
+            images = [self.image(i, tags) for i in self.image_ids()]
         return sorted(images, key=lambda im: (parse_rfc3339(im.created), im.id), reverse=True)
 
     def layer_dirs(self, image: Image | str) -> List[str]:
         """The image's layer dirs, top-most first: overlayfs ``lowerdir=`` order. No copies."""
-        with self._lock:
+        with self.lock:
             img = image if isinstance(image, Image) else self.get(image)
             return [str(layer.diff_dir) for layer in reversed(self.layers.stack(img.diff_ids))]
 
     def history(self, ref: str) -> List[HistoryRow]:
-        """``docker history``: one row per history entry, newest first."""
-        with self._lock:
-            img = self.get(ref)
-            layers = self.layers.stack(img.diff_ids)
-            entries = list(img.history) or [HistoryEntry(created=img.created) for _ in img.diff_ids]
-            rows: List[HistoryRow] = []
-            index = 0
-            for entry in entries:
-                size = 0
-                if not entry.empty_layer:
-                    if index < len(layers):
-                        size = layers[index].size
-                    index += 1
-                rows.append(
-                    HistoryRow(
-                        id="<missing>",
-                        created=int(parse_rfc3339(entry.created)),
-                        created_by=entry.created_by,
-                        tags=(),
-                        size=size,
-                        comment=entry.comment,
-                    )
-                )
-            rows.reverse()
-            # Rows made by an image still in the store show its id (and tags), as Docker does.
-            current: Image | None = img
-            at = 0
-            while current is not None and at < len(rows):
-                rows[at] = replace(rows[at], id=current.id, tags=current.repo_tags)
-                if not current.parent:
-                    break
-                try:
-                    parent = self._image(current.parent)
-                except ImageNotFound:
-                    break
-                at = len(entries) - len(parent.history)
-                current = parent
-            return rows
+        """``docker history``: one row per history entry, newest first (see history.py)."""
+        return history_rows(self, ref)
 
     # -- writing records -----------------------------------------------------------------
-    def _put_image(self, config: bytes, parent: str = "") -> str:
+    def put_image(self, config: bytes, parent: str = "") -> str:
+        """Store a config (and its parent) once, atomically; return the image id."""
         iid = image_id(config)
-        directory = self._dir(iid)
+        directory = self.image_dir(iid)
         if not directory.exists():
             stage = self.layers.tmp_dir / f"image-{iid[7:19]}-{os.getpid()}"
             remove_tree(stage)
@@ -233,36 +206,48 @@ class ImageStore:
             os.rename(stage, directory)
         return iid
 
-    def _set_tag(self, ref: Reference, iid: str) -> None:
-        repos = self._repositories()
+    def set_tag(self, ref: Reference, iid: str) -> None:
+        """Point ``ref`` at ``iid``, moving it off any image it named before."""
+        repos = self.repositories()
         repos.setdefault(ref.name, {})[str(ref)] = iid
-        self._write_repositories(repos)
+        self.write_repositories(repos)
 
-    def _untag(self, tag: str) -> None:
-        repos = self._repositories()
+    def untag(self, tag: str) -> None:
+        """Remove the ``name:tag`` from whatever image it names."""
+        repos = self.repositories()
         for tags in repos.values():
             tags.pop(tag, None)
-        self._write_repositories(repos)
+        self.write_repositories(repos)
 
     def tag(self, src: str, ref: str) -> None:
         """Point ``ref`` (``name[:tag]``) at the image ``src`` names (moving it if it existed)."""
         target = parse_reference(ref)
-        with self._lock:
+        with self.lock:
             iid, _ = self.resolve(src)
-            self._set_tag(target, iid)
+            self.set_tag(target, iid)
 
     @contextmanager
-    def _building_layers(self) -> Iterator[None]:
+    def building_layers(self) -> Iterator[None]:
         """Marks a layer being made, so a concurrent ``remove`` does not collect it yet."""
-        with self._lock:
+        with self.lock:
             self._in_flight += 1
         try:
             yield
         finally:
-            with self._lock:
+            with self.lock:
                 self._in_flight -= 1
 
-    def _new_image(
+    def add_tar_layer(self, fileobj: IO[bytes], *, allow_absolute_symlinks: bool = True) -> Layer:
+        """A (possibly compressed) layer tar as a layer with no parent; call it inside
+        ``building_layers()`` so the new layer is not collected before an image uses it."""
+        spooled = spool(fileobj, self.layers.tmp_dir)
+        try:
+            layer, _ = self.layers.add_tar(spooled, allow_absolute_symlinks=allow_absolute_symlinks)
+        finally:
+            spooled.close()
+        return layer
+
+    def new_image(
         self,
         layers: List[Layer],
         *,
@@ -286,11 +271,11 @@ class ImageStore:
             parent_raw=parent.raw if parent else None,
             container=container,
         )
-        with self._lock:
-            iid = self._put_image(data, parent.id if parent else "")
+        with self.lock:
+            iid = self.put_image(data, parent.id if parent else "")
             for ref in tags:
-                self._set_tag(ref, iid)
-            return self._image(iid)
+                self.set_tag(ref, iid)
+            return self.image(iid)
 
     # -- import, commit ------------------------------------------------------------------
     def import_tar(
@@ -309,14 +294,10 @@ class ImageStore:
         tags = [parse_reference(ref)] if ref else []
         config = apply_changes(ImageConfig(), list(changes))
         created = now_rfc3339()
-        with self._building_layers():
-            spooled = spool(fileobj, self.layers.tmp_dir)
-            try:
-                layer, _ = self.layers.add_tar(spooled)
-            finally:
-                spooled.close()
+        with self.building_layers():
+            layer = self.add_tar_layer(fileobj)
             history = [HistoryEntry(created=created, comment=message or "Imported from -")]
-            return self._new_image(
+            return self.new_image(
                 [layer],
                 config=config,
                 history=history,
@@ -357,7 +338,7 @@ class ImageStore:
         new_config = apply_changes(base, list(changes))
         created = now_rfc3339()
         parent_chain = chain_ids(parent.diff_ids)[-1] if parent.diff_ids else ""
-        with self._building_layers():
+        with self.building_layers():
             stage = self.layers.staging()
             try:
                 copy_upper(upperdir, stage / "diff")
@@ -368,7 +349,7 @@ class ImageStore:
             history = list(parent.history) + [
                 HistoryEntry(created=created, created_by=created_by, author=author, comment=comment)
             ]
-            return self._new_image(
+            return self.new_image(
                 [layer],
                 config=new_config,
                 history=history,
@@ -387,129 +368,22 @@ class ImageStore:
         """``docker diff`` of an upper dir over its lower dirs (see diff.py)."""
         return _diff_changes(lowerdirs, upperdir, ignore)
 
-    # -- builtin images ------------------------------------------------------------------
+    # -- builtin images (builtin_images.py) ----------------------------------------------
     @staticmethod
     def is_builtin(name: str) -> bool:
         """True if ``ensure_builtin`` can make an image of this name (busybox, debian, docker)."""
-        try:
-            return parse_reference(name).name in builtin.BUILTIN_NAMES or is_docker_image(name)
-        except BadImage:
-            return False
+        return builtin_images.is_builtin(name)
 
     def ensure_builtin(self, name: str, progress: builtin.Progress | None = None) -> Image:
         """The builtin image ``name`` (``busybox``, ``debian``, ``docker``, optionally with a
         tag), built on first use; any other name raises ImageNotFound saying it is not available
         offline."""
-        if is_docker_image(name):
-            return ensure_docker_image(self, name, progress)
-        ref = parse_reference(name)
-        if ref.name not in builtin.BUILTIN_NAMES:
-            raise builtin.not_offline(name)
-        with self._lock:
-            lock = self._building.setdefault(ref.name, threading.Lock())
-        with lock:
-            try:
-                return self.get(str(ref))
-            except ImageNotFound:
-                pass
-            if ref.name == "busybox":
-                return self._build_busybox(ref, progress)
-            return self._build_debian(ref, progress)
-
-    def _build_busybox(self, ref: Reference, progress: builtin.Progress | None) -> Image:
-        version = builtin.busybox_version()
-        if ref.tag not in ("latest", version):
-            raise ImageNotFound(
-                f"image '{ref}' is not available offline: dockerscope builds busybox:latest "
-                f"(busybox {version} from /bin/busybox)"
-            )
-        latest = Reference("busybox", "latest")
-        try:
-            image = self.get(str(latest))
-        except ImageNotFound:
-            if progress:
-                progress(0, 2, "Assembling busybox from /bin/busybox")
-            tar = builtin.busybox_tar()
-            with self._building_layers():
-                spooled = spool(io.BytesIO(tar.data), self.layers.tmp_dir)
-                try:
-                    layer, _ = self.layers.add_tar(spooled, allow_absolute_symlinks=False)
-                finally:
-                    spooled.close()
-                history = [
-                    HistoryEntry(
-                        created=tar.created,
-                        created_by=f"dockerscope: busybox {tar.version} from /bin/busybox",
-                    )
-                ]
-                config = ImageConfig(env=(builtin.DEFAULT_PATH,), cmd=("sh",))
-                image = self._new_image(
-                    [layer], config=config, history=history, created=tar.created, tags=[latest]
-                )
-            if progress:
-                progress(2, 2, "busybox ready")
-        if ref != latest:
-            self.tag(image.id, str(ref))
-        return self.get(str(ref))
-
-    def _build_debian(self, ref: Reference, progress: builtin.Progress | None) -> Image:
-        release = builtin.host_release()
-        accepted = {"latest", release.codename, release.version_id} - {""}
-        if ref.tag not in accepted:
-            raise ImageNotFound(
-                f"image '{ref}' is not available offline: dockerscope builds this host's release "
-                f"(debian:{release.codename}, also tagged latest and {release.version_id})"
-            )
-        wanted = [Reference("debian", t) for t in sorted(accepted)]
-        for existing in wanted:
-            try:
-                image = self.get(str(existing))
-            except ImageNotFound:
-                continue
-            for other in wanted:
-                self.tag(image.id, str(other))
-            return self.get(str(ref))
-        created = now_rfc3339()
-        with self._building_layers():
-            stage = self.layers.staging()
-            packed = 0
-            total = 1
-
-            def tick(n: int) -> None:
-                nonlocal packed
-                packed += n
-                parser.packing(packed / total)
-
-            try:
-                parser = builtin.debootstrap(stage / "diff", progress, release=release)
-                builtin.trim_debian(stage / "diff")
-                total = max(_tree_bytes(stage / "diff"), 1)
-            except BaseException:
-                remove_tree(stage)
-                raise
-            layer, _ = self.layers.add_dir(stage, "", tick=tick)
-            source = builtin.debian_mirror(release.codename)
-            history = [
-                HistoryEntry(
-                    created=created,
-                    created_by=(
-                        f"dockerscope: debootstrap --variant=minbase {release.codename} "
-                        f"{source.uri}"
-                    ),
-                )
-            ]
-            config = ImageConfig(env=(builtin.DEFAULT_PATH,), cmd=("bash",))
-            image = self._new_image(
-                [layer], config=config, history=history, created=created, tags=wanted
-            )
-        if progress:
-            progress(builtin.TOTAL, builtin.TOTAL, f"debian:{release.codename} ready")
-        return self.get(str(ref))
+        return builtin_images.ensure_builtin(self, name, progress)
 
     # -- save, load ----------------------------------------------------------------------
     def save(self, refs: Iterable[str], out: BinaryIO) -> None:
         """``docker save``: write the images ``refs`` name to ``out`` in docker-save format."""
-        with self._lock:
+        with self.lock:
             picked: dict[str, List[str]] = {}
             for ref in refs:
                 iid, tag = self.resolve(ref)
@@ -520,11 +394,11 @@ class ImageStore:
                 raise BadImage("nothing to save: name at least one image")
             entries = []
             for iid, tags in picked.items():
-                image = self._image(iid)
+                image = self.image(iid)
                 entries.append(
                     dockersave.SaveEntry(
                         image=image,
-                        config=self._config_bytes(iid),
+                        config=self.config_bytes(iid),
                         layers=self.layers.stack(image.diff_ids),
                         repo_tags=tags,
                     )
@@ -536,125 +410,45 @@ class ImageStore:
         loaded, as tags (``busybox:latest``) or, for untagged images, ids."""
         loaded: List[str] = []
         try:
-            with self._building_layers():
+            with self.building_layers():
                 archive = spool(fileobj, self.layers.tmp_dir)
                 try:
                     for item in dockersave.read(archive.file, self.layers):
                         tags = [parse_reference(t) for t in item.repo_tags]
-                        with self._lock:
-                            iid = self._put_image(item.config)
+                        with self.lock:
+                            iid = self.put_image(item.config)
                             for tag in tags:
-                                self._set_tag(tag, iid)
+                                self.set_tag(tag, iid)
                         loaded += [str(t) for t in tags] or [iid]
                 finally:
                     archive.close()
         except BaseException:
-            self._gc_layers()  # layers of an image that failed to load
+            self.gc_layers()  # layers of an image that failed to load
             raise
         return loaded
 
-    # -- removal -------------------------------------------------------------------------
+    # -- removal (removal.py) ------------------------------------------------------------
     def remove(
         self, ref: str, force: bool = False, in_use: InUse | None = None
     ) -> List[dict[str, str]]:
         """``docker rmi``: untag and delete, Docker-style; return [{"Untagged": ...},
-        {"Deleted": ...}]. Layers no image uses any more are deleted too.
-
-        Refuses (409) to delete an image a container uses (``in_use(image_id)`` names it),
-        an image with child images, or (unless ``force``) an id with several tags.
-        """
-        with self._lock:
-            iid, tag = self.resolve(ref)
-            tags = [t for t, i in self._tags().items() if i == iid]
-            user = in_use(iid) if in_use else None
-            records: List[dict[str, str]] = []
-            if tag is not None:
-                if user and len(tags) == 1 and not force:
-                    raise ImageInUse(
-                        f'conflict: unable to remove repository reference "{ref}" (must force) '
-                        f"- container {user} is using its referenced image {short_id(iid)}"
-                    )
-                self._untag(str(tag))
-                records.append({"Untagged": str(tag)})
-                if len(tags) > 1 or user or self._children(iid):
-                    return records
-            else:
-                if len(tags) > 1 and not force:
-                    raise Conflict(
-                        f"conflict: unable to delete {short_id(iid)} (must be forced) - image "
-                        "is referenced in multiple repositories"
-                    )
-                if user:
-                    if not force:
-                        raise ImageInUse(
-                            f"conflict: unable to delete {short_id(iid)} (must be forced) - "
-                            f"image is being used by container {user}"
-                        )
-                    for t in sorted(tags):
-                        self._untag(t)
-                        records.append({"Untagged": t})
-                    return records
-                if self._children(iid):
-                    raise Conflict(
-                        f"conflict: unable to delete {short_id(iid)} (cannot be forced) - "
-                        "image has dependent child images"
-                    )
-                for t in sorted(tags):
-                    self._untag(t)
-                    records.append({"Untagged": t})
-            self._delete(iid, records, in_use)
-            return records
+        {"Deleted": ...}]. Layers no image uses any more are deleted too (see removal.py)."""
+        return remove_image(self, ref, force, in_use)
 
     def prune(self, in_use: InUse | None = None) -> List[dict[str, str]]:
-        """``docker image prune``: delete dangling (untagged) images that no container uses and
-        no other image builds on; return the Deleted records (images, then layers)."""
-        records: List[dict[str, str]] = []
-        with self._lock:
-            while True:
-                tagged = set(self._tags().values())
-                parents = {self._meta(i).get("parent") for i in self._ids()}
-                doomed = [
-                    i
-                    for i in self._ids()
-                    if i not in tagged and i not in parents and not (in_use and in_use(i))
-                ]
-                if not doomed:
-                    break
-                for iid in doomed:
-                    remove_tree(self._dir(iid))
-                    records.append({"Deleted": iid})
-            records.extend({"Deleted": chain} for chain in self._gc_layers())
-        return records
+        """``docker image prune``: delete dangling images no container uses and no image builds
+        on; return the Deleted records (images, then layers)."""
+        return prune_images(self, in_use)
 
-    def _children(self, iid: str) -> List[str]:
-        return [i for i in self._ids() if self._meta(i).get("parent") == iid]
-
-    def _delete(self, iid: str, records: List[dict[str, str]], in_use: InUse | None) -> None:
-        parent = str(self._meta(iid).get("parent") or "")
-        remove_tree(self._dir(iid))
-        records.append({"Deleted": iid})
-        # Untagged parents nothing else needs go too (Docker's default, --no-prune off).
-        tags = self._tags()
-        while parent and os.path.isdir(self._dir(parent)):
-            if parent in tags.values() or self._children(parent):
-                break
-            if in_use and in_use(parent):
-                break
-            grand = str(self._meta(parent).get("parent") or "")
-            remove_tree(self._dir(parent))
-            records.append({"Deleted": parent})
-            parent = grand
-        records.extend({"Deleted": chain} for chain in self._gc_layers())
-
-    def _gc_layers(self) -> List[str]:
+    def gc_layers(self) -> List[str]:
         """Delete layers no image uses; skipped while a layer is being made."""
-        with self._lock:
+        with self.lock:
             if self._in_flight:
                 return []
             used: set[str] = set()
-            for iid in self._ids():
+            for iid in self.image_ids():
                 try:
-                    obj = parse_config(self._config_bytes(iid))
+                    obj = parse_config(self.config_bytes(iid))
                 except ImageError:
                     continue
                 used.update(chain_ids(obj["rootfs"].get("diff_ids") or []))
@@ -664,12 +458,3 @@ class ImageStore:
                     self.layers.remove(layer.chain_id)
                     removed.append(layer.chain_id)
             return removed
-
-
-def _tree_bytes(root: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            with suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total

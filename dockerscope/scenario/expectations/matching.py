@@ -51,6 +51,26 @@ def select(
     return [o for o in getattr(observed.after, collection) if pred(o)]
 
 
+def select_owned(
+    observed: Observed,
+    collection: str,
+    p: dict[str, Any],
+    default_action: str,
+    field: str,
+    name_of: Callable[[Any], str],
+) -> tuple[str, list[Any]]:
+    """(action, objects) for the common parameters: ``action`` (``default_action`` if absent),
+    a glob on the parameter ``field`` matched against ``name_of(obj)``, and ``owner``."""
+    action = p.get("action", default_action)
+    found = select(
+        observed,
+        collection,
+        action,
+        lambda x: glob(name_of(x), p.get(field)) and owner_matches(x.owner, p.get("owner")),
+    )
+    return action, found
+
+
 def count_verdict(
     found: list[Any], action: str, count: Any, what: str, label: Callable[[Any], str]
 ) -> Verdict:

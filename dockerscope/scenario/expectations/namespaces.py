@@ -7,9 +7,7 @@ from typing import Any
 from dockerscope.scenario.expectations.matching import (
     count_verdict,
     count_words,
-    glob,
-    owner_matches,
-    select,
+    select_owned,
     where,
 )
 from dockerscope.scenario.expectations.observed import Observed, Verdict
@@ -98,13 +96,7 @@ register(
 
 
 def _netns_check(o: Observed, p: dict[str, Any]) -> Verdict:
-    action = p.get("action", "added")
-    found = select(
-        o,
-        "netns",
-        action,
-        lambda n: glob(n.name or "", p.get("name")) and owner_matches(n.owner, p.get("owner")),
-    )
+    action, found = select_owned(o, "netns", p, "added", "name", lambda n: n.name or "")
     return count_verdict(
         found,
         action,
@@ -133,13 +125,7 @@ register(
 
 
 def _process_check(o: Observed, p: dict[str, Any]) -> Verdict:
-    action = p.get("action", "present")
-    found = select(
-        o,
-        "processes",
-        action,
-        lambda x: glob(x.comm, p.get("comm")) and owner_matches(x.owner, p.get("owner")),
-    )
+    action, found = select_owned(o, "processes", p, "present", "comm", lambda x: x.comm)
     what = f"process {p.get('comm', '*')}" + (f" of {p['owner']}" if "owner" in p else "")
     return count_verdict(found, action, p.get("count"), what, lambda x: f"{x.comm}[{x.pid}]")
 
