@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from dockerscope.feed import Frame
-from dockerscope.kernel.attribution import Hints
+from dockerscope.kernel.hints import Hints
 from dockerscope.kernel.observer import Observer, Update
 from dockerscope.kernel.scope import Scope
 

@@ -10,139 +10,13 @@ come from a Docker-compatible API socket, ours or a real Docker's (``hints_from_
 from __future__ import annotations
 
 import ipaddress
-import json
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dockerscope.client.transport import APIError, DaemonUnreachable, unix_transport
+from dockerscope.kernel.hints import Hints
 from dockerscope.kernel.model import Link, Owner, Rule, Snapshot
-
-
-@dataclass(frozen=True)
-class ContainerHint:
-    """A container as the API lists it."""
-
-    id: str
-    name: str
-    ips: tuple[str, ...] = ()
-    #: published ports: (host port, protocol, container port)
-    ports: tuple[tuple[int, str, int], ...] = ()
-    #: its writable layer (``GraphDriver.Data.UpperDir`` of an inspect): Docker's overlay2
-    #: names that dir after a layer id, not the container id, so only the API can tell
-    upperdir: str = ""
-
-
-@dataclass(frozen=True)
-class NetworkHint:
-    """A network as the API lists it."""
-
-    id: str
-    name: str
-    bridge: str = ""
-    subnets: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Hints:
-    """What an API told about containers and networks (all optional)."""
-
-    containers: tuple[ContainerHint, ...] = ()
-    networks: tuple[NetworkHint, ...] = ()
-    lab: str = ""  # the lab name, for objects that belong to the lab as a whole
-    docker: bool = False  # hints come from a real Docker (owners of its own objects: "docker")
-    #: labels of namespaces known to be containers' (a lab's netns dir names them after them)
-    container_netns: tuple[str, ...] = ()
-    #: (upper dir, container id) read from Docker's layer store, for when the API is silent
-    docker_uppers: tuple[tuple[str, str], ...] = ()
-
-
-# ---------------------------------------------------------------------------------------------
-# Hints from an API socket
-
-
-#: User-Agent of the observer's requests, so a lesson's traffic checks can leave them out.
-OBSERVER_AGENT = "dockerscope-observer"
-
-
-def _get_json(path: str, url: str, timeout: float) -> Any:
-    """GET an unversioned API path on the socket at ``path``; every failure is an OSError
-    (the observer records it and keeps its last hints)."""
-    api = unix_transport(path, timeout=timeout)
-    try:
-        status, _, body = api.request("GET", url, headers={"User-Agent": OBSERVER_AGENT})
-    except APIError as exc:
-        raise OSError(f"GET {url} on {path}: HTTP {exc.status}") from exc
-    except DaemonUnreachable as exc:
-        raise OSError(str(exc)) from exc
-    if status != 200:
-        raise OSError(f"GET {url} on {path}: HTTP {status}")
-    return json.loads(body)
-
-
-def hints_from_api(containers: list[dict[str, Any]], networks: list[dict[str, Any]]) -> Hints:
-    """Hints from the JSON of ``GET /containers/json`` and ``GET /networks``."""
-    chints = []
-    for c in containers:
-        names = [n.lstrip("/") for n in c.get("Names") or []]
-        nets = ((c.get("NetworkSettings") or {}).get("Networks") or {}).values()
-        ips = tuple(n.get("IPAddress") for n in nets if n.get("IPAddress"))
-        ports = tuple(
-            (int(p["PublicPort"]), p.get("Type", "tcp"), int(p["PrivatePort"]))
-            for p in c.get("Ports") or []
-            if p.get("PublicPort")
-        )
-        cid = c.get("Id", "")
-        chints.append(ContainerHint(cid, names[0] if names else cid[:12], ips, tuple(set(ports))))
-    nhints = []
-    for n in networks:
-        if n.get("Driver") not in (None, "bridge"):
-            continue
-        nid = n.get("Id", "")
-        bridge = (n.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{nid[:12]}"
-        subnets = tuple(
-            cfg["Subnet"] for cfg in (n.get("IPAM") or {}).get("Config") or [] if cfg.get("Subnet")
-        )
-        nhints.append(NetworkHint(nid, n.get("Name", nid[:12]), bridge, subnets))
-    return Hints(tuple(chints), tuple(nhints))
-
-
-def hints_from_socket(
-    path: str,
-    timeout: float = 0.5,
-    docker: bool = False,
-    upperdirs: dict[str, str] | None = None,
-) -> Hints:
-    """Ask a Docker-compatible API on a unix socket for its containers and networks.
-
-    Each container's writable layer comes from one inspect (``GET /containers/<id>/json``);
-    ``upperdirs`` (container id -> upper dir) keeps those answers between calls, since a
-    container's layer never moves, so a poll costs two requests plus one per new container.
-    """
-    containers = _get_json(path, "/containers/json", timeout)
-    networks = _get_json(path, "/networks", timeout)
-    hints = hints_from_api(containers, networks)
-    known = upperdirs if upperdirs is not None else {}
-    chints = []
-    for c in hints.containers:
-        if c.id and c.id not in known:
-            try:
-                info = _get_json(path, f"/containers/{c.id}/json", timeout)
-            except (OSError, ValueError):
-                info = None  # gone meanwhile, or an API without inspect: ask again next time
-            if isinstance(info, dict):
-                data = (info.get("GraphDriver") or {}).get("Data") or {}
-                known[c.id] = str(data.get("UpperDir") or "")
-        chints.append(replace(c, upperdir=known.get(c.id, "")))
-    live = {c.id for c in hints.containers}
-    for cid in [k for k in known if k not in live]:
-        del known[cid]
-    return replace(hints, containers=tuple(chints), docker=docker)
-
-
-# ---------------------------------------------------------------------------------------------
-# Attribution
 
 
 @dataclass
@@ -187,12 +61,26 @@ class _Index:
 
 
 def _build_index(snap: Snapshot, hints: Hints) -> _Index:
+    """Every lookup attribution needs, from the hints first, then from the kernel's naming."""
     index = _Index()
-    owner: Owner | None
     if hints.lab:
         index.lab = Owner("lab", hints.lab)
     if hints.docker:
         index.docker = DOCKERD
+    _index_hinted(index, hints)
+    _index_bridges(index, snap)
+    _index_netns(index, snap, hints)
+    _index_container_addresses(index, snap)
+    for c in hints.containers:
+        owner_of_ports = index.containers.get(c.id) or index.containers.get(c.name)
+        for host_port, proto, cport in c.ports:
+            if owner_of_ports is not None:
+                index.ports[(host_port, proto)] = (cport, owner_of_ports)
+    return index
+
+
+def _index_hinted(index: _Index, hints: Hints) -> None:
+    """Containers (names, ids, addresses, upper dirs) and networks the API named."""
     for c in hints.containers:
         owner = Owner("container", c.name, c.id)
         if c.upperdir:
@@ -218,7 +106,11 @@ def _build_index(snap: Snapshot, hints: Hints) -> _Index:
                 index.subnets.append((ipaddress.ip_network(s, strict=False), owner))
             except ValueError:
                 continue
-    # Bridges the hints did not name: Docker's naming says which network they are.
+
+
+def _index_bridges(index: _Index, snap: Snapshot) -> None:
+    """Bridges the hints did not name (Docker's naming says which network they are), and each
+    bridge's subnet from its own address (172.17.0.1/16 on docker0 -> 172.17.0.0/16)."""
     for link in snap.links:
         if link.kind != "bridge" or link.name in index.bridges:
             continue
@@ -226,14 +118,16 @@ def _build_index(snap: Snapshot, hints: Hints) -> _Index:
             index.bridges[link.name] = Owner("network", "bridge")
         elif link.name.startswith("br-"):
             index.bridges[link.name] = Owner("network", link.name[3:], link.name[3:])
-    # Subnets from the bridges' own addresses (172.17.0.1/16 on docker0 -> 172.17.0.0/16).
     for link in snap.links:
         if link.name in index.bridges:
             for a in link.addresses:
                 if a.family == 4:
                     net = ipaddress.ip_network(a.cidr, strict=False)
                     index.subnets.append((net, index.bridges[link.name]))
-    # Namespaces: named after a container, or used by a process in a container's cgroup.
+
+
+def _index_netns(index: _Index, snap: Snapshot, hints: Hints) -> None:
+    """Namespaces: named after a container, or used by a process in a container's cgroup."""
     procs = {p.pid: p for p in snap.processes}
     for ns in snap.netns:
         label = ns.label or ns.name or ""
@@ -253,9 +147,12 @@ def _build_index(snap: Snapshot, hints: Hints) -> _Index:
             owner = index.lab
         if owner is not None and label:
             index.netns[label] = owner
-    # Container addresses seen in their own namespaces. A bridge there (Docker in a container,
-    # a nested lab) holds that inner network's gateway, often 172.17.0.1 again: not the
-    # container's own address, and taking it would name the outer docker0's traffic after it.
+
+
+def _index_container_addresses(index: _Index, snap: Snapshot) -> None:
+    """Container addresses seen in their own namespaces. A bridge there (Docker in a container,
+    a nested lab) holds that inner network's gateway, often 172.17.0.1 again: not the
+    container's own address, and taking it would name the outer docker0's traffic after it."""
     for link in snap.links:
         ns_owner = index.netns.get(link.netns)
         if (
@@ -268,12 +165,6 @@ def _build_index(snap: Snapshot, hints: Hints) -> _Index:
                     index.ip_owner.setdefault(a.address, ns_owner)
                     if link.kind == "veth" and link.peer_netns:
                         index.ip_near.setdefault((link.peer_netns, a.address), ns_owner)
-    for c in hints.containers:
-        owner_of_ports = index.containers.get(c.id) or index.containers.get(c.name)
-        for host_port, proto, cport in c.ports:
-            if owner_of_ports is not None:
-                index.ports[(host_port, proto)] = (cport, owner_of_ports)
-    return index
 
 
 #: Owner of what a real Docker sets up for itself rather than for one container or network.

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dockerscope.kernel import netns as netns_mod
-from dockerscope.kernel.attribution import Hints, Memo, attribute
+from dockerscope.kernel.attribution import Memo, attribute
 from dockerscope.kernel.failures import Failures
 from dockerscope.kernel.fullread import reread_namespaces
+from dockerscope.kernel.hints import Hints
 from dockerscope.kernel.links import RawLink, resolve_peers
 from dockerscope.kernel.model import Diff, Snapshot, diff
 from dockerscope.kernel.namespaces import Namespaces

@@ -11,8 +11,8 @@ from typing import Any
 
 from dockerscope.kernel import cgroups as cgroups_mod
 from dockerscope.kernel import mounts, processes
-from dockerscope.kernel.attribution import Hints, hints_from_socket
 from dockerscope.kernel.failures import Failures
+from dockerscope.kernel.hints import Hints, hints_from_socket
 from dockerscope.kernel.model import OverlayMount, ProcessNs, UpperEntry
 from dockerscope.kernel.netns import HOST
 from dockerscope.kernel.scope import Scope

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from dockerscope.kernel import conntrack
-from dockerscope.kernel.attribution import Hints, attribute, hints_from_api
+from dockerscope.kernel.attribution import attribute
+from dockerscope.kernel.hints import Hints, hints_from_api
 from dockerscope.kernel.iptables import parse_save
 from dockerscope.kernel.model import (
     Address,
@@ -276,7 +277,7 @@ class _FakeApi:
 
 
 def test_hints_from_socket(tmp_path):
-    from dockerscope.kernel.attribution import hints_from_socket
+    from dockerscope.kernel.hints import hints_from_socket
 
     api = _FakeApi(tmp_path / "docker.sock")
     try:
@@ -288,7 +289,7 @@ def test_hints_from_socket(tmp_path):
 
 
 def test_hints_from_missing_socket(tmp_path):
-    from dockerscope.kernel.attribution import hints_from_socket
+    from dockerscope.kernel.hints import hints_from_socket
 
     with pytest.raises(OSError):
         hints_from_socket(str(tmp_path / "absent.sock"))
@@ -310,7 +311,7 @@ def test_port_names_the_container_port_when_it_differs():
 
 
 def test_hints_from_socket_asks_each_container_once_for_its_upper_dir(tmp_path):
-    from dockerscope.kernel.attribution import hints_from_socket
+    from dockerscope.kernel.hints import hints_from_socket
 
     api = _FakeApi(tmp_path / "docker.sock")
     cache: dict[str, str] = {"gone" + "0" * 60: "/old/diff"}
@@ -364,7 +365,7 @@ def test_docker_plumbing_rules_belong_to_dockerd(hints):
 
 def test_container_side_rule_names_the_published_port():
     """Docker's filter ACCEPT matches the container port; the person published another."""
-    from dockerscope.kernel.attribution import ContainerHint
+    from dockerscope.kernel.hints import ContainerHint
 
     accept = Rule(
         "host",

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from dockerscope.kernel import netlink, sockets
-from dockerscope.kernel.attribution import ContainerHint, Hints, attribute
+from dockerscope.kernel.attribution import attribute
+from dockerscope.kernel.hints import ContainerHint, Hints
 from dockerscope.kernel.model import NetNs, Owner, Snapshot, Socket, diff
 from dockerscope.scenario.expectations import Observed, check, describe, validate
 from dockerscope.scenario.expectations.schema import ParamError

@@ -302,7 +302,7 @@ def test_api_ignores_the_observers_own_calls() -> None:
 
 
 def test_the_observers_user_agent_is_the_one_api_checks_leave_out() -> None:
-    from dockerscope.kernel.attribution import OBSERVER_AGENT as sent
+    from dockerscope.kernel.hints import OBSERVER_AGENT as sent
     from dockerscope.scenario.expectations.traffic import OBSERVER_AGENT as ignored
 
     assert sent == ignored

@@ -22,10 +22,8 @@ NOTE = "One concern:"
 OVER_TODAY: frozenset[str] = frozenset(
     {
         # modules
-        "dockerscope/kernel/attribution.py",
         # functions
         "dockerscope/engine/containers/create_request.py::_host_settings",
-        "dockerscope/kernel/attribution.py::_build_index",
     }
 )
 

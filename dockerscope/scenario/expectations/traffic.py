@@ -12,7 +12,7 @@ from dockerscope.scenario.expectations.registry import Kind, register
 from dockerscope.scenario.expectations.schema import ParamError, Schema, comparison, string
 
 #: User-Agent of the observer's own API calls (attribution hints), left out of ``api`` checks.
-#: The same text as ``kernel.attribution.OBSERVER_AGENT`` (a test holds them equal): replay
+#: The same text as ``kernel.hints.OBSERVER_AGENT`` (a test holds them equal): replay
 #: imports this module and must not load the socket client that attribution uses.
 OBSERVER_AGENT = "dockerscope-observer"
 
