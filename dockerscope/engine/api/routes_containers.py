@@ -5,26 +5,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from dockerscope.engine.api.errors import ApiError
 from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Response, StreamResponse
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.render import filter_containers, inspect, parse_filters, summary
 from dockerscope.engine.api.router import Router
+from dockerscope.engine.containers.attaching import NO_READING
 from dockerscope.engine.containers.create_request import console_size, parse_create
 from dockerscope.engine.containers.detach import DetachWatcher, parse_keys
 from dockerscope.engine.containers.frames import STREAM_IDS, frame
-from dockerscope.engine.containers.logs import LogLine, read_log
+from dockerscope.engine.containers.logs import LogLine
 from dockerscope.engine.containers.manager import ContainerManager
 from dockerscope.engine.containers.model import Container
-from dockerscope.engine.containers.registry import OutputQueue
 from dockerscope.engine.containers.status import iso
+from dockerscope.engine.containers.subscribers import CLIENT_BUFFER, OutputQueue
 from dockerscope.engine.errors import Conflict, InvalidArgument, NotSupported
+
+log = logging.getLogger(__name__)
 
 RAW = "application/vnd.docker.raw-stream"
 INIT_LAYER_PATHS = ("/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
@@ -201,6 +206,8 @@ class ContainerRoutes:
 
     async def logs(self, req: Request, id: str) -> StreamResponse:
         c = self.mgr.get(id)
+        if not c.host.log_config.keeps_log:
+            raise ApiError(NO_READING, 501)  # --log-driver none, as dockerd answers
         stdout, stderr = req.flag("stdout"), req.flag("stderr")
         if not (stdout or stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
@@ -213,7 +220,7 @@ class ContainerRoutes:
                 raise InvalidArgument(f"invalid value for tail: {tail_q!r}") from None
         stamps = req.flag("timestamps")
         tty = c.config.tty
-        lines = self.mgr.logs(
+        batches = self.mgr.logs(
             c.id,
             stdout,
             stderr,
@@ -224,8 +231,15 @@ class ContainerRoutes:
         )
 
         async def body() -> AsyncIterator[bytes]:
-            async for line in lines:
-                yield _log_bytes(line, tty, stamps)
+            # One chunk per batch of lines (about 256 KiB of log), not one per line.
+            try:
+                async for batch in batches:
+                    yield _batch_bytes(batch, tty, stamps)
+            except Conflict as exc:  # a follower that fell behind the whole rotated log
+                log.warning("%s: connection closed", exc)
+                raise
+            finally:
+                await batches.aclose()  # type: ignore[attr-defined]
 
         return StreamResponse(body(), content_type=RAW)
 
@@ -276,9 +290,11 @@ class ContainerRoutes:
             raise InvalidArgument(str(exc)) from None
         want = {s for s in ("stdout", "stderr") if req.flag(s)}
         use_stdin = req.flag("stdin") and c.config.open_stdin
-        backlog: list[LogLine] = []
-        if req.flag("logs"):
-            backlog = read_log(self.mgr.store.log_path(c.id), "stdout" in want, "stderr" in want)
+        backlog = None
+        if req.flag("logs") and c.host.log_config.keeps_log:
+            backlog = self.mgr.logs(
+                c.id, "stdout" in want, "stderr" in want, False, None, None, None
+            )
         live = req.flag("stream") and c.state.status in ("created", "running")
         q: OutputQueue | None = None
         if live:
@@ -312,12 +328,22 @@ class ContainerRoutes:
                 # the raw socket (docker-py) lose whatever came in the same read: let the head
                 # go out alone. Live output meanwhile waits in the queue.
                 await asyncio.sleep(ATTACH_HEAD_GAP)
-                for line in backlog:
-                    if not await s.write(_log_bytes(line, tty, False)):
-                        return
+                if backlog is not None:
+                    async for batch in backlog:
+                        if not await s.write(_batch_bytes(batch, tty, False)):
+                            return
                 if q is not None:
                     await _relay_output(s, q, want, tty)
+                    if q.overflowed:
+                        log.warning(
+                            "attach to %s: the client read nothing of %d bytes: connection "
+                            "closed (CLIENT_BUFFER)",
+                            c.id[:12],
+                            CLIENT_BUFFER,
+                        )
             finally:
+                if backlog is not None:
+                    await backlog.aclose()  # type: ignore[attr-defined]
                 if q is not None:
                     mgr.unsubscribe(c.id, q)
                 if pump is not None:
@@ -357,7 +383,7 @@ class ContainerRoutes:
         async def run(s: HijackedStream) -> None:
             # Started once the head is out, as dockerd does: a client that reads the head
             # through a buffered reader must not find the first output inside that buffer.
-            q: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
+            q = OutputQueue()  # a client that does not read is cut off past CLIENT_BUFFER
             # After a detach the exec's process goes on: its output is then dropped, not
             # queued for a session that is gone.
             session = {"open": True}
@@ -404,11 +430,19 @@ ATTACH_HEAD_GAP = 0.05
 """Seconds between an attach's 101 head and its first stream bytes."""
 
 
-def _log_bytes(line: LogLine, tty: bool, stamps: bool) -> bytes:
-    data = line.data
-    if stamps:
-        data = iso(line.time).encode() + b" " + data
-    return data if tty else frame(STREAM_IDS[line.stream], data)
+def _batch_bytes(lines: list[LogLine], tty: bool, stamps: bool) -> bytes:
+    """Log lines as ``docker logs`` sends them: raw with a tty, else a frame per line."""
+    stamp_of: dict[float, bytes] = {}  # the lines of one output chunk share their time
+    out = []
+    for line in lines:
+        data = line.data
+        if stamps:
+            stamp = stamp_of.get(line.time)
+            if stamp is None:
+                stamp = stamp_of[line.time] = iso(line.time).encode() + b" "
+            data = stamp + data
+        out.append(data if tty else frame(STREAM_IDS[line.stream], data))
+    return b"".join(out)
 
 
 async def _pump_stdin(

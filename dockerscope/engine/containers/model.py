@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # A container's endpoints and published ports are the network module's records, kept as made.
+from dockerscope.engine.containers.logconfig import DEFAULT_OPTS, JSON_FILE, LogConfig
 from dockerscope.engine.network.model import Endpoint
 from dockerscope.engine.network.ports import PortMapping
 
@@ -106,13 +107,21 @@ class HostSettings:
     console_size: tuple[int, int] = (0, 0)
     # user networks to join at start besides NetworkMode: (name, aliases)
     endpoints: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # HostConfig.LogConfig (records from before it existed get the lab's default cap)
+    log_driver: str = JSON_FILE
+    log_opts: Pairs = DEFAULT_OPTS
+
+    @property
+    def log_config(self) -> LogConfig:
+        """The container's log driver and options."""
+        return LogConfig(self.log_driver, self.log_opts)
 
     def to_docker(self) -> dict[str, Any]:
         """Docker's ``HostConfig`` object (inspect), with Docker's defaults for the rest."""
         return {
             "Binds": list(self.binds) or None,
             "ContainerIDFile": "",
-            "LogConfig": {"Type": "json-file", "Config": {}},
+            "LogConfig": self.log_config.to_docker(),
             "NetworkMode": self.network_mode,
             "PortBindings": {
                 port: [{"HostIp": ip, "HostPort": hp} for ip, hp in binds]

@@ -1,0 +1,47 @@
+"""A live output subscriber (``docker attach``, an exec session) with a bounded buffer.
+
+Output is pushed to subscribers as the container writes it; a client that does not read
+would make its queue grow without end (an attach that never reads took a daemon from 45 MB
+to 271 MB in a minute). Each subscriber holds at most ``CLIENT_BUFFER`` bytes: past that it
+is cut off (its queue emptied, ``None`` queued, ``overflowed`` set) and its session closes,
+while the container, its log and the other clients go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+#: Bytes of output held for one client that reads slower than the container writes. A few
+#: MiB ride out a client's pause (a terminal scrolled back, a busy machine); a client that
+#: is further behind than this is not reading and is dropped.
+CLIENT_BUFFER = 2 * 1024 * 1024
+
+
+class OutputQueue(asyncio.Queue[tuple[str, bytes] | None]):
+    """(stream, bytes) items, ``None`` when the output ends or the client was cut off."""
+
+    def __init__(self, limit: int = CLIENT_BUFFER) -> None:
+        super().__init__()
+        self.limit = limit
+        self.held = 0  # bytes queued
+        self.overflowed = False
+
+    def put_nowait(self, item: tuple[str, bytes] | None) -> None:
+        if self.overflowed:
+            return
+        if item is not None:
+            self.held += len(item[1])
+            if self.held > self.limit:
+                self.overflowed = True
+                while not self.empty():
+                    super().get_nowait()
+                self.held = 0
+                item = None
+        super().put_nowait(item)
+
+    def get_nowait(self) -> tuple[str, bytes] | None:
+        # ``get()`` takes its item through here too
+        item = super().get_nowait()
+        if item is not None:
+            self.held -= len(item[1])
+        return item
