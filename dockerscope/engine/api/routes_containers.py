@@ -8,24 +8,25 @@ import json
 import logging
 import os
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from dockerscope.engine.api.errors import ApiError
 from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Response, StreamResponse
+from dockerscope.engine.api.output import batch_bytes as _batch_bytes
+from dockerscope.engine.api.output import gone as _gone
+from dockerscope.engine.api.output import pump_stdin as _pump_stdin
+from dockerscope.engine.api.output import relay_output as _relay_output
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.render import filter_containers, inspect, parse_filters, summary
 from dockerscope.engine.api.router import Router
 from dockerscope.engine.containers.attaching import NO_READING
 from dockerscope.engine.containers.create_request import console_size, parse_create
-from dockerscope.engine.containers.detach import DetachWatcher, parse_keys
-from dockerscope.engine.containers.frames import STREAM_IDS, frame
-from dockerscope.engine.containers.logs import LogLine
+from dockerscope.engine.containers.detach import parse_keys
 from dockerscope.engine.containers.manager import ContainerManager
 from dockerscope.engine.containers.model import Container
-from dockerscope.engine.containers.status import iso
 from dockerscope.engine.containers.subscribers import CLIENT_BUFFER, OutputQueue
 from dockerscope.engine.errors import Conflict, InvalidArgument, NotSupported
 
@@ -428,78 +429,6 @@ class ContainerRoutes:
 
 ATTACH_HEAD_GAP = 0.05
 """Seconds between an attach's 101 head and its first stream bytes."""
-
-
-def _batch_bytes(lines: list[LogLine], tty: bool, stamps: bool) -> bytes:
-    """Log lines as ``docker logs`` sends them: raw with a tty, else a frame per line."""
-    stamp_of: dict[float, bytes] = {}  # the lines of one output chunk share their time
-    out = []
-    for line in lines:
-        data = line.data
-        if stamps:
-            stamp = stamp_of.get(line.time)
-            if stamp is None:
-                stamp = stamp_of[line.time] = iso(line.time).encode() + b" "
-            data = stamp + data
-        out.append(data if tty else frame(STREAM_IDS[line.stream], data))
-    return b"".join(out)
-
-
-async def _pump_stdin(
-    s: HijackedStream,
-    write: Callable[[bytes], None],
-    on_eof: Callable[[], None] | None,
-    keys: bytes = b"",
-    q: asyncio.Queue[Any] | None = None,
-) -> None:
-    """Client bytes to ``write`` (a container's or an exec's stdin) until the client's EOF,
-    then ``on_eof`` (ends that stdin), if given.
-
-    With detach keys (a tty), typing them ends the session: ``None`` goes to the output
-    queue ``q`` and the stdin is left open for the next session. Without ``on_eof`` an
-    attach goes on after the client's EOF: dockerd would end the output there, racing the
-    container's answer to the last input (`echo x | docker attach c` could lose the reply);
-    the CLI waits for the container's exit after the stream anyway.
-    """
-    watcher = DetachWatcher(keys)
-    while True:
-        data = await s.read()
-        if not data:
-            break
-        data, detached = watcher.feed(data)
-        if data:
-            write(data)
-        if detached:
-            if q is not None:
-                q.put_nowait(None)
-            return
-    if on_eof is not None:
-        on_eof()
-
-
-async def _relay_output(s: HijackedStream, q: OutputQueue, want: set[str], tty: bool) -> None:
-    """Queued output of the ``want`` streams to the client (raw with a tty, else framed)
-    until ``None`` arrives or the client is gone."""
-    while True:
-        item = await q.get()
-        if item is None:
-            return
-        stream, data = item
-        if stream in want and not await s.write(data if tty else frame(STREAM_IDS[stream], data)):
-            return
-
-
-async def _gone(s: HijackedStream, q: asyncio.Queue[Any]) -> None:
-    """End an output-only attach once the client has closed its connection for good.
-
-    Clients half-close after their (empty) stdin, so EOF alone says nothing; a unix socket
-    also reports POLLHUP once the peer closed both directions.
-    """
-    while await s.read():
-        pass
-    while not s.peer_closed():
-        await asyncio.sleep(1)
-    q.put_nowait(None)
 
 
 def _du(path: Path) -> int:
