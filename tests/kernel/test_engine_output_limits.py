@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 
 from dockerscope.engine.containers.frames import unframe
-from tests.kernel.test_engine_daemon import UnixHTTP, wait_exit
-from tests.kernel.test_engine_daemon import RunningDaemon, daemon  # noqa: F401 (fixture)
+from tests.kernel.test_engine_daemon import (  # noqa: F401 (daemon: a fixture)
+    RunningDaemon,
+    UnixHTTP,
+    daemon,
+    wait_exit,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -107,12 +111,13 @@ def test_an_attach_client_that_does_not_read_is_dropped(daemon: RunningDaemon) -
 
 def test_logs_follow_across_rotations_sees_every_line_once(daemon: RunningDaemon) -> None:  # noqa: F811
     n = 20000
+    script = f"sleep 1; i=0; while [ $i -lt {n} ]; do echo $i; i=$((i+1)); done"
     _, out = daemon.call(
         "POST",
         "/containers/create",
         {
             "Image": "busybox",
-            "Cmd": ["sh", "-c", f"sleep 1; i=0; while [ $i -lt {n} ]; do echo $i; i=$((i+1)); done"],
+            "Cmd": ["sh", "-c", script],
             "HostConfig": {"LogConfig": {"Config": {"max-size": "50k", "max-file": "2"}}},
         },
     )

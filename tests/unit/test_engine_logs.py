@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import asyncio
-import os
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -89,7 +87,7 @@ def test_bulk_encoding_is_the_same_json_as_one_object_per_line(tmp_path: Path) -
     what encoding it alone gives (quotes, backslashes, control bytes, bad UTF-8, a "," ")."""
     path = tmp_path / "c-json.log"
     w = JsonLogWriter(path)
-    text = b'a"b\\n\n","\n\xc3\xa9\xff\x01\t<&>\n\n\",\\"\n'
+    text = b'a"b\\n\n","\n\xc3\xa9\xff\x01\t<&>\n\n",\\"\n'
     w.write("stdout", text)
     w.close()
     raw = path.read_text().splitlines()
@@ -245,11 +243,14 @@ def test_log_config_defaults_and_docker_errors() -> None:
 def test_an_attach_queue_is_bounded_and_cuts_a_client_off() -> None:
     async def main() -> None:
         q = OutputQueue(limit=1000)
+        cut: list[int] = []
+        q.on_overflow = lambda: cut.append(1)
         q.put_nowait(("stdout", b"x" * 600))
         assert await q.get() == ("stdout", b"x" * 600) and q.held == 0
         for _ in range(5):
             q.put_nowait(("stdout", b"y" * 300))
         assert q.overflowed and q.qsize() == 1 and await q.get() is None
+        assert cut == [1]  # the session is told once, to close its connection
         q.put_nowait(("stdout", b"z"))  # nothing more after the cut
         assert q.empty()
 
@@ -260,4 +261,4 @@ def test_old_records_get_the_default_cap() -> None:
     from dockerscope.engine.containers.model import HostSettings
 
     assert HostSettings().log_config.max_size == 10_000_000
-    assert os.path.basename("x") == "x"
+    assert HostSettings().log_config.max_file == 3

@@ -334,14 +334,8 @@ class ContainerRoutes:
                         if not await s.write(_batch_bytes(batch, tty, False)):
                             return
                 if q is not None:
+                    q.on_overflow = lambda: _drop(s, f"attach to {c.id[:12]}")
                     await _relay_output(s, q, want, tty)
-                    if q.overflowed:
-                        log.warning(
-                            "attach to %s: the client read nothing of %d bytes: connection "
-                            "closed (CLIENT_BUFFER)",
-                            c.id[:12],
-                            CLIENT_BUFFER,
-                        )
             finally:
                 if backlog is not None:
                     await backlog.aclose()  # type: ignore[attr-defined]
@@ -385,6 +379,7 @@ class ContainerRoutes:
             # Started once the head is out, as dockerd does: a client that reads the head
             # through a buffered reader must not find the first output inside that buffer.
             q = OutputQueue()  # a client that does not read is cut off past CLIENT_BUFFER
+            q.on_overflow = lambda: _drop(s, f"exec {id[:12]}")
             # After a detach the exec's process goes on: its output is then dropped, not
             # queued for a session that is gone.
             session = {"open": True}
@@ -429,6 +424,16 @@ class ContainerRoutes:
 
 ATTACH_HEAD_GAP = 0.05
 """Seconds between an attach's 101 head and its first stream bytes."""
+
+
+def _drop(s: HijackedStream, what: str) -> None:
+    """Close a session whose client read nothing of CLIENT_BUFFER bytes of output."""
+    s.abort()
+    log.warning(
+        "%s: the client read nothing of %d bytes of output: connection closed (CLIENT_BUFFER)",
+        what,
+        CLIENT_BUFFER,
+    )
 
 
 def _du(path: Path) -> int:

@@ -100,9 +100,7 @@ class LogReader:
         self._rest = b""
 
     @classmethod
-    def open(
-        cls, path: Path, flt: LogFilter, watch: LogWatch | None = None
-    ) -> LogReader:
+    def open(cls, path: Path, flt: LogFilter, watch: LogWatch | None = None) -> LogReader:
         """A reader of the log at ``path`` as it is now (its files opened at once). Without
         a watch each file is read up to its present size only; with one, on and on."""
         files: list[BinaryIO] = []

@@ -10,6 +10,7 @@ while the container, its log and the other clients go on.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 #: Bytes of output held for one client that reads slower than the container writes. A few
 #: MiB ride out a client's pause (a terminal scrolled back, a busy machine); a client that
@@ -25,6 +26,9 @@ class OutputQueue(asyncio.Queue[tuple[str, bytes] | None]):
         self.limit = limit
         self.held = 0  # bytes queued
         self.overflowed = False
+        #: Called once at the cut: the session closes its connection there (its relay may be
+        #: blocked writing to the client that does not read, and would never see the end).
+        self.on_overflow: Callable[[], None] | None = None
 
     def put_nowait(self, item: tuple[str, bytes] | None) -> None:
         if self.overflowed:
@@ -36,7 +40,10 @@ class OutputQueue(asyncio.Queue[tuple[str, bytes] | None]):
                 while not self.empty():
                     super().get_nowait()
                 self.held = 0
-                item = None
+                super().put_nowait(None)
+                if self.on_overflow is not None:
+                    self.on_overflow()
+                return
         super().put_nowait(item)
 
     def get_nowait(self) -> tuple[str, bytes] | None:
