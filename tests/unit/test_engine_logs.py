@@ -12,6 +12,7 @@ import pytest
 from dockerscope.engine.containers.logconfig import LogConfig, parse_log_config, parse_size
 from dockerscope.engine.containers.logread import LogFilter, LogReader, read_log
 from dockerscope.engine.containers.logs import (
+    LAG_FILES,
     PARTIAL_MAX,
     JsonLogWriter,
     LogLine,
@@ -196,10 +197,10 @@ def test_a_follower_that_falls_behind_every_file_is_dropped(tmp_path: Path) -> N
     watch = LogWatch()
     reader = LogReader.open(path, LogFilter(), watch)
     w.watches.add(watch)
-    for i in range(200):  # the reader reads nothing
+    for i in range(2000):  # the reader reads nothing
         w.write("stdout", f"{i}\n".encode())
     assert watch.lagged and watch not in w.watches
-    assert len(watch.files) <= 3  # it holds a bounded number of (deleted) files
+    assert len(watch.files) <= 2 + LAG_FILES  # it holds a bounded number of (deleted) files
     reader.close()
     w.close()
 
@@ -242,7 +243,7 @@ def test_log_config_defaults_and_docker_errors() -> None:
 
 def test_an_attach_queue_is_bounded_and_cuts_a_client_off() -> None:
     async def main() -> None:
-        q = OutputQueue(limit=1000)
+        q = OutputQueue(limit=1000, grace=0)
         cut: list[int] = []
         q.on_overflow = lambda: cut.append(1)
         q.put_nowait(("stdout", b"x" * 600))
@@ -253,6 +254,15 @@ def test_an_attach_queue_is_bounded_and_cuts_a_client_off() -> None:
         assert cut == [1]  # the session is told once, to close its connection
         q.put_nowait(("stdout", b"z"))  # nothing more after the cut
         assert q.empty()
+        # before its relay starts (an attach's 101 head) a session may hold the grace
+        g = OutputQueue(limit=100, grace=1000)
+        g.put_nowait(("stdout", b"a" * 500))
+        assert not g.overflowed
+        g.bounded_from_now()  # from here: 100 more
+        g.put_nowait(("stdout", b"b" * 90))
+        assert not g.overflowed
+        g.put_nowait(("stdout", b"c" * 20))
+        assert g.overflowed
 
     asyncio.run(main())
 

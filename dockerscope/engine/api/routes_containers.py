@@ -308,6 +308,11 @@ class ContainerRoutes:
 
         async def run(s: HijackedStream) -> None:
             pump = None
+            if q is not None:
+                q.on_overflow = lambda: _drop(s, f"attach to {c.id[:12]}")
+                if q.overflowed:  # during the 101 head already
+                    _drop(s, f"attach to {c.id[:12]}")
+                    return
             if use_stdin:
                 # As dockerd: the client's EOF ends a tty's stdin never (a detach or a closed
                 # terminal must leave the shell usable for the next attach), else with StdinOnce.
@@ -334,7 +339,7 @@ class ContainerRoutes:
                         if not await s.write(_batch_bytes(batch, tty, False)):
                             return
                 if q is not None:
-                    q.on_overflow = lambda: _drop(s, f"attach to {c.id[:12]}")
+                    q.bounded_from_now()
                     await _relay_output(s, q, want, tty)
             finally:
                 if backlog is not None:
@@ -378,7 +383,7 @@ class ContainerRoutes:
         async def run(s: HijackedStream) -> None:
             # Started once the head is out, as dockerd does: a client that reads the head
             # through a buffered reader must not find the first output inside that buffer.
-            q = OutputQueue()  # a client that does not read is cut off past CLIENT_BUFFER
+            q = OutputQueue(grace=0)  # a client that does not read is cut off past CLIENT_BUFFER
             q.on_overflow = lambda: _drop(s, f"exec {id[:12]}")
             # After a detach the exec's process goes on: its output is then dropped, not
             # queued for a session that is gone.

@@ -24,6 +24,12 @@ from typing import BinaryIO
 from dockerscope.engine.containers.status import iso
 
 PARTIAL_MAX = 16 * 1024  # like Docker, a line longer than this is written in pieces
+#: How far a ``logs -f`` reader may fall behind the rotation: it keeps reading files rotation has
+#: deleted (held open, their bytes stay on disk) up to this many bytes, and at most LAG_FILES of
+#: them; further behind it is dropped. A busy machine can pause a reader for a while: with a
+#: small max-size, a whole file goes by in a few milliseconds of a fast writer.
+LAG_BYTES = 64 * 1024 * 1024
+LAG_FILES = 16
 
 
 @dataclass(frozen=True)
@@ -209,10 +215,11 @@ class JsonLogWriter:
                 os.replace(rotated_path(self.path, n - 1), rotated_path(self.path, n))
         self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
         self.size = 0
+        lag = min(LAG_FILES, max(1, LAG_BYTES // (self.max_size or LAG_BYTES)))
         for w in list(self.watches):
-            if len(w.files) > self.max_file:
-                # It still holds a file rotation just deleted and one more: its files would
-                # keep ever more deleted bytes on disk. It is dropped instead.
+            if len(w.files) >= self.max_file + lag:
+                # It still holds as many deleted files as it may: following on would keep
+                # ever more deleted bytes on disk. It is dropped instead.
                 w.lagged = True
                 self.watches.discard(w)
                 w.wake()

@@ -16,14 +16,19 @@ from collections.abc import Callable
 #: MiB ride out a client's pause (a terminal scrolled back, a busy machine); a client that
 #: is further behind than this is not reading and is dropped.
 CLIENT_BUFFER = 2 * 1024 * 1024
+#: Bytes held for a session before its relay starts (``bounded_from_now``): an attach subscribes
+#: before its 101 head goes out and relays 50 ms later (the head must leave alone); a container
+#: writing at full speed fills more than CLIENT_BUFFER in that while, from a client that reads.
+GRACE_BUFFER = 16 * 1024 * 1024
 
 
 class OutputQueue(asyncio.Queue[tuple[str, bytes] | None]):
     """(stream, bytes) items, ``None`` when the output ends or the client was cut off."""
 
-    def __init__(self, limit: int = CLIENT_BUFFER) -> None:
+    def __init__(self, limit: int = CLIENT_BUFFER, grace: int = GRACE_BUFFER) -> None:
         super().__init__()
         self.limit = limit
+        self._cap = max(grace, limit)  # until the relay starts
         self.held = 0  # bytes queued
         self.overflowed = False
         #: Called once at the cut: the session closes its connection there (its relay may be
@@ -35,7 +40,7 @@ class OutputQueue(asyncio.Queue[tuple[str, bytes] | None]):
             return
         if item is not None:
             self.held += len(item[1])
-            if self.held > self.limit:
+            if self.held > self._cap:
                 self.overflowed = True
                 while not self.empty():
                     super().get_nowait()
@@ -45,6 +50,10 @@ class OutputQueue(asyncio.Queue[tuple[str, bytes] | None]):
                     self.on_overflow()
                 return
         super().put_nowait(item)
+
+    def bounded_from_now(self) -> None:
+        """The relay starts: from here the client may fall ``limit`` bytes behind."""
+        self._cap = self.held + self.limit
 
     def get_nowait(self) -> tuple[str, bytes] | None:
         # ``get()`` takes its item through here too
