@@ -102,8 +102,8 @@ async def logs(
     lines written later until the container exits.
 
     The log is read from files held open, a batch at a time in a thread, so neither the size
-    of the log nor a slow client costs the daemon memory; a client that falls more than the
-    whole rotated log behind is dropped (LogLagged). Following is reading the file on as the
+    of the log nor a slow client costs the daemon memory; a follower that falls too far behind
+    the rotation (``logs.LAG_BYTES``) is dropped (LogLagged). Following is reading the file on as the
     writer appends, woken by each write: every line comes once, in order, across rotations.
     """
     c = reg.get(ref)
@@ -120,7 +120,7 @@ async def logs(
         live.log.watches.add(watch)
     reader = LogReader.open(reg.store.log_path(c.id), flt, watch)
     try:
-        if tail is not None:
+        if tail is not None and tail >= 0:  # a negative --tail is "all", as dockerd reads it
             await asyncio.to_thread(reader.skip_to_tail, tail)
         while True:
             wake.clear()  # before the read: a write after it wakes the wait below
