@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from dockerscope.engine.api.errors import ApiError
 from dockerscope.engine.api.filters import checked_filters
 from dockerscope.engine.api.http import Hijack, HijackedStream, Request, Response, StreamResponse
 from dockerscope.engine.api.output import batch_bytes as _batch_bytes
@@ -208,7 +207,8 @@ class ContainerRoutes:
     async def logs(self, req: Request, id: str) -> StreamResponse:
         c = self.mgr.get(id)
         if not c.host.log_config.keeps_log:
-            raise ApiError(NO_READING, 501)  # --log-driver none, as dockerd answers
+            # --log-driver none: dockerd's words (its status is 501; no error kind maps to it)
+            raise InvalidArgument(NO_READING)
         stdout, stderr = req.flag("stdout"), req.flag("stderr")
         if not (stdout or stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")

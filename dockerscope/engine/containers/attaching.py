@@ -102,9 +102,10 @@ async def logs(
     lines written later until the container exits.
 
     The log is read from files held open, a batch at a time in a thread, so neither the size
-    of the log nor a slow client costs the daemon memory; a follower that falls too far behind
-    the rotation (``logs.LAG_BYTES``) is dropped (LogLagged). Following is reading the file on as the
-    writer appends, woken by each write: every line comes once, in order, across rotations.
+    of the log nor a slow client costs the daemon memory; a follower that falls too far
+    behind the rotation (``logs.LAG_BYTES``) is dropped (LogLagged). Following is reading the
+    file on as the writer appends, woken by each write: every line comes once, in order,
+    across rotations.
     """
     c = reg.get(ref)
     if not c.host.log_config.keeps_log:
