@@ -32,7 +32,7 @@ the ping latency p50 / p95. Docker 20.10 (when /usr/sbin/dockerd exists) runs in
 its own on private roots, as bench/start_latency.py starts it. All traffic goes to the engines'
 unix sockets; every abuse is bounded in count and time.
 
-    sudo .venv/bin/python bench/abuse.py [--no-docker] [--only NAME] [--no-output]
+    sudo .venv/bin/python bench/abuse.py [--no-docker] [--only NAME|output] [--no-output]
 """
 
 from __future__ import annotations
@@ -598,7 +598,7 @@ def run_output(engine: Engine, only: str | None) -> list[Row]:
     ]
     rows = []
     for name, make in plan:
-        if only is None or only in name:
+        if only in (None, "output") or only in name:
             rows.append(measure(name, engine, make()))
     return rows
 
@@ -648,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     out_rows: list[Row] = []
     output = not args.no_output and (
-        args.only is None or any(args.only in name for name in OUTPUT_ABUSES)
+        args.only in (None, "output") or any(args.only in name for name in OUTPUT_ABUSES)
     )
     tmp = Path(tempfile.mkdtemp(prefix="dsabuse-"))
     try:
@@ -671,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
                         rows.append(low_nofile_row(eng))
             except Exception as exc:
                 print(f"(Docker not measured: {exc})", file=sys.stderr)
-        if output and (args.only is None or "flood" in args.only):
+        if output and (args.only in (None, "output") or "flood" in args.only):
             out_rows.append(host_pipe_row(tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
