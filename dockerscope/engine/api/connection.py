@@ -324,6 +324,9 @@ class Connection:
                 with contextlib.suppress(Exception):
                     await aclose()
         if pumping not in done or pumping.exception() is not None:
+            # The client left, or the producer failed (a logs -f that fell behind is dropped):
+            # close now, not after a flush a client that does not read would never allow.
+            self.writer.transport.abort()
             return False
         self._send(h11.EndOfMessage())
         await self.writer.drain()

@@ -86,6 +86,11 @@ class HijackedStream:
         p.register(sock.fileno(), select.POLLHUP)
         return any(ev & (select.POLLHUP | select.POLLERR) for _, ev in p.poll(0))
 
+    def abort(self) -> None:
+        """Close the connection now, dropping what is still buffered for the client (one that
+        does not read would hold a graceful close open forever)."""
+        self._writer.transport.abort()
+
     def close_write(self) -> None:
         with contextlib.suppress(OSError, RuntimeError, NotImplementedError):
             if self._writer.can_write_eof():

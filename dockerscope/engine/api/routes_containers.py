@@ -5,26 +5,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from dockerscope.engine.api.filters import checked_filters
+from dockerscope.engine.api.output import batch_bytes as _batch_bytes
+from dockerscope.engine.api.output import gone as _gone
+from dockerscope.engine.api.output import pump_stdin as _pump_stdin
+from dockerscope.engine.api.output import relay_output as _relay_output
 from dockerscope.engine.api.platform import check_platform
 from dockerscope.engine.api.render import filter_containers, inspect, parse_filters, summary
 from dockerscope.engine.api.replies import Hijack, HijackedStream, Response, StreamResponse
 from dockerscope.engine.api.request import Request
 from dockerscope.engine.api.router import Router
+from dockerscope.engine.containers.attaching import NO_READING
 from dockerscope.engine.containers.create_request import console_size, parse_create
-from dockerscope.engine.containers.detach import DetachWatcher, parse_keys
-from dockerscope.engine.containers.frames import STREAM_IDS, frame
-from dockerscope.engine.containers.logs import LogLine, read_log
+from dockerscope.engine.containers.detach import parse_keys
 from dockerscope.engine.containers.manager import ContainerManager
 from dockerscope.engine.containers.model import Container
-from dockerscope.engine.containers.registry import OutputQueue
-from dockerscope.engine.containers.status import iso
+from dockerscope.engine.containers.subscribers import CLIENT_BUFFER, OutputQueue
 from dockerscope.engine.errors import Conflict, InvalidArgument, NotSupported
 from dockerscope.engine.images.fsutil import tree_bytes
+
+log = logging.getLogger(__name__)
 
 RAW = "application/vnd.docker.raw-stream"
 INIT_LAYER_PATHS = ("/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
@@ -201,6 +208,9 @@ class ContainerRoutes:
 
     async def logs(self, req: Request, id: str) -> StreamResponse:
         c = self.mgr.get(id)
+        if not c.host.log_config.keeps_log:
+            # --log-driver none: dockerd's words (its status is 501; no error kind maps to it)
+            raise InvalidArgument(NO_READING)
         stdout, stderr = req.flag("stdout"), req.flag("stderr")
         if not (stdout or stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
@@ -213,7 +223,7 @@ class ContainerRoutes:
                 raise InvalidArgument(f"invalid value for tail: {tail_q!r}") from None
         stamps = req.flag("timestamps")
         tty = c.config.tty
-        lines = self.mgr.logs(
+        batches = self.mgr.logs(
             c.id,
             stdout,
             stderr,
@@ -224,8 +234,15 @@ class ContainerRoutes:
         )
 
         async def body() -> AsyncIterator[bytes]:
-            async for line in lines:
-                yield _log_bytes(line, tty, stamps)
+            # One chunk per batch of lines (about 256 KiB of log), not one per line.
+            try:
+                async for batch in batches:
+                    yield _batch_bytes(batch, tty, stamps)
+            except Conflict as exc:  # a follower that fell behind the whole rotated log
+                log.warning("%s: connection closed", exc)
+                raise
+            finally:
+                await batches.aclose()  # type: ignore[attr-defined]
 
         return StreamResponse(body(), content_type=RAW)
 
@@ -276,9 +293,11 @@ class ContainerRoutes:
             raise InvalidArgument(str(exc)) from None
         want = {s for s in ("stdout", "stderr") if req.flag(s)}
         use_stdin = req.flag("stdin") and c.config.open_stdin
-        backlog: list[LogLine] = []
-        if req.flag("logs"):
-            backlog = read_log(self.mgr.store.log_path(c.id), "stdout" in want, "stderr" in want)
+        backlog = None
+        if req.flag("logs") and c.host.log_config.keeps_log:
+            backlog = self.mgr.logs(
+                c.id, "stdout" in want, "stderr" in want, False, None, None, None
+            )
         live = req.flag("stream") and c.state.status in ("created", "running")
         q: OutputQueue | None = None
         if live:
@@ -291,6 +310,11 @@ class ContainerRoutes:
 
         async def run(s: HijackedStream) -> None:
             pump = None
+            if q is not None:
+                q.on_overflow = lambda: _drop(s, f"attach to {c.id[:12]}")
+                if q.overflowed:  # during the 101 head already
+                    _drop(s, f"attach to {c.id[:12]}")
+                    return
             if use_stdin:
                 # As dockerd: the client's EOF ends a tty's stdin never (a detach or a closed
                 # terminal must leave the shell usable for the next attach), else with StdinOnce.
@@ -312,12 +336,16 @@ class ContainerRoutes:
                 # the raw socket (docker-py) lose whatever came in the same read: let the head
                 # go out alone. Live output meanwhile waits in the queue.
                 await asyncio.sleep(ATTACH_HEAD_GAP)
-                for line in backlog:
-                    if not await s.write(_log_bytes(line, tty, False)):
-                        return
+                if backlog is not None:
+                    async for batch in backlog:
+                        if not await s.write(_batch_bytes(batch, tty, False)):
+                            return
                 if q is not None:
+                    q.bounded_from_now()
                     await _relay_output(s, q, want, tty)
             finally:
+                if backlog is not None:
+                    await backlog.aclose()  # type: ignore[attr-defined]
                 if q is not None:
                     mgr.unsubscribe(c.id, q)
                 if pump is not None:
@@ -357,7 +385,8 @@ class ContainerRoutes:
         async def run(s: HijackedStream) -> None:
             # Started once the head is out, as dockerd does: a client that reads the head
             # through a buffered reader must not find the first output inside that buffer.
-            q: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
+            q = OutputQueue(grace=0)  # a client that does not read is cut off past CLIENT_BUFFER
+            q.on_overflow = lambda: _drop(s, f"exec {id[:12]}")
             # After a detach the exec's process goes on: its output is then dropped, not
             # queued for a session that is gone.
             session = {"open": True}
@@ -404,65 +433,21 @@ ATTACH_HEAD_GAP = 0.05
 """Seconds between an attach's 101 head and its first stream bytes."""
 
 
-def _log_bytes(line: LogLine, tty: bool, stamps: bool) -> bytes:
-    data = line.data
-    if stamps:
-        data = iso(line.time).encode() + b" " + data
-    return data if tty else frame(STREAM_IDS[line.stream], data)
+def _drop(s: HijackedStream, what: str) -> None:
+    """Close a session whose client read nothing of CLIENT_BUFFER bytes of output."""
+    s.abort()
+    log.warning(
+        "%s: the client read nothing of %d bytes of output: connection closed (CLIENT_BUFFER)",
+        what,
+        CLIENT_BUFFER,
+    )
 
 
-async def _pump_stdin(
-    s: HijackedStream,
-    write: Callable[[bytes], None],
-    on_eof: Callable[[], None] | None,
-    keys: bytes = b"",
-    q: asyncio.Queue[Any] | None = None,
-) -> None:
-    """Client bytes to ``write`` (a container's or an exec's stdin) until the client's EOF,
-    then ``on_eof`` (ends that stdin), if given.
-
-    With detach keys (a tty), typing them ends the session: ``None`` goes to the output
-    queue ``q`` and the stdin is left open for the next session. Without ``on_eof`` an
-    attach goes on after the client's EOF: dockerd would end the output there, racing the
-    container's answer to the last input (`echo x | docker attach c` could lose the reply);
-    the CLI waits for the container's exit after the stream anyway.
-    """
-    watcher = DetachWatcher(keys)
-    while True:
-        data = await s.read()
-        if not data:
-            break
-        data, detached = watcher.feed(data)
-        if data:
-            write(data)
-        if detached:
-            if q is not None:
-                q.put_nowait(None)
-            return
-    if on_eof is not None:
-        on_eof()
-
-
-async def _relay_output(s: HijackedStream, q: OutputQueue, want: set[str], tty: bool) -> None:
-    """Queued output of the ``want`` streams to the client (raw with a tty, else framed)
-    until ``None`` arrives or the client is gone."""
-    while True:
-        item = await q.get()
-        if item is None:
-            return
-        stream, data = item
-        if stream in want and not await s.write(data if tty else frame(STREAM_IDS[stream], data)):
-            return
-
-
-async def _gone(s: HijackedStream, q: asyncio.Queue[Any]) -> None:
-    """End an output-only attach once the client has closed its connection for good.
-
-    Clients half-close after their (empty) stdin, so EOF alone says nothing; a unix socket
-    also reports POLLHUP once the peer closed both directions.
-    """
-    while await s.read():
-        pass
-    while not s.peer_closed():
-        await asyncio.sleep(1)
-    q.put_nowait(None)
+def _du(path: Path) -> int:
+    """Bytes of the regular files and links under ``path`` (0 if it is gone)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 from dockerscope.engine.containers.live import Live
-from dockerscope.engine.containers.logs import LogLine, read_log
+from dockerscope.engine.containers.logread import LogFilter, LogReader
+from dockerscope.engine.containers.logs import LogLine, LogWatch
 from dockerscope.engine.containers.model import Container
 from dockerscope.engine.containers.process import FdWriter, set_winsize
-from dockerscope.engine.containers.registry import EarlyStdin, OutputQueue, Registry
+from dockerscope.engine.containers.registry import EarlyStdin, Registry
+from dockerscope.engine.containers.subscribers import OutputQueue
+from dockerscope.engine.errors import Conflict, InvalidArgument
+
+NO_READING = "configured logging driver does not support reading"  # Docker's words
+
+
+class LogLagged(Conflict):
+    """A ``logs -f`` client fell more than the whole rotated log behind: it is dropped."""
 
 
 def attach(reg: Registry, ref: str) -> tuple[Container, OutputQueue]:
-    """Subscribe to a container's live output; ``None`` arrives when it exits."""
+    """Subscribe to a container's live output; ``None`` arrives when it exits, or when the
+    client fell ``CLIENT_BUFFER`` bytes behind (``q.overflowed``)."""
     c = reg.get(ref)
-    q: OutputQueue = asyncio.Queue()
+    q = OutputQueue()
     reg.attached.setdefault(c.id, set()).add(q)
     return c, q
 
@@ -70,14 +81,6 @@ def deliver_output(reg: Registry, cid: str, stream: str, data: bytes) -> None:
         q.put_nowait((stream, data))
 
 
-def deliver_line(reg: Registry, cid: str, line: LogLine) -> None:
-    """A line just written to the json log, to every ``logs --follow`` of the container."""
-    live = reg.live.get(cid)
-    if live is not None:
-        for q in live.followers:
-            q.put_nowait(line)
-
-
 def resize(reg: Registry, ref: str, height: int, width: int) -> None:
     """Set the tty size of a running container (nothing without a tty)."""
     live = reg.running(reg.get(ref))
@@ -94,35 +97,46 @@ async def logs(
     tail: int | None,
     since: float | None,
     until: float | None,
-) -> AsyncIterator[LogLine]:
-    """Log lines from the json file, then (``follow``) live ones until the container exits."""
+) -> AsyncIterator[list[LogLine]]:
+    """Batches of log lines from the json files (rotated ones first), then (``follow``) the
+    lines written later until the container exits.
+
+    The log is read from files held open, a batch at a time in a thread, so neither the size
+    of the log nor a slow client costs the daemon memory; a follower that falls too far
+    behind the rotation (``logs.LAG_BYTES``) is dropped (LogLagged). Following is reading the
+    file on as the writer appends, woken by each write: every line comes once, in order,
+    across rotations.
+    """
     c = reg.get(ref)
+    if not c.host.log_config.keeps_log:
+        raise InvalidArgument(NO_READING)
     live = reg.live.get(c.id)
-    q: asyncio.Queue[LogLine | None] | None = None
-    if follow and live is not None:
-        q = asyncio.Queue()
-        live.followers.add(q)  # the log file is unbuffered: what was written is readable
-    # The file is read up to its size at the moment of subscribing (no await in between):
-    # lines written later come from the queue, so none is lost or doubled. The read runs in
-    # a thread: a large log never holds the daemon's event loop.
-    path = reg.store.log_path(c.id)
+    watch: LogWatch | None = None
+    wake = asyncio.Event()
+    flt = LogFilter(stdout, stderr, since, until)
+    # The files are opened and the watch joins the writer with no await in between: what the
+    # files hold and what the writer appends later meet exactly.
+    if follow and live is not None and live.log is not None:
+        watch = LogWatch(wake=wake.set)
+        live.log.watches.add(watch)
+    reader = LogReader.open(reg.store.log_path(c.id), flt, watch)
     try:
-        end = path.stat().st_size
-    except OSError:
-        end = 0
-    lines = await asyncio.to_thread(read_log, path, stdout, stderr, since, until, tail, end)
-    try:
-        for line in lines:
-            yield line
-        if q is None:
-            return
-        wanted = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
+        if tail is not None and tail >= 0:  # a negative --tail is "all", as dockerd reads it
+            await asyncio.to_thread(reader.skip_to_tail, tail)
         while True:
-            item = await q.get()
-            if item is None or (until is not None and item.time > until):
+            wake.clear()  # before the read: a write after it wakes the wait below
+            batch = await asyncio.to_thread(reader.next_batch)
+            if watch is not None and watch.lagged:
+                raise LogLagged(f"logs -f of {c.id[:12]} fell behind the rotated log")
+            if batch is None:
                 return
-            if item.stream in wanted:
-                yield item
+            if batch:
+                yield batch
+            elif watch is not None:
+                if until is not None and time.time() > until:
+                    return  # caught up, and --until has passed: the follow ends
+                await wake.wait()
     finally:
-        if q is not None and live is not None:
-            live.followers.discard(q)
+        if watch is not None and live is not None and live.log is not None:
+            live.log.watches.discard(watch)
+        reader.close()

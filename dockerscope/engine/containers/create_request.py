@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from dockerscope.engine.containers.logconfig import parse_log_config
 from dockerscope.engine.containers.model import ContainerConfig, HostSettings
 from dockerscope.engine.containers.security_opts import security_opts
 from dockerscope.engine.errors import InvalidArgument, NotSupported
@@ -277,11 +278,7 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         if _empty(value):
             continue
         raise NotSupported(REFUSED_HOST.get(key, f"HostConfig.{key}"))
-    log = _dict(hc.get("LogConfig"), "HostConfig.LogConfig")
-    if log.get("Type") not in (None, "", "json-file"):
-        raise NotSupported(f"--log-driver {log.get('Type')}")
-    if log.get("Config"):
-        raise NotSupported("--log-opt")
+    log_config = parse_log_config(_dict(hc.get("LogConfig"), "HostConfig.LogConfig"))
     restart = _dict(hc.get("RestartPolicy"), "HostConfig.RestartPolicy")
     if restart.get("Name") not in (None, "", "no"):
         raise NotSupported(f"--restart {restart.get('Name')}")
@@ -368,6 +365,8 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         endpoints=tuple(endpoints),
         security_opt=security_opt,
         seccomp=seccomp,
+        log_driver=log_config.type,
+        log_opts=log_config.config,
     )
 
 

@@ -103,13 +103,11 @@ async def _close_stdio(live: Live) -> None:
 
 
 def _forget(reg: Registry, cid: str, live: Live) -> None:
-    """The container no longer runs: end its attaches and log followers."""
+    """The container no longer runs: end its attaches (closing the log ended its followers)."""
     reg.live.pop(cid, None)
     if live.pidns is not None:
         reg.pidns_names.pop(live.pidns, None)
     reg.end_output(cid)
-    for f in live.followers:
-        f.put_nowait(None)
 
 
 def _cleanup(reg: Registry, cid: str, live: Live, c: Container | None) -> None:

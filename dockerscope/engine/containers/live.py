@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from dockerscope.engine.containers.logs import JsonLogWriter, LogLine
+from dockerscope.engine.containers.logs import JsonLogWriter
 from dockerscope.engine.containers.process import FdWriter, OutputReader, Stdio
 from dockerscope.engine.runtime.spec import ContainerSpec
 
@@ -22,8 +22,7 @@ class Live:
     stdio: Stdio
     reader: OutputReader | None = None
     stdin: FdWriter | None = None
-    log: JsonLogWriter | None = None
-    followers: set[asyncio.Queue[LogLine | None]] = field(default_factory=set)
+    log: JsonLogWriter | None = None  # None with --log-driver none
     cgroup_paths: tuple[str, ...] = ()
 
 

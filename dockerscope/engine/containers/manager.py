@@ -184,8 +184,9 @@ class ContainerManager:
         tail: int | None,
         since: float | None,
         until: float | None,
-    ) -> AsyncIterator[LogLine]:
-        """Log lines from the json file, then (``follow``) live ones until the container exits."""
+    ) -> AsyncIterator[list[LogLine]]:
+        """Batches of log lines from the json files (rotated ones first), then (``follow``)
+        those written later until the container exits."""
         return attaching.logs(self.reg, ref, stdout, stderr, follow, tail, since, until)
 
     # ---- exec -----------------------------------------------------------------------------

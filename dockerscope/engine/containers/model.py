@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # A container's endpoints and published ports are the network module's records, kept as made.
+from dockerscope.engine.containers.logconfig import DEFAULT_OPTS, JSON_FILE, LogConfig
 from dockerscope.engine.network.model import Endpoint
 from dockerscope.engine.network.ports import PortMapping
 
@@ -108,13 +109,21 @@ class HostSettings:
     endpoints: tuple[tuple[str, tuple[str, ...]], ...] = ()
     security_opt: tuple[str, ...] = ()  # --security-opt values as sent (inspect shows them)
     seccomp: str = "default"  # "default", "unconfined" or a profile's JSON text
+    # HostConfig.LogConfig (records from before it existed get the lab's default cap)
+    log_driver: str = JSON_FILE
+    log_opts: Pairs = DEFAULT_OPTS
+
+    @property
+    def log_config(self) -> LogConfig:
+        """The container's log driver and options."""
+        return LogConfig(self.log_driver, self.log_opts)
 
     def to_docker(self) -> dict[str, Any]:
         """Docker's ``HostConfig`` object (inspect), with Docker's defaults for the rest."""
         return {
             "Binds": list(self.binds) or None,
             "ContainerIDFile": "",
-            "LogConfig": {"Type": "json-file", "Config": {}},
+            "LogConfig": self.log_config.to_docker(),
             "NetworkMode": self.network_mode,
             "PortBindings": {
                 port: [{"HostIp": ip, "HostPort": hp} for ip, hp in binds]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import fcntl
 import os
 import struct
@@ -18,6 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 READ_SIZE = 65536
+#: Bytes read from one output per event-loop turn before the output is handed on: a pty gives
+#: at most a few KiB per read, and each hand-off (the log write, attach relays) has a fixed
+#: cost; a bound keeps one flooding container from holding the loop long (128 KiB of `yes` is
+#: ~15 ms of encoding and writing 4.8 MB of json; 64 KiB measured no better: the turns add up).
+READ_BUDGET = 128 * 1024
 
 
 def set_winsize(fd: int, height: int, width: int) -> None:
@@ -179,17 +183,28 @@ class OutputReader:
             self.done.set_result(None)
 
     def _ready(self, fd: int) -> None:
-        try:
-            data = os.read(fd, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            # EIO: every slave side of a pty closed, its way of saying EOF.
-            data = b"" if exc.errno in (errno.EIO, errno.EBADF) else b""
-        if data:
-            self.on_data(self.stdio.outputs[fd], data)
-            return
-        self._eof(fd)
+        chunks: list[bytes] = []
+        got = 0
+        eof = False
+        while got < READ_BUDGET:
+            try:
+                data = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            except OSError:
+                # EIO: every slave side of a pty closed, its way of saying EOF.
+                data = b""
+            if not data:
+                eof = True
+                break
+            chunks.append(data)
+            got += len(data)
+        if chunks:
+            self.on_data(
+                self.stdio.outputs[fd], chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            )
+        if eof:
+            self._eof(fd)
 
     def _eof(self, fd: int) -> None:
         if fd not in self.open:

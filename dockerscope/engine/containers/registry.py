@@ -17,6 +17,7 @@ from dockerscope.engine.containers.live import ExecInstance, Live
 from dockerscope.engine.containers.model import Container
 from dockerscope.engine.containers.networking import ContainerNetworking
 from dockerscope.engine.containers.store import ContainerStore
+from dockerscope.engine.containers.subscribers import OutputQueue
 from dockerscope.engine.errors import Conflict, InvalidArgument, no_such_container
 from dockerscope.engine.events import EventBus
 from dockerscope.engine.images.model import Image
@@ -33,10 +34,6 @@ class Images(Protocol):
     def get(self, ref: str) -> Image: ...
 
     def layer_dirs(self, image: Image | str) -> list[str]: ...
-
-
-OutputQueue = asyncio.Queue[tuple[str, bytes] | None]
-"""An attach subscriber: (stream, bytes) items, ``None`` when the output ends."""
 
 
 @dataclass

@@ -176,9 +176,9 @@ def _go_live(
     reg.live[cid] = live
     if live.pidns is not None:
         reg.pidns_names[live.pidns] = c.name
-    live.log = JsonLogWriter(
-        reg.store.log_path(cid), lambda line: attaching.deliver_line(reg, cid, line)
-    )
+    logc = c.host.log_config
+    if logc.keeps_log:
+        live.log = JsonLogWriter(reg.store.log_path(cid), logc.max_size, logc.max_file)
     live.reader = OutputReader(
         stdio, lambda stream, data: attaching.deliver_output(reg, cid, stream, data)
     )
