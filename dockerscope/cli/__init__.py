@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from dockerscope.cli import docker, labs, views
+from dockerscope.cli import docker, labs, trace, views
 from dockerscope.cli.common import CliError
 from dockerscope.cli.parser import build_parser, split_globals
 
@@ -33,6 +33,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "record": views.cmd_record,
     "replay": lambda args: views.cmd_replay(args.file),
     "course": views.cmd_course,
+    "trace": trace.cmd_trace,
 }
 
 

@@ -1,0 +1,289 @@
+"""A trace session in one network namespace: our table in, trace events read, table out.
+
+``TraceSession(ns_path, label, filter)`` opens (inside the namespace, from a short-lived
+thread, see setns.py) a socket subscribed to NFNLGRP_NFTRACE and a control socket, removes
+tables left by dead tracers, and adds ``table inet dockerscope_trace_<pid>`` with the owner
+flag on the control socket: if this process dies, even by SIGKILL, the kernel drops the table
+with the socket. ``close()`` removes it otherwise. ``traces(...)`` yields one Trace per packet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from dockerscope.kernel import conntrack, iptables, nftables, rtnetlink
+from dockerscope.kernel.iproutes import routes_from_messages
+from dockerscope.kernel.model import Route
+from dockerscope.kernel.netlink import Conn
+from dockerscope.kernel.netlink_constants import (
+    NETLINK_NETFILTER,
+    NETLINK_ROUTE,
+    NFNLGRP_NFTRACE,
+    RT_TABLE_MAIN,
+)
+from dockerscope.kernel.setns import in_netns
+from dockerscope.kernel.trace import nftbuild, rules
+from dockerscope.kernel.trace.assemble import assemble, flow_of
+from dockerscope.kernel.trace.decode import decode_datagram
+from dockerscope.kernel.trace.filters import Filter
+from dockerscope.kernel.trace.model import Trace, TraceEvent
+
+#: a packet's trace is complete once its id has been quiet this long (seconds): the kernel
+#: sends a packet's events back to back while it crosses the hooks
+QUIET = 0.05
+_OURS = re.compile(rf"^{nftbuild.PREFIX}_(\d+)$")
+
+
+class TraceError(RuntimeError):
+    """Tracing cannot start here; the text says why and what to do."""
+
+
+def _here(ns_path: str | None, fn: Callable[[], object]) -> object:
+    return fn() if ns_path is None else in_netns(ns_path, fn)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_tables(tables: list[tuple[int, str]], alive: Callable[[int], bool] = _pid_alive) -> list[str]:
+    """Our tables whose tracer (the pid in the name) is gone."""
+    out = []
+    for _family, name in tables:
+        m = _OURS.match(name)
+        if m and not alive(int(m.group(1))):
+            out.append(name)
+    return out
+
+
+def cleanup(ns_path: str | None) -> list[str]:
+    """Remove tracing tables of dead tracers in that netns; returns their names."""
+
+    def run() -> list[str]:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+        try:
+            sock.bind((0, 0))
+            conn = Conn(sock)
+            gone = stale_tables(nftables.nft_tables(conn))
+            for name in gone:
+                with contextlib.suppress(FileNotFoundError):
+                    nftbuild.commit(sock, nftbuild.delete_table_messages(name))
+            return gone
+        finally:
+            sock.close()
+
+    return list(_here(ns_path, run))  # type: ignore[call-overload]
+
+
+def leftover_tables(ns_path: str | None) -> list[str]:
+    """Every ``dockerscope_trace*`` table in that netns (what a leak check looks for)."""
+
+    def run() -> list[str]:
+        conn = Conn(socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER))
+        try:
+            return [n for _f, n in nftables.nft_tables(conn) if n.startswith(nftbuild.PREFIX)]
+        finally:
+            conn.close()
+
+    return list(_here(ns_path, run))  # type: ignore[call-overload]
+
+
+@dataclass
+class _Pending:
+    events: list[TraceEvent] = field(default_factory=list)
+    first: float = 0.0
+    last: float = 0.0
+
+
+class TraceSession:
+    """One trace: our table added at start, removed by ``close`` (or by the kernel on death)."""
+
+    def __init__(self, ns_path: str | None, label: str, flt: Filter, pid: int | None = None):
+        self.ns_path = ns_path
+        self.label = label
+        self.filter = flt
+        self.table = nftbuild.table_name(os.getpid() if pid is None else pid)
+        self.book = rules.RuleBook()
+        self.names: dict[int, str] = {}
+        self.containers: dict[str, str] = {}
+        self.removed_stale: list[str] = []
+        self._events: socket.socket | None = None
+        self._control: socket.socket | None = None
+        self._query: Conn | None = None
+        self._route: Conn | None = None
+        self._book_at = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Check the backend, clear dead tracers' tables, subscribe, add our table."""
+        self._check_backend()
+        self.removed_stale = cleanup(self.ns_path)
+
+        def sockets() -> tuple[socket.socket, socket.socket, socket.socket, socket.socket]:
+            ev = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+            ev.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            ev.bind((0, 0))
+            ev.setsockopt(270, 1, NFNLGRP_NFTRACE)  # SOL_NETLINK, NETLINK_ADD_MEMBERSHIP
+            ctl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+            ctl.bind((0, 0))
+            q = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+            q.bind((0, 0))
+            rt = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+            rt.bind((0, 0))
+            return ev, ctl, q, rt
+
+        ev, ctl, q, rt = _here(self.ns_path, sockets)  # type: ignore[misc]
+        self._events, self._control = ev, ctl
+        self._query, self._route = Conn(q), Conn(rt)
+        self.refresh()
+        try:
+            nftbuild.commit(ctl, nftbuild.add_table_messages(self.table, self.filter))
+        except OSError:
+            self.close()
+            raise
+
+    def _check_backend(self) -> None:
+        def look() -> tuple[list[tuple[int, str]], list[str]]:
+            conn = Conn(socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER))
+            try:
+                return nftables.nft_tables(conn), iptables.legacy_tables_here()
+            finally:
+                conn.close()
+
+        tables, legacy = _here(self.ns_path, look)  # type: ignore[misc]
+        ip_tables = [n for f, n in tables if f == 2 and n in iptables.TABLES]
+        if not ip_tables and any(t in iptables.TABLES for t in legacy):
+            raise TraceError(
+                "this namespace's iptables rules are in the legacy (x_tables) backend "
+                "(iptables-legacy-save shows them); tracing follows packets with nf_tables "
+                "tracing, which only sees nf_tables rules: use the nf_tables backend "
+                "(iptables-nft) to trace here"
+            )
+
+    def close(self) -> None:
+        """Remove our table (if still there) and close the sockets; safe to call twice."""
+        if self._control is not None:
+            with contextlib.suppress(OSError):
+                nftbuild.commit(self._control, nftbuild.delete_table_messages(self.table))
+            self._control.close()
+            self._control = None
+        for s in (self._events,):
+            if s is not None:
+                s.close()
+        self._events = None
+        for c in (self._query, self._route):
+            if c is not None:
+                c.close()
+        self._query = self._route = None
+
+    def __enter__(self) -> TraceSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- what names the hops ------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read rule handles, base chain hooks, iptables-save text and link names."""
+        assert self._query is not None
+        text = iptables.save_text(self.ns_path, "nf_tables")
+        self.book = rules.book(self._query, text)
+        self.names = dict(_here(self.ns_path, lambda: {i: n for i, n in socket.if_nameindex()}))  # type: ignore[call-overload]
+        self._book_at = time.monotonic()
+
+    def _routes(self) -> list[Route]:
+        if self._route is None:
+            return []
+        msgs = rtnetlink.dump_routes(self._route, table=RT_TABLE_MAIN)
+        return routes_from_messages(self.label, msgs, self.names)
+
+    def build(self, trace_id: int, pending: _Pending) -> Trace:
+        """Assemble one packet's events, reading conntrack and routes when they matter."""
+        unknown = any(
+            e.handle is not None
+            and not e.table.startswith(nftbuild.PREFIX)
+            and (e.family, e.table, e.handle) not in self.book.positions
+            for e in pending.events
+        )
+        if unknown and time.monotonic() - self._book_at > 0.5:
+            self.refresh()  # a rule added since we started (a new container's port)
+        rule_text = " || ".join(self.filter.nft_rules())
+        trace = assemble(trace_id, self.label, pending.events, self.book, self.names,
+                         our_rule=rule_text, containers=self.containers, started=pending.first)
+        nat = any(r for h in trace.hops for r in ("-j DNAT", "-j MASQUERADE", "-j SNAT") if r in h.rule)
+        flow = None
+        if nat and trace.first is not None and self._query is not None:
+            with contextlib.suppress(OSError):
+                flow = flow_of(conntrack.read_netlink(self._query, self.label), trace.first)
+        routes = self._routes() if trace.delivered_to is None else []
+        if flow is not None or routes:
+            trace = assemble(trace_id, self.label, pending.events, self.book, self.names,
+                             our_rule=rule_text, routes=routes, flow=flow,
+                             containers=self.containers, started=pending.first)
+        return trace
+
+    # -- reading ------------------------------------------------------------------------------
+    def traces(
+        self,
+        count: int | None = None,
+        timeout: float | None = None,
+        stop: Callable[[], bool] | None = None,
+        raw: list[bytes] | None = None,
+    ) -> Iterator[Trace]:
+        """Yield each traced packet's Trace as soon as its events stop coming.
+
+        Ends after ``count`` traces, ``timeout`` seconds, or when ``stop()`` says so. ``raw``
+        collects every datagram read (the capture script records test data with it).
+        """
+        assert self._events is not None, "start() first"
+        sock = self._events
+        sock.setblocking(False)
+        pending: dict[int, _Pending] = {}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = 0
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and not pending:
+                return
+            if stop is not None and stop():
+                return
+            wait = 0.2 if not pending else QUIET / 2
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - now))
+            ready, _, _ = select.select([sock], [], [], wait)
+            if ready:
+                while True:
+                    try:
+                        data = sock.recv(1 << 16)
+                    except BlockingIOError:
+                        break
+                    if raw is not None:
+                        raw.append(data)
+                    at = time.monotonic()
+                    for e in decode_datagram(data):
+                        p = pending.setdefault(e.id, _Pending(first=at))
+                        p.events.append(e)
+                        p.last = at
+            now = time.monotonic()
+            for tid in [t for t, p in pending.items() if now - p.last >= QUIET]:
+                p = pending.pop(tid)
+                if not any(e.table == self.table for e in p.events):
+                    continue  # another tracer's packet
+                yield self.build(tid, p)
+                done += 1
+                if count is not None and done >= count:
+                    return
