@@ -83,7 +83,10 @@ def render(trace: object) -> str:
         lines.append(text)
     if trace.delivered_to is not None:
         d = trace.delivered_to
-        lines.append(f"  delivered to local socket {d.proto} {d.address}:{d.port}")
+        if d.proto in ("tcp", "udp"):
+            lines.append(f"  delivered to local socket {d.proto} {d.address}:{d.port}")
+        else:
+            lines.append(f"  delivered to {d.address} ({d.proto}: the kernel answers)")
     if trace.outcome:
         lines.append(f"  => {trace.outcome}")
     return "\n".join(lines)

@@ -17,6 +17,23 @@ from dockerscope.kernel.trace.nftbuild import PREFIX
 _NAT_TARGETS = ("-j DNAT", "-j SNAT", "-j MASQUERADE", "-j REDIRECT")
 
 
+def packets(events: Iterable[TraceEvent], table: str) -> list[tuple[int, list[TraceEvent]]]:
+    """A recorded event stream cut into packets: by trace id, and a new packet wherever our
+    own rule (``table``) fires again for an id that already had it (the kernel reuses ids)."""
+    out: list[tuple[int, list[TraceEvent]]] = []
+    open_: dict[int, list[TraceEvent]] = {}
+    for e in events:
+        starts = e.table == table and e.kind == "rule" and e.handle is not None
+        current = open_.get(e.id)
+        if current is None or (
+            starts and any(x.table == table and x.kind == "rule" and x.handle is not None for x in current)
+        ):
+            current = open_[e.id] = []
+            out.append((e.id, current))
+        current.append(e)
+    return out
+
+
 def _verdict(e: TraceEvent) -> str:
     if e.kind == "policy":
         return f"policy {e.policy}"
@@ -41,6 +58,7 @@ def hops(
     out: list[Hop] = []
     hook = ""
     current: Header | None = None
+    iif = oif = 0
     for e in events:
         base = book.hooks.get((e.family, e.table, e.chain))
         ours = e.table.startswith(PREFIX)
@@ -49,7 +67,8 @@ def hops(
         if base is not None:
             hook = base
         if e.header is not None:
-            current = e.header
+            # a packet dump (once per base chain) carries the interfaces too
+            current, iif, oif = e.header, e.iif, e.oif
         if e.kind == "rule" and e.handle is None and e.verdict in ("continue", ""):
             continue
         if ours and e.kind != "rule":
@@ -67,8 +86,8 @@ def hops(
                 rule=rule,
                 verdict=_verdict(e),
                 owner="" if ours else owner(rule, containers),
-                iif=names.get(e.iif, str(e.iif)) if e.iif else "",
-                oif=names.get(e.oif, str(e.oif)) if e.oif else "",
+                iif=names.get(iif, str(iif)) if iif else "",
+                oif=names.get(oif, str(oif)) if oif else "",
                 header=current,
                 ours=ours,
             )
@@ -145,6 +164,7 @@ def assemble(
     containers: dict[str, str] | None = None,
     bridge_port: Callable[[str, str], str] | None = None,
     started: float = 0.0,
+    local: set[str] | frozenset[str] = frozenset(),
 ) -> Trace:
     """A Trace from one trace id's events, in the order the kernel sent them."""
     path = hops(events, book, names, our_rule, containers)
@@ -157,16 +177,26 @@ def assemble(
     dropped = next((h for h in path if h.verdict in ("drop", "policy drop")), None)
     if dropped is not None:
         outcome = f"dropped in {dropped.table} {dropped.chain} ({dropped.hook})"
-    elif final is not None and final.hook == "input" and last is not None:
+    elif (
+        final is not None
+        and last is not None
+        and (final.hook == "input" or (final.hook == "prerouting" and last.dst in local))
+    ):
+        # an empty filter INPUT chain does not exist in iptables-nft: a packet for one of
+        # our addresses that left prerouting is delivered here all the same
         delivered = Delivery(last.proto, last.dst, last.dport)
         outcome = f"delivered locally to {_endpoint(last, 'dst')}"
     elif last is not None:
+        found = rewrites(path, flow)
+        dst = next((r.after.split(":")[0] for r in found if r.kind == "dnat"), last.dst)
+        r = route_for(routes, dst) if routes else None
         oif = next((h.oif for h in reversed(path) if h.oif), "")
-        r = route_for(routes, last.dst) if routes else None
+        if r is not None and r.dev and oif in ("", "lo") and dst not in local:
+            oif = r.dev  # rerouted after a DNAT in output: the route names the new way out
         text = f"{r.dst} dev {r.dev}" + (f" via {r.gateway}" if r and r.gateway else "") if r else ""
-        port = bridge_port(oif, last.dst) if bridge_port is not None and oif else ""
+        port = bridge_port(oif, dst) if bridge_port is not None and oif else ""
         route = RouteTaken(
-            dst=last.dst,
+            dst=dst,
             oif=oif,
             gateway=r.gateway if r else None,
             route=text,

@@ -41,6 +41,18 @@ QUIET = 0.05
 _OURS = re.compile(rf"^{nftbuild.PREFIX}_(\d+)$")
 
 
+def _local_addresses() -> list[str]:
+    """IPv4 addresses of the calling thread's netns (a packet to one is delivered here)."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+    try:
+        sock.bind((0, 0))
+        msgs = rtnetlink.dump_addrs(Conn(sock))
+    finally:
+        sock.close()
+    out = [str(m.get_attr("IFA_LOCAL") or m.get_attr("IFA_ADDRESS")) for m in msgs if m.get("family") == socket.AF_INET]
+    return out + ["127.0.0.1"]
+
+
 class TraceError(RuntimeError):
     """Tracing cannot start here; the text says why and what to do."""
 
@@ -119,6 +131,7 @@ class TraceSession:
         self.book = rules.RuleBook()
         self.names: dict[int, str] = {}
         self.containers: dict[str, str] = {}
+        self.local: set[str] = set()
         self.removed_stale: list[str] = []
         self._events: socket.socket | None = None
         self._control: socket.socket | None = None
@@ -202,6 +215,7 @@ class TraceSession:
         assert self._query is not None
         text = iptables.save_text(self.ns_path, "nf_tables")
         self.book = rules.book(self._query, text)
+        self.local = set(_here(self.ns_path, _local_addresses))  # type: ignore[call-overload]
         self.names = dict(_here(self.ns_path, lambda: {i: n for i, n in socket.if_nameindex()}))  # type: ignore[call-overload]
         self._book_at = time.monotonic()
 
@@ -223,18 +237,25 @@ class TraceSession:
             self.refresh()  # a rule added since we started (a new container's port)
         rule_text = " || ".join(self.filter.nft_rules())
         trace = assemble(trace_id, self.label, pending.events, self.book, self.names,
-                         our_rule=rule_text, containers=self.containers, started=pending.first)
-        nat = any(r for h in trace.hops for r in ("-j DNAT", "-j MASQUERADE", "-j SNAT") if r in h.rule)
+                         our_rule=rule_text, containers=self.containers, started=pending.first,
+                         local=self.local)
+        # Only a connection's first packet crosses the nat chains; conntrack rewrites the
+        # others without an event, so its entry is read for every packet (a lab has few).
         flow = None
-        if nat and trace.first is not None and self._query is not None:
+        if trace.first is not None and self._query is not None:
             with contextlib.suppress(OSError):
                 flow = flow_of(conntrack.read_netlink(self._query, self.label), trace.first)
         routes = self._routes() if trace.delivered_to is None else []
         if flow is not None or routes:
             trace = assemble(trace_id, self.label, pending.events, self.book, self.names,
                              our_rule=rule_text, routes=routes, flow=flow,
-                             containers=self.containers, started=pending.first)
+                             containers=self.containers, started=pending.first,
+                             local=self.local)
         return trace
+
+    def _starts_packet(self, e: TraceEvent) -> bool:
+        """Our rule's event: a packet meets it once per pass, first of all chains."""
+        return e.table == self.table and e.kind == "rule" and e.handle is not None
 
     # -- reading ------------------------------------------------------------------------------
     def traces(
@@ -253,6 +274,7 @@ class TraceSession:
         sock = self._events
         sock.setblocking(False)
         pending: dict[int, _Pending] = {}
+        finished: list[tuple[int, _Pending]] = []
         deadline = None if timeout is None else time.monotonic() + timeout
         done = 0
         while True:
@@ -275,12 +297,21 @@ class TraceSession:
                         raw.append(data)
                     at = time.monotonic()
                     for e in decode_datagram(data):
-                        p = pending.setdefault(e.id, _Pending(first=at))
+                        p = pending.get(e.id)
+                        if p is not None and self._starts_packet(e) and any(
+                            self._starts_packet(x) for x in p.events
+                        ):
+                            # the kernel reused the id (same skb memory) for the next packet
+                            finished.append((e.id, pending.pop(e.id)))
+                            p = None
+                        if p is None:
+                            p = pending[e.id] = _Pending(first=at)
                         p.events.append(e)
                         p.last = at
             now = time.monotonic()
-            for tid in [t for t, p in pending.items() if now - p.last >= QUIET]:
-                p = pending.pop(tid)
+            finished += [(t, pending.pop(t)) for t, p in list(pending.items()) if now - p.last >= QUIET]
+            while finished:
+                tid, p = finished.pop(0)
                 if not any(e.table == self.table for e in p.events):
                     continue  # another tracer's packet
                 yield self.build(tid, p)
