@@ -58,7 +58,9 @@ def render(trace: object) -> str:
     lines = [f"packet {trace.id:08x} in {trace.netns}: {head}"]
     for h in trace.hops:
         where = f"{h.family} {h.table} {h.chain}"
-        ifs = " ".join(x for x in (f"iif {h.iif}" if h.iif else "", f"oif {h.oif}" if h.oif else "") if x)
+        ifs = " ".join(
+            x for x in (f"iif {h.iif}" if h.iif else "", f"oif {h.oif}" if h.oif else "") if x
+        )
         rule = h.rule or "-"
         line = f"  {h.hook or '?':<11} {where:<28} {rule}  => {h.verdict}"
         if h.owner:
@@ -122,7 +124,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
     except session.TraceError as exc:
         raise CliError(str(exc)) from None
     try:
-        print(f"tracing '{flt.text}' in {label} (table inet {tracer.table}); ^C to stop", flush=True)
+        print(
+            f"tracing '{flt.text}' in {label} (table inet {tracer.table}); ^C to stop", flush=True
+        )
         for trace in tracer.traces(count=args.count, timeout=args.timeout):
             print(render(trace), flush=True)
             lag = (time.monotonic() - trace.started) * 1000

@@ -138,7 +138,10 @@ def test_assembled_ping_to_the_gateway_is_delivered_locally() -> None:
 @pytest.mark.parametrize(
     ("text", "rules_"),
     [
-        ("tcp dport 8080", ["meta nfproto ipv4 meta l4proto tcp tcp dport 8080 meta nftrace set 1"]),
+        (
+            "tcp dport 8080",
+            ["meta nfproto ipv4 meta l4proto tcp tcp dport 8080 meta nftrace set 1"],
+        ),
         ("icmp", ["meta nfproto ipv4 meta l4proto icmp meta nftrace set 1"]),
         (
             "udp port 53",
@@ -156,7 +159,10 @@ def test_assembled_ping_to_the_gateway_is_delivered_locally() -> None:
         ),
         (
             "tcp and dst 172.17.0.0/16 and src port 80",
-            ["meta nfproto ipv4 meta l4proto tcp ip daddr 172.17.0.0/16 tcp sport 80 meta nftrace set 1"],
+            [
+                "meta nfproto ipv4 meta l4proto tcp ip daddr 172.17.0.0/16 tcp sport 80 "
+                "meta nftrace set 1"
+            ],
         ),
     ],
 )
@@ -196,7 +202,9 @@ def test_table_messages_hold_two_base_chains_and_a_rule_per_alternative() -> Non
     f = parse("udp port 53")
     msgs = nftbuild.add_table_messages("dockerscope_trace_42", f)
     kinds = [m[0] for m in msgs]
-    assert kinds.count(0) == 1 and kinds.count(3) == 2 and kinds.count(6) == 4  # table, chains, rules
+    assert (
+        kinds.count(0) == 1 and kinds.count(3) == 2 and kinds.count(6) == 4
+    )  # table, chains, rules
     table = msgs[0][2]
     assert b"dockerscope_trace_42\0" in table
     assert struct.pack(">I", 2) in table  # NFT_TABLE_F_OWNER: gone with our socket
@@ -214,7 +222,9 @@ def test_match_expressions_mask_a_network() -> None:
 
     raw = nftbuild.match_expressions(Match("daddr", IPv4Network("172.17.0.0/16")))
     assert b"bitwise\0" in raw and bytes([255, 255, 0, 0]) in raw and bytes([172, 17, 0, 0]) in raw
-    assert b"bitwise\0" not in nftbuild.match_expressions(Match("daddr", IPv4Network("10.0.0.1/32")))
+    assert b"bitwise\0" not in nftbuild.match_expressions(
+        Match("daddr", IPv4Network("10.0.0.1/32"))
+    )
 
 
 def test_stale_tables_are_those_of_dead_tracers() -> None:

@@ -10,9 +10,17 @@ import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 
 from dockerscope.kernel.model import Flow, Route
-from dockerscope.kernel.trace.model import Delivery, Header, Hop, Rewrite, RouteTaken, Trace, TraceEvent
-from dockerscope.kernel.trace.rules import RuleBook, owner
+from dockerscope.kernel.trace.model import (
+    Delivery,
+    Header,
+    Hop,
+    Rewrite,
+    RouteTaken,
+    Trace,
+    TraceEvent,
+)
 from dockerscope.kernel.trace.nftbuild import PREFIX
+from dockerscope.kernel.trace.rules import RuleBook, owner
 
 _NAT_TARGETS = ("-j DNAT", "-j SNAT", "-j MASQUERADE", "-j REDIRECT")
 
@@ -26,7 +34,8 @@ def packets(events: Iterable[TraceEvent], table: str) -> list[tuple[int, list[Tr
         starts = e.table == table and e.kind == "rule" and e.handle is not None
         current = open_.get(e.id)
         if current is None or (
-            starts and any(x.table == table and x.kind == "rule" and x.handle is not None for x in current)
+            starts
+            and any(x.table == table and x.kind == "rule" and x.handle is not None for x in current)
         ):
             current = open_[e.id] = []
             out.append((e.id, current))
@@ -193,7 +202,9 @@ def assemble(
         oif = next((h.oif for h in reversed(path) if h.oif), "")
         if r is not None and r.dev and oif in ("", "lo") and dst not in local:
             oif = r.dev  # rerouted after a DNAT in output: the route names the new way out
-        text = f"{r.dst} dev {r.dev}" + (f" via {r.gateway}" if r and r.gateway else "") if r else ""
+        text = (
+            f"{r.dst} dev {r.dev}" + (f" via {r.gateway}" if r and r.gateway else "") if r else ""
+        )
         port = bridge_port(oif, dst) if bridge_port is not None and oif else ""
         route = RouteTaken(
             dst=dst,
@@ -201,7 +212,11 @@ def assemble(
             gateway=r.gateway if r else None,
             route=text,
             bridge_port=port,
-            note="" if port else "bridge port not read (see `bridge fdb`)" if oif.startswith(("docker", "br-")) else "",
+            note=""
+            if port
+            else "bridge port not read (see `bridge fdb`)"
+            if oif.startswith(("docker", "br-"))
+            else "",
         )
         if final is not None and final.hook in ("postrouting", "forward", "output"):
             outcome = f"left by {oif}" if oif else "left"

@@ -78,7 +78,13 @@ def header(network: bytes, transport: bytes | None) -> Header | None:
         sport, dport = struct.unpack_from(">HH", transport)
         return Header(proto, src, dst, sport, dport)
     if transport and proto == "icmp" and len(transport) >= 8:
-        return Header(proto, src, dst, icmp_type=transport[0], icmp_id=struct.unpack_from(">H", transport, 4)[0])
+        return Header(
+            proto,
+            src,
+            dst,
+            icmp_type=transport[0],
+            icmp_id=struct.unpack_from(">H", transport, 4)[0],
+        )
     return Header(proto, src, dst)
 
 
@@ -98,7 +104,9 @@ def decode(data: bytes, off: int) -> TraceEvent | None:
 
     verdict = target = policy = ""
     if NFTA_TRACE_VERDICT in fields:
-        for kind, payload in attributes(fields[NFTA_TRACE_VERDICT], 0, len(fields[NFTA_TRACE_VERDICT])):
+        for kind, payload in attributes(
+            fields[NFTA_TRACE_VERDICT], 0, len(fields[NFTA_TRACE_VERDICT])
+        ):
             if kind == NFTA_VERDICT_CODE:
                 verdict = verdict_name(struct.unpack_from(">i", payload)[0])
             elif kind == NFTA_VERDICT_CHAIN:
@@ -110,7 +118,9 @@ def decode(data: bytes, off: int) -> TraceEvent | None:
         handle = int(struct.unpack_from(">Q", fields[NFTA_TRACE_RULE_HANDLE])[0])
     net = fields.get(NFTA_TRACE_NETWORK_HEADER)
     trans = fields.get(NFTA_TRACE_TRANSPORT_HEADER)
-    hdr = header(bytes(net), bytes(trans) if trans is not None else None) if net is not None else None
+    hdr = (
+        header(bytes(net), bytes(trans) if trans is not None else None) if net is not None else None
+    )
     return TraceEvent(
         id=be32(NFTA_TRACE_ID),
         kind=KINDS.get(be32(NFTA_TRACE_TYPE), "?"),

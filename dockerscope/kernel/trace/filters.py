@@ -121,7 +121,9 @@ def parse(words: list[str] | str) -> Filter:
             "sport N, dport N, host A, src A, dst A, net A/N, joined by 'and'"
         )
     if len(set(protos)) > 1:
-        raise FilterError(f"one protocol per filter, got {' and '.join(_PROTO_NAMES[p] for p in protos)}")
+        raise FilterError(
+            f"one protocol per filter, got {' and '.join(_PROTO_NAMES[p] for p in protos)}"
+        )
     if ports and protos and protos[0] == PROTOS["icmp"]:
         raise FilterError("icmp has no ports")
     proto_choices = [[Match("l4proto", protos[0])]] if protos else []
@@ -143,7 +145,11 @@ def nft_text(alt: tuple[Match, ...]) -> str:
             parts.append(f"meta l4proto {proto}")
         elif m.field in ("saddr", "daddr"):
             net = m.value
-            shown = str(net.network_address) if isinstance(net, IPv4Network) and net.prefixlen == 32 else str(net)
+            shown = (
+                str(net.network_address)
+                if isinstance(net, IPv4Network) and net.prefixlen == 32
+                else str(net)
+            )
             parts.append(f"ip {m.field} {shown}")
         else:
             parts.append(f"{proto} {m.field} {m.value}")

@@ -6,8 +6,10 @@ already speaks nf_tables netlink (nftables.py), and a table made over netlink ca
 closes, so even a SIGKILLed tracer leaves nothing behind. The table, in nft's words::
 
     table inet dockerscope_trace_<pid> {            # flags owner
-        chain pre { type filter hook prerouting priority -350; policy accept; <filter> meta nftrace set 1 }
-        chain out { type filter hook output priority -350; policy accept; <filter> meta nftrace set 1 }
+        chain pre { type filter hook prerouting priority -350; policy accept;
+                    <filter> meta nftrace set 1 }
+        chain out { type filter hook output priority -350; policy accept;
+                    <filter> meta nftrace set 1 }
     }
 
 Priority -350 runs before raw (-300) and conntrack (-200), so the packet is marked before any

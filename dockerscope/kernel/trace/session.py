@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from dockerscope.kernel import conntrack, iptables, nftables, rtnetlink
 from dockerscope.kernel.iproutes import routes_from_messages
@@ -38,6 +39,7 @@ from dockerscope.kernel.trace.model import Trace, TraceEvent
 #: a packet's trace is complete once its id has been quiet this long (seconds): the kernel
 #: sends a packet's events back to back while it crosses the hooks
 QUIET = 0.05
+T = TypeVar("T")
 _OURS = re.compile(rf"^{nftbuild.PREFIX}_(\d+)$")
 
 
@@ -49,7 +51,11 @@ def _local_addresses() -> list[str]:
         msgs = rtnetlink.dump_addrs(Conn(sock))
     finally:
         sock.close()
-    out = [str(m.get_attr("IFA_LOCAL") or m.get_attr("IFA_ADDRESS")) for m in msgs if m.get("family") == socket.AF_INET]
+    out = [
+        str(m.get_attr("IFA_LOCAL") or m.get_attr("IFA_ADDRESS"))
+        for m in msgs
+        if m.get("family") == socket.AF_INET
+    ]
     return out + ["127.0.0.1"]
 
 
@@ -57,7 +63,7 @@ class TraceError(RuntimeError):
     """Tracing cannot start here; the text says why and what to do."""
 
 
-def _here(ns_path: str | None, fn: Callable[[], object]) -> object:
+def _here(ns_path: str | None, fn: Callable[[], T]) -> T:
     return fn() if ns_path is None else in_netns(ns_path, fn)
 
 
@@ -71,7 +77,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def stale_tables(tables: list[tuple[int, str]], alive: Callable[[int], bool] = _pid_alive) -> list[str]:
+def stale_tables(
+    tables: list[tuple[int, str]], alive: Callable[[int], bool] = _pid_alive
+) -> list[str]:
     """Our tables whose tracer (the pid in the name) is gone."""
     out = []
     for _family, name in tables:
@@ -85,7 +93,9 @@ def cleanup(ns_path: str | None) -> list[str]:
     """Remove tracing tables of dead tracers in that netns; returns their names."""
 
     def run() -> list[str]:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+        sock = socket.socket(
+            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
+        )
         try:
             sock.bind((0, 0))
             conn = Conn(sock)
@@ -97,20 +107,24 @@ def cleanup(ns_path: str | None) -> list[str]:
         finally:
             sock.close()
 
-    return list(_here(ns_path, run))  # type: ignore[call-overload]
+    return _here(ns_path, run)
 
 
 def leftover_tables(ns_path: str | None) -> list[str]:
     """Every ``dockerscope_trace*`` table in that netns (what a leak check looks for)."""
 
     def run() -> list[str]:
-        conn = Conn(socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER))
+        conn = Conn(
+            socket.socket(
+                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
+            )
+        )
         try:
             return [n for _f, n in nftables.nft_tables(conn) if n.startswith(nftbuild.PREFIX)]
         finally:
             conn.close()
 
-    return list(_here(ns_path, run))  # type: ignore[call-overload]
+    return _here(ns_path, run)
 
 
 @dataclass
@@ -146,19 +160,27 @@ class TraceSession:
         self.removed_stale = cleanup(self.ns_path)
 
         def sockets() -> tuple[socket.socket, socket.socket, socket.socket, socket.socket]:
-            ev = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+            ev = socket.socket(
+                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
+            )
             ev.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             ev.bind((0, 0))
             ev.setsockopt(270, 1, NFNLGRP_NFTRACE)  # SOL_NETLINK, NETLINK_ADD_MEMBERSHIP
-            ctl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+            ctl = socket.socket(
+                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
+            )
             ctl.bind((0, 0))
-            q = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+            q = socket.socket(
+                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
+            )
             q.bind((0, 0))
-            rt = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+            rt = socket.socket(
+                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE
+            )
             rt.bind((0, 0))
             return ev, ctl, q, rt
 
-        ev, ctl, q, rt = _here(self.ns_path, sockets)  # type: ignore[misc]
+        ev, ctl, q, rt = _here(self.ns_path, sockets)
         self._events, self._control = ev, ctl
         self._query, self._route = Conn(q), Conn(rt)
         self.refresh()
@@ -170,13 +192,17 @@ class TraceSession:
 
     def _check_backend(self) -> None:
         def look() -> tuple[list[tuple[int, str]], list[str]]:
-            conn = Conn(socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER))
+            conn = Conn(
+                socket.socket(
+                    socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
+                )
+            )
             try:
                 return nftables.nft_tables(conn), iptables.legacy_tables_here()
             finally:
                 conn.close()
 
-        tables, legacy = _here(self.ns_path, look)  # type: ignore[misc]
+        tables, legacy = _here(self.ns_path, look)
         ip_tables = [n for f, n in tables if f == 2 and n in iptables.TABLES]
         if not ip_tables and any(t in iptables.TABLES for t in legacy):
             raise TraceError(
@@ -215,8 +241,8 @@ class TraceSession:
         assert self._query is not None
         text = iptables.save_text(self.ns_path, "nf_tables")
         self.book = rules.book(self._query, text)
-        self.local = set(_here(self.ns_path, _local_addresses))  # type: ignore[call-overload]
-        self.names = dict(_here(self.ns_path, lambda: {i: n for i, n in socket.if_nameindex()}))  # type: ignore[call-overload]
+        self.local = set(_here(self.ns_path, _local_addresses))
+        self.names = dict(_here(self.ns_path, lambda: {i: n for i, n in socket.if_nameindex()}))
         self._book_at = time.monotonic()
 
     def _routes(self) -> list[Route]:
@@ -236,9 +262,17 @@ class TraceSession:
         if unknown and time.monotonic() - self._book_at > 0.5:
             self.refresh()  # a rule added since we started (a new container's port)
         rule_text = " || ".join(self.filter.nft_rules())
-        trace = assemble(trace_id, self.label, pending.events, self.book, self.names,
-                         our_rule=rule_text, containers=self.containers, started=pending.first,
-                         local=self.local)
+        trace = assemble(
+            trace_id,
+            self.label,
+            pending.events,
+            self.book,
+            self.names,
+            our_rule=rule_text,
+            containers=self.containers,
+            started=pending.first,
+            local=self.local,
+        )
         # Only a connection's first packet crosses the nat chains; conntrack rewrites the
         # others without an event, so its entry is read for every packet (a lab has few).
         flow = None
@@ -247,10 +281,19 @@ class TraceSession:
                 flow = flow_of(conntrack.read_netlink(self._query, self.label), trace.first)
         routes = self._routes() if trace.delivered_to is None else []
         if flow is not None or routes:
-            trace = assemble(trace_id, self.label, pending.events, self.book, self.names,
-                             our_rule=rule_text, routes=routes, flow=flow,
-                             containers=self.containers, started=pending.first,
-                             local=self.local)
+            trace = assemble(
+                trace_id,
+                self.label,
+                pending.events,
+                self.book,
+                self.names,
+                our_rule=rule_text,
+                routes=routes,
+                flow=flow,
+                containers=self.containers,
+                started=pending.first,
+                local=self.local,
+            )
         return trace
 
     def _starts_packet(self, e: TraceEvent) -> bool:
@@ -298,8 +341,10 @@ class TraceSession:
                     at = time.monotonic()
                     for e in decode_datagram(data):
                         p = pending.get(e.id)
-                        if p is not None and self._starts_packet(e) and any(
-                            self._starts_packet(x) for x in p.events
+                        if (
+                            p is not None
+                            and self._starts_packet(e)
+                            and any(self._starts_packet(x) for x in p.events)
                         ):
                             # the kernel reused the id (same skb memory) for the next packet
                             finished.append((e.id, pending.pop(e.id)))
@@ -309,7 +354,9 @@ class TraceSession:
                         p.events.append(e)
                         p.last = at
             now = time.monotonic()
-            finished += [(t, pending.pop(t)) for t, p in list(pending.items()) if now - p.last >= QUIET]
+            finished += [
+                (t, pending.pop(t)) for t, p in list(pending.items()) if now - p.last >= QUIET
+            ]
             while finished:
                 tid, p = finished.pop(0)
                 if not any(e.table == self.table for e in p.events):
