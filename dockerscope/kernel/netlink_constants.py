@@ -35,6 +35,7 @@ NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xFFFF
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 RTM_NEWNSID, RTM_DELNSID, RTM_GETNSID = 88, 89, 90
 RTM_NEWSTATS, RTM_GETSTATS = 92, 94
 
@@ -104,6 +105,12 @@ IFA_ADDRESS = 1
 IFA_LOCAL = 2
 IFA_LABEL = 3
 IFA_BROADCAST = 4
+
+# -- linux/neighbour.h: neighbour (ARP) and bridge FDB entries --------------------------------
+NDA_DST = 1
+NDA_LLADDR = 2
+NDA_MASTER = 9
+AF_BRIDGE = 7
 
 # -- linux/net_namespace.h --------------------------------------------------------------------
 NETNSA_NSID = 1

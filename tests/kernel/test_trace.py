@@ -99,6 +99,7 @@ def test_trace_of_a_published_port_names_the_dnat_rule_and_rewrite(daemon: Runni
     assert hop.owner == f"published port 8080/tcp -> {cip}:80"
     assert any(r.kind == "dnat" and r.after == f"{cip}:80" for r in first.rewrites)
     assert first.route is not None and first.route.oif == "docker0"
+    assert first.route.route == "172.17.0.0/16 dev docker0"
     # the connection's later packets skip the nat chains; conntrack still shows the rewrite
     later = [t for t in traces if t is not first and t.first is not None]
     assert later and all(any(r.after == f"{cip}:80" for r in t.rewrites) for t in later)
@@ -120,6 +121,7 @@ def test_trace_of_a_ping_from_a_container_to_its_gateway(daemon: RunningDaemon) 
     reply = next(t for t in traces if t.first is not None and t.first.icmp_type == 0)
     assert reply.hops[0].hook == "output" and reply.route is not None
     assert reply.route.oif == "docker0"
+    assert reply.route.bridge_port.startswith("veth")  # the container's port, from the FDB
     assert session.leftover_tables(ns) == []
 
 

@@ -230,3 +230,34 @@ def test_match_expressions_mask_a_network() -> None:
 def test_stale_tables_are_those_of_dead_tracers() -> None:
     tables = [(1, "dockerscope_trace_10"), (1, "dockerscope_trace_11"), (2, "nat"), (1, "x_1")]
     assert stale_tables(tables, alive=lambda pid: pid == 11) == ["dockerscope_trace_10"]
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def test_trace_command_parses_where_and_the_filter() -> None:
+    from dockerscope import cli
+    from dockerscope.cli.trace import _where
+
+    args = cli.build_parser().parse_args(["trace", "--lab", "l1", "tcp", "dport", "8080"])
+    assert args.subcommand == "trace" and args.filter == ["tcp", "dport", "8080"]
+    assert _where(args) == ("/run/netns/l1", "lab:l1")
+    args = cli.build_parser().parse_args(["trace", "--netns", "n1", "icmp", "--count", "2"])
+    assert _where(args) == ("/run/netns/n1", "netns:n1") and args.count == 2
+    args = cli.build_parser().parse_args(["trace", "--host", "icmp", "--timeout", "1.5"])
+    assert _where(args) == (None, "host") and args.timeout == 1.5
+    args = cli.build_parser().parse_args(["--lab", "l2", "trace", "icmp"])
+    assert _where(args) == ("/run/netns/l2", "lab:l2")
+
+
+def test_trace_command_needs_root_and_a_good_filter(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockerscope import cli
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert cli.main(["trace", "--host", "icmp"]) == 1
+    assert "trace needs root" in capsys.readouterr().err
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    assert cli.main(["trace", "--host", "tcp", "or", "udp"]) == 1
+    assert "bad filter: 'or' is not supported" in capsys.readouterr().err

@@ -205,18 +205,17 @@ def assemble(
         text = (
             f"{r.dst} dev {r.dev}" + (f" via {r.gateway}" if r and r.gateway else "") if r else ""
         )
-        port = bridge_port(oif, dst) if bridge_port is not None and oif else ""
+        port = bridge_port(oif, dst) if bridge_port is not None and oif not in ("", "lo") else ""
+        note = ""
+        if not port and oif.startswith(("docker", "br-")):
+            note = "bridge port not known (no FDB entry for the destination's MAC)"
         route = RouteTaken(
             dst=dst,
             oif=oif,
             gateway=r.gateway if r else None,
             route=text,
             bridge_port=port,
-            note=""
-            if port
-            else "bridge port not read (see `bridge fdb`)"
-            if oif.startswith(("docker", "br-"))
-            else "",
+            note=note,
         )
         if final is not None and final.hook in ("postrouting", "forward", "output"):
             outcome = f"left by {oif}" if oif else "left"

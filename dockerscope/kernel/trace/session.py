@@ -30,7 +30,7 @@ from dockerscope.kernel.netlink_constants import (
     RT_TABLE_MAIN,
 )
 from dockerscope.kernel.setns import in_netns
-from dockerscope.kernel.trace import nftbuild, rules
+from dockerscope.kernel.trace import fdb, nftbuild, rules
 from dockerscope.kernel.trace.assemble import assemble, flow_of
 from dockerscope.kernel.trace.decode import decode_datagram
 from dockerscope.kernel.trace.filters import Filter
@@ -251,6 +251,20 @@ class TraceSession:
         msgs = rtnetlink.dump_routes(self._route, table=RT_TABLE_MAIN)
         return routes_from_messages(self.label, msgs, self.names)
 
+    def bridge_port(self, oif: str, dst: str) -> str:
+        """The bridge port (veth) towards ``dst`` when ``oif`` is a bridge; "" when unknown."""
+        index = next((i for i, n in self.names.items() if n == oif), None)
+        if index is None or self._route is None:
+            return ""
+        try:
+            mac = fdb.mac_of(self._route, dst)
+            port = fdb.port_for(self._route, index, mac) if mac else None
+        except OSError:
+            return ""
+        if port is not None and port not in self.names:
+            self.refresh()  # a veth made since we started
+        return self.names.get(port, "") if port is not None else ""
+
     def build(self, trace_id: int, pending: _Pending) -> Trace:
         """Assemble one packet's events, reading conntrack and routes when they matter."""
         unknown = any(
@@ -290,6 +304,7 @@ class TraceSession:
                 our_rule=rule_text,
                 routes=routes,
                 flow=flow,
+                bridge_port=self.bridge_port,
                 containers=self.containers,
                 started=pending.first,
                 local=self.local,
