@@ -109,18 +109,24 @@ def test_trace_of_a_published_port_names_the_dnat_rule_and_rewrite(daemon: Runni
 def test_trace_of_a_ping_from_a_container_to_its_gateway(daemon: RunningDaemon) -> None:  # noqa: F811
     ns = str(daemon.lab.netns_path)
     with tracing(ns, "icmp") as traces:
-        cid = daemon.run("ping", "-c", "1", "-W", "2", "172.17.0.1")
-        status, out = daemon.call("POST", f"/containers/{cid}/wait")
-        assert status == 200 and out["StatusCode"] == 0
+        # the container stays up after its ping, so its veth (the bridge port) is still there
+        cid = daemon.run("sh", "-c", "ping -c 1 -W 2 172.17.0.1 && sleep 30")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+            t.first is not None and t.first.icmp_type == 0 for t in list(traces)
+        ):
+            time.sleep(0.05)
+    _, info = daemon.call("GET", f"/containers/{cid}/json")
+    cip = info["NetworkSettings"]["IPAddress"]
+    daemon.call("POST", f"/containers/{cid}/kill")
     req = next(t for t in traces if t.first is not None and t.first.icmp_type == 8)
-    # the container has exited (its address is gone from inspect): one of docker0's
-    assert req.first.src.startswith("172.17.0.") and req.first.dst == "172.17.0.1"
+    assert (req.first.src, req.first.dst) == (cip, "172.17.0.1")
     assert req.hops[0].hook == "prerouting" and req.hops[0].iif == "docker0"
     assert "-A DOCKER -i docker0 -j RETURN" in [h.rule for h in req.hops]
     assert req.delivered_to is not None and req.delivered_to.address == "172.17.0.1"
     reply = next(t for t in traces if t.first is not None and t.first.icmp_type == 0)
-    assert reply.hops[0].hook == "output" and reply.route is not None
-    assert reply.route.oif == "docker0"
+    assert reply.first.dst == cip and reply.hops[0].hook == "output"
+    assert reply.route is not None and reply.route.oif == "docker0"
     assert reply.route.bridge_port.startswith("veth")  # the container's port, from the FDB
     assert session.leftover_tables(ns) == []
 
