@@ -241,4 +241,5 @@ NFTA_COUNTER_PACKETS = 2
 
 # -- linux/socket.h, linux/netlink.h: socket options ------------------------------------------
 SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP = 1
 NETLINK_GET_STRICT_CHK = 12

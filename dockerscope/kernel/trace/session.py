@@ -24,10 +24,12 @@ from dockerscope.kernel.iproutes import routes_from_messages
 from dockerscope.kernel.model import Route
 from dockerscope.kernel.netlink import Conn
 from dockerscope.kernel.netlink_constants import (
+    NETLINK_ADD_MEMBERSHIP,
     NETLINK_NETFILTER,
     NETLINK_ROUTE,
     NFNLGRP_NFTRACE,
     RT_TABLE_MAIN,
+    SOL_NETLINK,
 )
 from dockerscope.kernel.setns import in_netns
 from dockerscope.kernel.trace import fdb, nftbuild, rules
@@ -43,11 +45,17 @@ T = TypeVar("T")
 _OURS = re.compile(rf"^{nftbuild.PREFIX}_(\d+)$")
 
 
+def _netlink(protocol: int) -> socket.socket:
+    """A bound netlink socket in the calling thread's netns."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, protocol)
+    sock.bind((0, 0))
+    return sock
+
+
 def _local_addresses() -> list[str]:
     """IPv4 addresses of the calling thread's netns (a packet to one is delivered here)."""
-    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+    sock = _netlink(NETLINK_ROUTE)
     try:
-        sock.bind((0, 0))
         msgs = rtnetlink.dump_addrs(Conn(sock))
     finally:
         sock.close()
@@ -93,11 +101,8 @@ def cleanup(ns_path: str | None) -> list[str]:
     """Remove tracing tables of dead tracers in that netns; returns their names."""
 
     def run() -> list[str]:
-        sock = socket.socket(
-            socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
-        )
+        sock = _netlink(NETLINK_NETFILTER)
         try:
-            sock.bind((0, 0))
             conn = Conn(sock)
             gone = stale_tables(nftables.nft_tables(conn))
             for name in gone:
@@ -114,11 +119,7 @@ def leftover_tables(ns_path: str | None) -> list[str]:
     """Every ``dockerscope_trace*`` table in that netns (what a leak check looks for)."""
 
     def run() -> list[str]:
-        conn = Conn(
-            socket.socket(
-                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
-            )
-        )
+        conn = Conn(_netlink(NETLINK_NETFILTER))
         try:
             return [n for _f, n in nftables.nft_tables(conn) if n.startswith(nftbuild.PREFIX)]
         finally:
@@ -160,31 +161,21 @@ class TraceSession:
         self.removed_stale = cleanup(self.ns_path)
 
         def sockets() -> tuple[socket.socket, socket.socket, socket.socket, socket.socket]:
-            ev = socket.socket(
-                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
-            )
+            ev = _netlink(NETLINK_NETFILTER)
             ev.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-            ev.bind((0, 0))
-            ev.setsockopt(270, 1, NFNLGRP_NFTRACE)  # SOL_NETLINK, NETLINK_ADD_MEMBERSHIP
-            ctl = socket.socket(
-                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
+            ev.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NFNLGRP_NFTRACE)
+            return (
+                ev,
+                _netlink(NETLINK_NETFILTER),
+                _netlink(NETLINK_NETFILTER),
+                _netlink(NETLINK_ROUTE),
             )
-            ctl.bind((0, 0))
-            q = socket.socket(
-                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
-            )
-            q.bind((0, 0))
-            rt = socket.socket(
-                socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE
-            )
-            rt.bind((0, 0))
-            return ev, ctl, q, rt
 
         ev, ctl, q, rt = _here(self.ns_path, sockets)
         self._events, self._control = ev, ctl
         self._query, self._route = Conn(q), Conn(rt)
-        self.refresh()
         try:
+            self.refresh()
             nftbuild.commit(ctl, nftbuild.add_table_messages(self.table, self.filter))
         except OSError:
             self.close()
@@ -192,11 +183,7 @@ class TraceSession:
 
     def _check_backend(self) -> None:
         def look() -> tuple[list[tuple[int, str]], list[str]]:
-            conn = Conn(
-                socket.socket(
-                    socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER
-                )
-            )
+            conn = Conn(_netlink(NETLINK_NETFILTER))
             try:
                 return nftables.nft_tables(conn), iptables.legacy_tables_here()
             finally:
