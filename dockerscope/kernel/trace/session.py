@@ -328,7 +328,9 @@ class TraceSession:
                 return
             if stop is not None and stop():
                 return
-            wait = 0.2 if not pending else QUIET / 2
+            wait = 0.2
+            if pending:  # wake when the oldest packet's quiet period ends, not later
+                wait = max(0.0, min(p.last for p in pending.values()) + QUIET - now)
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - now))
             ready, _, _ = select.select([sock], [], [], wait)
