@@ -94,6 +94,25 @@ def render(trace: object) -> str:
     return "\n".join(lines)
 
 
+def _container_names(args: argparse.Namespace, label: str) -> dict[str, str]:
+    """Container address -> name from the lab's socket (or Docker's, for the host), so a
+    published port's rule names its container; empty when no API answers."""
+    from dockerscope.kernel.attribution import hints_from_socket
+    from dockerscope.kernel.scope import default_docker_socket
+
+    if label.startswith("lab:"):
+        sock = f"/run/dockerscope/{label[4:]}/docker.sock"
+    elif label == "host":
+        sock = default_docker_socket()
+    else:
+        return {}
+    try:
+        hints = hints_from_socket(sock, timeout=0.5)
+    except (OSError, ValueError):
+        return {}
+    return {ip.split("/")[0]: c.name for c in hints.containers for ip in c.ips}
+
+
 def _raise_exit(signum: int, frame: FrameType | None) -> None:
     # SIGTERM unwinds like ^C, so the finally that removes our table runs.
     raise SystemExit(128 + signum)
@@ -119,6 +138,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
         raise CliError(f"bad filter: {exc}") from None
     previous = signal.signal(signal.SIGTERM, _raise_exit)
     tracer = session.TraceSession(path, label, flt)
+    tracer.containers = _container_names(args, label)
     try:
         tracer.start()
     except session.TraceError as exc:
