@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from dockerscope.cli import capture, docker, labs, views
+from dockerscope.cli import capture, docker, labs, trace, views
 from dockerscope.cli.common import CliError
 from dockerscope.cli.parser import build_parser, split_globals
 
@@ -34,6 +34,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "replay": lambda args: views.cmd_replay(args.file),
     "course": views.cmd_course,
     "capture": capture.cmd_capture,
+    "trace": trace.cmd_trace,
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dockerscope.cli import capture
+from dockerscope.cli import capture, trace
 from dockerscope.cli.common import version
 from dockerscope.client import commands as docker_commands
 from dockerscope.engine.paths import DATA_BASE, DEFAULT_LAB, RUN_BASE
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="play a recording (no root, no daemon needed)")
     rp.add_argument("file", nargs="?", help="recording file (default: the replay menu)")
 
+    trace.add_parser(sub)
     docker_commands.add_commands(sub)
     return parser
 
