@@ -15,8 +15,16 @@ NDA_DST, NDA_LLADDR = 1, 2
 _NDMSG = struct.Struct("=BxxxiHBB")  # struct ndmsg: family, ifindex, state, flags, type
 _NLMSGHDR_SIZE = 16
 #: NUD_* states, as ``ip neigh`` words them.
-STATES = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE",
-          0x20: "FAILED", 0x40: "NOARP", 0x80: "PERMANENT"}
+STATES = {
+    0x01: "INCOMPLETE",
+    0x02: "REACHABLE",
+    0x04: "STALE",
+    0x08: "DELAY",
+    0x10: "PROBE",
+    0x20: "FAILED",
+    0x40: "NOARP",
+    0x80: "PERMANENT",
+}
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,10 @@ def read_neighbours(netns: str | None) -> list[Neighbour]:
     """The neighbour table of the netns at ``netns`` (None: ours), IPv4 and IPv6."""
     conn = netlink.Conn(netlink_socket(netns, NETLINK_ROUTE))
     try:
-        names = {int(m["index"]): str(m.get_attr("IFLA_IFNAME") or "")
-                 for m in rtnetlink.dump_links(conn)}
+        names = {
+            int(m["index"]): str(m.get_attr("IFLA_IFNAME") or "")
+            for m in rtnetlink.dump_links(conn)
+        }
         request = _NDMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
         return parse(conn.dump(RTM_GETNEIGH, request), names)
     finally:

@@ -24,34 +24,55 @@ IN, OUT = 0, 4
 
 def _seen(frame: bytes, at: float, *places: tuple[str, int]) -> list[Packet]:
     # The same frame a few microseconds apart at each place it crosses.
-    return [decode(frame, time=at + i * 12e-6, netns=LAB, interface=name, pkttype=kind)
-            for i, (name, kind) in enumerate(places)]
+    return [
+        decode(frame, time=at + i * 12e-6, netns=LAB, interface=name, pkttype=kind)
+        for i, (name, kind) in enumerate(places)
+    ]
 
 
 def story() -> list[Packet]:
     """The packets, in time order."""
     out: list[Packet] = []
-    who = build.ethernet(WEB_MAC, "ff:ff:ff:ff:ff:ff", 0x0806,
-                         build.arp(1, WEB_MAC, "172.17.0.2", "00:00:00:00:00:00", "172.17.0.3"))
+    who = build.ethernet(
+        WEB_MAC,
+        "ff:ff:ff:ff:ff:ff",
+        0x0806,
+        build.arp(1, WEB_MAC, "172.17.0.2", "00:00:00:00:00:00", "172.17.0.3"),
+    )
     out += _seen(who, T0 + 0.001, ("veth1a2b3c4", IN), ("docker0", IN))
-    isat = build.ethernet(DB_MAC, WEB_MAC, 0x0806,
-                          build.arp(2, DB_MAC, "172.17.0.3", WEB_MAC, "172.17.0.2"))
+    isat = build.ethernet(
+        DB_MAC, WEB_MAC, 0x0806, build.arp(2, DB_MAC, "172.17.0.3", WEB_MAC, "172.17.0.2")
+    )
     out += _seen(isat, T0 + 0.002, ("veth5d6e7f8", IN))
     for seq in (1, 2):
         at = T0 + seq
-        ping = build.ethernet(WEB_MAC, DB_MAC, 0x0800, build.ipv4(
-            "172.17.0.2", "172.17.0.3", 1, build.icmp_echo(7, seq), ident=100 + seq))
+        ping = build.ethernet(
+            WEB_MAC,
+            DB_MAC,
+            0x0800,
+            build.ipv4("172.17.0.2", "172.17.0.3", 1, build.icmp_echo(7, seq), ident=100 + seq),
+        )
         out += _seen(ping, at, ("veth1a2b3c4", IN), ("docker0", IN))
-        pong = build.ethernet(DB_MAC, WEB_MAC, 0x0800, build.ipv4(
-            "172.17.0.3", "172.17.0.2", 1, build.icmp_echo(7, seq, reply=True),
-            ident=200 + seq))
+        pong = build.ethernet(
+            DB_MAC,
+            WEB_MAC,
+            0x0800,
+            build.ipv4(
+                "172.17.0.3", "172.17.0.2", 1, build.icmp_echo(7, seq, reply=True), ident=200 + seq
+            ),
+        )
         out += _seen(pong, at + 0.0003, ("veth5d6e7f8", IN), ("docker0", IN))
     syn = build.tcp("172.17.0.2", "100.64.0.1", 43512, 8080, seq=1)
-    inside = build.ethernet(WEB_MAC, GW_MAC, 0x0800,
-                            build.ipv4("172.17.0.2", "100.64.0.1", 6, syn, ident=300))
+    inside = build.ethernet(
+        WEB_MAC, GW_MAC, 0x0800, build.ipv4("172.17.0.2", "100.64.0.1", 6, syn, ident=300)
+    )
     out += _seen(inside, T0 + 3, ("veth1a2b3c4", IN), ("docker0", IN))
     outside_syn = build.tcp("100.64.0.2", "100.64.0.1", 43512, 8080, seq=1)
-    outside = build.ethernet(UPLINK_MAC, OUT_MAC, 0x0800,
-                             build.ipv4("100.64.0.2", "100.64.0.1", 6, outside_syn, ident=300))
+    outside = build.ethernet(
+        UPLINK_MAC,
+        OUT_MAC,
+        0x0800,
+        build.ipv4("100.64.0.2", "100.64.0.1", 6, outside_syn, ident=300),
+    )
     out += _seen(outside, T0 + 3.0001, ("ds-uplink", OUT))
     return sorted(out, key=lambda p: p.time)

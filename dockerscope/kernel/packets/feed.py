@@ -108,8 +108,13 @@ class LivePacketFeed(PacketFeed):
     filter) at once, so the viewer can say so before anything runs.
     """
 
-    def __init__(self, netns: str | None, interfaces: Sequence[str], expression: str = "",
-                 limit: int = QUEUE_LIMIT) -> None:
+    def __init__(
+        self,
+        netns: str | None,
+        interfaces: Sequence[str],
+        expression: str = "",
+        limit: int = QUEUE_LIMIT,
+    ) -> None:
         super().__init__(limit)
         self.interfaces = list(interfaces)
         self.expression = expression.strip()
@@ -174,8 +179,9 @@ class FakePacketFeed(PacketFeed):
     applied: the fake has no kernel to run it in.
     """
 
-    def __init__(self, packets: Sequence[Packet], expression: str = "",
-                 limit: int = QUEUE_LIMIT) -> None:
+    def __init__(
+        self, packets: Sequence[Packet], expression: str = "", limit: int = QUEUE_LIMIT
+    ) -> None:
         super().__init__(limit)
         self.expression = expression.strip()
         if self.expression:
