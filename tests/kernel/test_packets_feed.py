@@ -58,7 +58,7 @@ def test_the_feed_sees_a_ping_between_two_netns_on_the_bridge(
     feed.start(woken.set)
     try:
         subprocess.run(
-            ["nsenter", f"--net={ns1}", "busybox", "ping", "-c", "2", "-W", "2", ep2.ip],
+            ["nsenter", f"--net={ns1}", "busybox", "ping", "-c", "2", "-W", "2", ep2.ip_address],
             capture_output=True,
             timeout=30,
             check=True,
@@ -73,7 +73,7 @@ def test_the_feed_sees_a_ping_between_two_netns_on_the_bridge(
         feed.stop()
     requests = [s for s in got if s.packet.icmp is not None and s.packet.icmp.type == 8]
     assert requests, [s.packet for s in got]
-    assert all(s.packet.ip is not None and s.packet.ip.src == ep1.ip for s in requests)
+    assert all(s.packet.ip is not None and s.packet.ip.src == ep1.ip_address for s in requests)
     places = {s.packet.interface for s in requests}
     assert places == {"docker0", ep1.veth}, places
     linked = [s for s in requests if s.link is not None]
@@ -83,7 +83,7 @@ def test_the_feed_sees_a_ping_between_two_netns_on_the_bridge(
     assert stats.dropped == 0 and feed.state.not_shown == 0
     # the neighbour table of c1 now knows c2 (after the ping's ARP)
     table = read_neighbours(ns1)
-    assert any(n.address == ep2.ip and n.mac == ep2.mac for n in table), table
+    assert any(n.address == ep2.ip_address and n.mac == ep2.mac_address for n in table), table
 
 
 def test_an_interface_that_goes_ends_its_capture_with_a_note(
