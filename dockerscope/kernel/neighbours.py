@@ -7,10 +7,9 @@ import struct
 from dataclasses import dataclass
 
 from dockerscope.kernel import netlink, rtnetlink
-from dockerscope.kernel.netlink_constants import NETLINK_ROUTE
+from dockerscope.kernel.netlink_constants import NETLINK_ROUTE, RTM_GETNEIGH, RTM_NEWNEIGH
 from dockerscope.kernel.setns import netlink_socket
 
-RTM_NEWNEIGH, RTM_GETNEIGH = 28, 30
 NDA_DST, NDA_LLADDR = 1, 2
 _NDMSG = struct.Struct("=BxxxiHBB")  # struct ndmsg: family, ifindex, state, flags, type
 _NLMSGHDR_SIZE = 16
