@@ -180,8 +180,15 @@ class FakePacketFeed(PacketFeed):
     """
 
     def __init__(
-        self, packets: Sequence[Packet], expression: str = "", limit: int = QUEUE_LIMIT
+        self,
+        packets: Sequence[Packet],
+        expression: str = "",
+        limit: int = QUEUE_LIMIT,
+        *,
+        every: float | None = None,
     ) -> None:
+        """``every``: release one packet each ``every`` seconds on a thread (demos), instead
+        of waiting for ``release`` calls (tests)."""
         super().__init__(limit)
         self.expression = expression.strip()
         if self.expression:
@@ -189,6 +196,18 @@ class FakePacketFeed(PacketFeed):
         self._waiting = deque(packets)
         self.released = 0
         self.stopped = False
+        self._every = every
+        self._halt = threading.Event()
+
+    def start(self, wake: Callable[[], None]) -> None:
+        super().start(wake)
+        if self._every is not None:
+            threading.Thread(target=self._trickle, name="fake-packets", daemon=True).start()
+
+    def _trickle(self) -> None:
+        assert self._every is not None
+        while self._waiting and not self._halt.wait(self._every):
+            self.release(1)
 
     def release(self, count: int | None = None) -> None:
         """Hand the next ``count`` packets (all when None) to the viewer."""
@@ -203,6 +222,7 @@ class FakePacketFeed(PacketFeed):
 
     def stop(self) -> None:
         self.stopped = True
+        self._halt.set()
 
     def stats(self) -> Stats:
         return Stats(self.released, 0)
