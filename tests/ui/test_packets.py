@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from dockerscope.kernel.neighbours import Neighbour
 from dockerscope.kernel.packets import fakepackets
+from dockerscope.kernel.packets.capture import CaptureError
 from dockerscope.kernel.packets.feed import FakePacketFeed, PacketFeed
 from dockerscope.kernel.packets.pcapng import BYTE_ORDER_MAGIC
 from tests.ui.helpers import frames, make_app, until
@@ -202,3 +203,28 @@ def test_snapshot_80x24(snap_compare: Any) -> None:
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_an_unknown_interface_is_refused_and_a_vanished_one_is_told() -> None:
+    app, feeds = packets_app()
+
+    def picky(interfaces: list[str], expression: str) -> PacketFeed:
+        if "nosuch0" in interfaces:
+            raise CaptureError("no interface nosuch0 in netns demo")
+        return feeds(interfaces, expression)
+
+    app.source.packet_feed = picky
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_packets(pilot, app)
+        await pilot.press("i")
+        for ch in " nosuch0":
+            await pilot.press("space" if ch == " " else ch)
+        await pilot.press("enter")
+        error = screen.query_one("#packets-error", Static)
+        await until(pilot, lambda: error.has_class("-shown"))
+        assert "Could not capture there, so nothing changed" in str(error.render())
+        assert screen.interfaces == ["docker0", "br-12eeb8c4266b"] and len(feeds.opened) == 1
+        feeds.current.end("capture on br-12eeb8c4266b ended: the interface went away")
+        await until(pilot, lambda: bool(screen.notes))
+        said = [str(n.message) for n in app._notifications]
+        assert any("the interface went away" in m for m in said)
