@@ -225,6 +225,8 @@ class DockerscopeApp(App[None]):
                                 lambda pid=cls.PANEL_ID: dash.action_show_panel(pid))
         yield SystemCommand("Show me the command", "the shell command behind the panel (c)",
                             dash.action_show_command)
+        yield SystemCommand("Packets", "live packets on the lab's bridges, and its ARP table (P)",
+                            dash.action_packets)
         yield SystemCommand("Run a docker command", "open the command bar (:)",
                             dash.action_command_bar)
         yield SystemCommand("NAT: nat / filter table", "flip the iptables table (t)",

@@ -61,6 +61,7 @@ class DashboardScreen(Screen[None]):
         Binding("t", "toggle_table", "nat/filter"),
         Binding("g", "toggle_layout", "Layout"),
         Binding("p", "pause", "Pause"),
+        Binding("P", "packets", "Packets", show=False),
         Binding("escape", "escape", show=False),
     ]
 
@@ -274,6 +275,14 @@ class DashboardScreen(Screen[None]):
         self.sub_title = "paused (p resumes)" if self.paused else None
         if not self.paused:
             self.refresh_panels(force=True)
+
+    def action_packets(self) -> None:
+        """Open the Packets view (live packets on the lab's bridges) over the dashboard."""
+        from dockerscope.screens.packets import packets_screen_for
+
+        screen = packets_screen_for(self.app)
+        if screen is not None:
+            self.app.push_screen(screen)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen([(cls.TITLE, cls.HINT) for cls in PANEL_TYPES]))

@@ -42,15 +42,17 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
-    def __init__(self, panels: list[tuple[str, str]]) -> None:
+    def __init__(self, panels: list[tuple[str, str]],
+                 keys: tuple[tuple[str, str], ...] = KEYS) -> None:
         super().__init__()
         self.panels = panels  # (title, hint)
+        self.keys = keys  # (key, what it does): the dashboard's, or another screen's
 
     def compose(self) -> ComposeResult:
         keys = Table(box=None, show_header=False, pad_edge=False)
         keys.add_column(style="bold")
         keys.add_column()
-        for key, what in KEYS:
+        for key, what in self.keys:
             keys.add_row(key, what)
         panels = Table(box=None, show_header=False, pad_edge=False)
         panels.add_column(style="bold")
@@ -66,7 +68,8 @@ class HelpScreen(ModalScreen[None]):
             box.border_title = "dockerscope help (esc closes)"
             yield Static(Text("Keys", style="bold underline"))
             yield Static(keys)
-            yield Static(Text("\nPanels", style="bold underline"))
-            yield Static(panels)
+            if self.panels:
+                yield Static(Text("\nPanels", style="bold underline"))
+                yield Static(panels)
             yield Static(Text("\nColours", style="bold underline"))
             yield Static(legend)
