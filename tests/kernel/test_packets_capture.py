@@ -89,16 +89,16 @@ def test_arp_between_two_containers_on_docker0(
     _, _, ep2 = container(nm, "c2")
     group = Captures([Capture("docker0", str(lab.netns_path), "arp")])
     try:
-        in_ns(ns1, "busybox", "ping", "-c", "1", "-W", "2", ep2.ip)
+        in_ns(ns1, "busybox", "ping", "-c", "1", "-W", "2", ep2.ip_address)
         got = collect(group, lambda ps: sum(p.arp is not None for p in ps) >= 2)
     finally:
         group.close()
     arps = [p.arp for p in got if p.arp is not None]
     assert any(
-        a.kind == "who-has" and a.sender_ip == ep1.ip and a.target_ip == ep2.ip for a in arps
+        a.kind == "who-has" and a.sender_ip == ep1.ip_address and a.target_ip == ep2.ip_address for a in arps
     ), arps
     assert any(
-        a.kind == "is-at" and a.sender_ip == ep2.ip and a.sender_mac == ep2.mac for a in arps
+        a.kind == "is-at" and a.sender_ip == ep2.ip_address and a.sender_mac == ep2.mac_address for a in arps
     )
     assert all(p.interface == "docker0" and p.netns == lab.name for p in got)
     assert group.stats().dropped == 0
@@ -133,7 +133,7 @@ def test_tcp_handshake_on_both_ends_of_a_veth_is_linked(
         )
         try:
             got = in_ns(
-                ns1, "timeout", "5", "busybox", "wget", "-q", "-O", "-", f"http://{ep2.ip}/"
+                ns1, "timeout", "5", "busybox", "wget", "-q", "-O", "-", f"http://{ep2.ip_address}/"
             )
             assert got.stdout == "hello\n"
             packets = collect(
@@ -155,7 +155,7 @@ def test_tcp_handshake_on_both_ends_of_a_veth_is_linked(
         assert {link.earlier.interface, link.later.interface} == {"eth0", ep1.veth}
     syn = by_flags[0x02]
     assert syn.earlier.interface == "eth0" and syn.earlier.outgoing  # the container sent it first
-    assert syn.later.ip is not None and syn.later.ip.src == ep1.ip and syn.later.tcp is not None
+    assert syn.later.ip is not None and syn.later.ip.src == ep1.ip_address and syn.later.tcp is not None
     assert syn.later.tcp.dport == 80
 
 
@@ -196,11 +196,11 @@ def test_masquerade_rewrite_between_docker0_and_the_uplink(
     assert (syn.later.netns, syn.later.interface) == ("host", uplink.host_ifname)
     [rewrite] = syn.rewrites
     assert rewrite.side == "source"
-    assert rewrite.before.startswith(ep1.ip + ".") and rewrite.after.startswith(uplink.lab_ip + ".")
+    assert rewrite.before.startswith(ep1.ip_address + ".") and rewrite.after.startswith(uplink.lab_ip + ".")
     # The reply comes back through the uplink first and is rewritten back to the container.
     back = [link for link in links if link.later.interface == "docker0"]
     assert back and back[0].rewrites[0].side == "destination"
-    assert back[0].rewrites[0].after.startswith(ep1.ip + ".")
+    assert back[0].rewrites[0].after.startswith(ep1.ip_address + ".")
 
 
 @pytest.mark.skipif(shutil.which("tcpdump") is None, reason="no tcpdump")
@@ -220,7 +220,7 @@ def test_cli_writes_pcapng_that_tcpdump_reads(
     try:
         assert cli.stderr is not None
         assert cli.stderr.readline().startswith("capturing on docker0 in netns")
-        in_ns(ns1, "busybox", "ping", "-c", "2", "-W", "2", ep2.ip)
+        in_ns(ns1, "busybox", "ping", "-c", "2", "-W", "2", ep2.ip_address)
         assert cli.wait(timeout=10) == 0
         summary = cli.stderr.read()
     finally:
@@ -276,7 +276,7 @@ def test_cli_links_a_packet_seen_in_a_container_and_on_docker0(
     try:
         assert cli.stderr is not None and cli.stdout is not None
         assert "docker0" in cli.stderr.readline() and "eth0 in netns c1" in cli.stderr.readline()
-        in_ns(ns1, "busybox", "ping", "-c", "1", "-W", "2", ep2.ip)
+        in_ns(ns1, "busybox", "ping", "-c", "1", "-W", "2", ep2.ip_address)
         assert cli.wait(timeout=10) == 0
         lines = cli.stdout.read().splitlines()
     finally:
@@ -284,8 +284,8 @@ def test_cli_links_a_packet_seen_in_a_container_and_on_docker0(
             cli.kill()
             cli.wait()
     assert len(lines) == 4, lines
-    assert f"c1/eth0 Out IP {ep1.ip} > {ep2.ip}: ICMP echo request" in lines[0]
-    assert f"{lab.name}/docker0 In IP {ep1.ip} > {ep2.ip}: ICMP echo request" in lines[1]
+    assert f"c1/eth0 Out IP {ep1.ip_address} > {ep2.ip_address}: ICMP echo request" in lines[0]
+    assert f"{lab.name}/docker0 In IP {ep1.ip_address} > {ep2.ip_address}: ICMP echo request" in lines[1]
     assert lines[1].endswith("[same packet as on c1/eth0 (Out)]")
     assert sum("same packet as on" in line for line in lines) == 2
 
