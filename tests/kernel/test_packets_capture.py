@@ -95,10 +95,12 @@ def test_arp_between_two_containers_on_docker0(
         group.close()
     arps = [p.arp for p in got if p.arp is not None]
     assert any(
-        a.kind == "who-has" and a.sender_ip == ep1.ip_address and a.target_ip == ep2.ip_address for a in arps
+        a.kind == "who-has" and a.sender_ip == ep1.ip_address and a.target_ip == ep2.ip_address
+        for a in arps
     ), arps
     assert any(
-        a.kind == "is-at" and a.sender_ip == ep2.ip_address and a.sender_mac == ep2.mac_address for a in arps
+        a.kind == "is-at" and a.sender_ip == ep2.ip_address and a.sender_mac == ep2.mac_address
+        for a in arps
     )
     assert all(p.interface == "docker0" and p.netns == lab.name for p in got)
     assert group.stats().dropped == 0
@@ -155,7 +157,11 @@ def test_tcp_handshake_on_both_ends_of_a_veth_is_linked(
         assert {link.earlier.interface, link.later.interface} == {"eth0", ep1.veth}
     syn = by_flags[0x02]
     assert syn.earlier.interface == "eth0" and syn.earlier.outgoing  # the container sent it first
-    assert syn.later.ip is not None and syn.later.ip.src == ep1.ip_address and syn.later.tcp is not None
+    assert (
+        syn.later.ip is not None
+        and syn.later.ip.src == ep1.ip_address
+        and syn.later.tcp is not None
+    )
     assert syn.later.tcp.dport == 80
 
 
@@ -196,7 +202,9 @@ def test_masquerade_rewrite_between_docker0_and_the_uplink(
     assert (syn.later.netns, syn.later.interface) == ("host", uplink.host_ifname)
     [rewrite] = syn.rewrites
     assert rewrite.side == "source"
-    assert rewrite.before.startswith(ep1.ip_address + ".") and rewrite.after.startswith(uplink.lab_ip + ".")
+    assert rewrite.before.startswith(ep1.ip_address + ".") and rewrite.after.startswith(
+        uplink.lab_ip + "."
+    )
     # The reply comes back through the uplink first and is rewritten back to the container.
     back = [link for link in links if link.later.interface == "docker0"]
     assert back and back[0].rewrites[0].side == "destination"
@@ -285,7 +293,10 @@ def test_cli_links_a_packet_seen_in_a_container_and_on_docker0(
             cli.wait()
     assert len(lines) == 4, lines
     assert f"c1/eth0 Out IP {ep1.ip_address} > {ep2.ip_address}: ICMP echo request" in lines[0]
-    assert f"{lab.name}/docker0 In IP {ep1.ip_address} > {ep2.ip_address}: ICMP echo request" in lines[1]
+    assert (
+        f"{lab.name}/docker0 In IP {ep1.ip_address} > {ep2.ip_address}: ICMP echo request"
+        in lines[1]
+    )
     assert lines[1].endswith("[same packet as on c1/eth0 (Out)]")
     assert sum("same packet as on" in line for line in lines) == 2
 
