@@ -267,7 +267,9 @@ def _check_binds(binds: tuple[str, ...]) -> tuple[str, ...]:
     return binds
 
 
-def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettings:
+def _refuse_unhandled(hc: dict[str, Any]) -> None:
+    """Every HostConfig field we do not implement, set to anything but its default, is a 400
+    naming the docker flag (never silently ignored)."""
     for key, value in hc.items():
         if key in HANDLED_HOST:
             continue
@@ -278,11 +280,17 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         if _empty(value):
             continue
         raise NotSupported(REFUSED_HOST.get(key, f"HostConfig.{key}"))
-    log_config = parse_log_config(_dict(hc.get("LogConfig"), "HostConfig.LogConfig"))
     restart = _dict(hc.get("RestartPolicy"), "HostConfig.RestartPolicy")
     if restart.get("Name") not in (None, "", "no"):
         raise NotSupported(f"--restart {restart.get('Name')}")
+    # The docker CLI turns `--security-opt systempaths=unconfined` into empty lists here (null
+    # otherwise): no masked or read-only /proc paths, which we do not do.
+    if hc.get("MaskedPaths") == [] or hc.get("ReadonlyPaths") == []:
+        raise NotSupported("--security-opt systempaths=unconfined")
 
+
+def _port_bindings(hc: dict[str, Any]) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """``-p`` as (container port key, ((host ip, host port), ...)) with each value checked."""
     port_bindings = []
     for port, binds in _dict(hc.get("PortBindings"), "HostConfig.PortBindings").items():
         key = _port_key(port)
@@ -298,7 +306,11 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
                 raise InvalidArgument(f"invalid host port {host_port!r} for {port}")
             pairs.append((_host_ip(_str(b.get("HostIp"), "HostIp")), host_port))
         port_bindings.append((key, tuple(pairs)))
+    return tuple(port_bindings)
 
+
+def _limits(hc: dict[str, Any]) -> tuple[int, int, int | None]:
+    """(memory, nano_cpus, pids limit or None), each within what dockerd accepts."""
     pids = hc.get("PidsLimit")
     if pids is not None and not isinstance(pids, int):
         raise InvalidArgument("HostConfig.PidsLimit must be an integer")
@@ -313,22 +325,25 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         raise InvalidArgument(
             f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )
-    console = console_size(hc.get("ConsoleSize"), "HostConfig.ConsoleSize")
-    security_opt, seccomp = security_opts(hc.get("SecurityOpt"))
-    # The docker CLI turns `--security-opt systempaths=unconfined` into empty lists here (null
-    # otherwise): no masked or read-only /proc paths, which we do not do.
-    if hc.get("MaskedPaths") == [] or hc.get("ReadonlyPaths") == []:
-        raise NotSupported("--security-opt systempaths=unconfined")
+    return memory, nano, pids if pids and pids > 0 else None
+
+
+def _network_mode(hc: dict[str, Any], publishes: bool) -> str:
+    """``--network``, with dockerd's refusal of ports for a container-type network mode."""
     network_mode = _str(hc.get("NetworkMode"), "HostConfig.NetworkMode") or "default"
     if network_mode.startswith("container:"):
         # Joining another container's network stack: nothing of the stack is ours to shape.
         if not network_mode.partition(":")[2]:
             raise InvalidArgument("--network container: needs a container name or id")
-        if port_bindings or _bool(hc.get("PublishAllPorts"), "HostConfig.PublishAllPorts"):
+        if publishes:
             raise InvalidArgument(
                 "conflicting options: port publishing and the container type network mode"
             )
+    return network_mode
 
+
+def _endpoints(networking: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """NetworkingConfig's endpoints as (network, aliases); other endpoint settings refused."""
     endpoints = []
     for net, cfg in _dict(
         networking.get("EndpointsConfig"), "NetworkingConfig.EndpointsConfig"
@@ -346,23 +361,34 @@ def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettin
         if cfg.get("Links"):
             raise NotSupported("--link")
         endpoints.append((net, _strings(cfg.get("Aliases"), "Aliases") or ()))
+    return tuple(endpoints)
 
+
+def _host_settings(hc: dict[str, Any], networking: dict[str, Any]) -> HostSettings:
+    _refuse_unhandled(hc)
+    log_config = parse_log_config(_dict(hc.get("LogConfig"), "HostConfig.LogConfig"))
+    port_bindings = _port_bindings(hc)
+    memory, nano, pids_limit = _limits(hc)
+    console = console_size(hc.get("ConsoleSize"), "HostConfig.ConsoleSize")
+    security_opt, seccomp = security_opts(hc.get("SecurityOpt"))
+    publish_all = _bool(hc.get("PublishAllPorts"), "HostConfig.PublishAllPorts")
+    network_mode = _network_mode(hc, bool(port_bindings) or publish_all)
     return HostSettings(
         binds=_check_binds(_strings(hc.get("Binds"), "HostConfig.Binds") or ()),
-        port_bindings=tuple(port_bindings),
-        publish_all_ports=_bool(hc.get("PublishAllPorts"), "HostConfig.PublishAllPorts"),
+        port_bindings=port_bindings,
+        publish_all_ports=publish_all,
         network_mode=network_mode,
         memory=memory,
         nano_cpus=nano,
         cpu_shares=_int(hc.get("CpuShares"), "HostConfig.CpuShares"),
-        pids_limit=pids if pids and pids > 0 else None,
+        pids_limit=pids_limit,
         auto_remove=_bool(hc.get("AutoRemove"), "HostConfig.AutoRemove"),
         extra_hosts=_strings(hc.get("ExtraHosts"), "HostConfig.ExtraHosts") or (),
         dns=_strings(hc.get("Dns"), "HostConfig.Dns") or (),
         dns_search=_strings(hc.get("DnsSearch"), "HostConfig.DnsSearch") or (),
         dns_options=_strings(hc.get("DnsOptions"), "HostConfig.DnsOptions") or (),
         console_size=console,
-        endpoints=tuple(endpoints),
+        endpoints=_endpoints(networking),
         security_opt=security_opt,
         seccomp=seccomp,
         log_driver=log_config.type,
