@@ -119,3 +119,14 @@ def read_processes(
         if p is not None and (keep is None or keep(p)):
             out.append(p)
     return out
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` exists (a zombie counts); a process of another user counts too."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -10,17 +10,16 @@ demos without root.
 
 from __future__ import annotations
 
-import select
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from dockerscope.kernel.packets import bpf
-from dockerscope.kernel.packets.capture import LIVENESS_EVERY, Capture, CaptureError, Stats
+from dockerscope.kernel.packets.capture import Capture, CaptureError, Stats
 from dockerscope.kernel.packets.linking import Link, Linker
 from dockerscope.kernel.packets.records import Packet
+from dockerscope.kernel.packets.several import Captures
 
 #: Sightings waiting for the viewer at most; past this the oldest are dropped and counted.
 QUEUE_LIMIT = 5000
@@ -134,28 +133,18 @@ class LivePacketFeed(PacketFeed):
         self._thread.start()
 
     def _run(self) -> None:
-        # Like several.py's loop, but handing over whole batches: one wake per select.
+        # Whole batches are handed over: one wake of the viewer per wait on the sockets.
         noted: set[int] = set()
-        last_check = time.monotonic()
-        while not self._stop.is_set():
-            live = [c for c in self.captures if c.ended is None]
-            if not live:
-                break
-            try:
-                ready, _, _ = select.select(live, [], [], LIVENESS_EVERY / 2)
-            except (OSError, ValueError):
-                break
-            batch = [p for c in ready for p in c.read()]
-            batch.sort(key=lambda p: p.time)
+        for batch in Captures(self.captures).batches(self._stop):
             self._put(batch)
-            if time.monotonic() - last_check >= LIVENESS_EVERY:
-                last_check = time.monotonic()
-                for c in live:
-                    c.check_alive()
-            for i, c in enumerate(self.captures):
-                if c.ended is not None and i not in noted:
-                    noted.add(i)
-                    self._note(f"capture on {c.interface} ended: {c.ended}")
+            self._note_ended(noted)
+        self._note_ended(noted)
+
+    def _note_ended(self, noted: set[int]) -> None:
+        for i, c in enumerate(self.captures):
+            if c.ended is not None and i not in noted:
+                noted.add(i)
+                self._note(f"capture on {c.interface} ended: {c.ended}")
 
     def stop(self) -> None:
         self._stop.set()

@@ -34,11 +34,9 @@ class Captures:
         """The captures that have not ended."""
         return [c for c in self.captures if c.ended is None]
 
-    def packets(
-        self, stop: threading.Event | None = None, count: int | None = None
-    ) -> Iterator[Packet]:
-        """Packets from every capture as they come (each batch sorted by kernel time)."""
-        seen = 0
+    def batches(self, stop: threading.Event | None = None) -> Iterator[list[Packet]]:
+        """What one wait on every capture brought, as one batch sorted by kernel time (empty
+        when only time passed), until every capture has ended or ``stop`` is set."""
         last_check = time.monotonic()
         while not (stop is not None and stop.is_set()):
             live = self.live()
@@ -51,16 +49,24 @@ class Captures:
             batch = [p for c in ready for p in c.read()]
             self._note_ended()
             batch.sort(key=lambda p: p.time)
-            for p in batch:
-                yield p
-                seen += 1
-                if count is not None and seen >= count:
-                    return
+            yield batch
             if time.monotonic() - last_check >= LIVENESS_EVERY:
                 last_check = time.monotonic()
                 for c in live:
                     c.check_alive()
                 self._note_ended()
+
+    def packets(
+        self, stop: threading.Event | None = None, count: int | None = None
+    ) -> Iterator[Packet]:
+        """Packets from every capture as they come (each batch sorted by kernel time)."""
+        seen = 0
+        for batch in self.batches(stop):
+            for p in batch:
+                yield p
+                seen += 1
+                if count is not None and seen >= count:
+                    return
 
     def stats(self) -> Stats:
         """Received and dropped, summed over every capture."""

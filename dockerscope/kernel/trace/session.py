@@ -31,6 +31,7 @@ from dockerscope.kernel.netlink_constants import (
     RT_TABLE_MAIN,
     SOL_NETLINK,
 )
+from dockerscope.kernel.processes import pid_alive
 from dockerscope.kernel.setns import in_netns
 from dockerscope.kernel.trace import fdb, nftbuild, rules
 from dockerscope.kernel.trace.assemble import assemble, flow_of
@@ -75,18 +76,8 @@ def _here(ns_path: str | None, fn: Callable[[], T]) -> T:
     return fn() if ns_path is None else in_netns(ns_path, fn)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def stale_tables(
-    tables: list[tuple[int, str]], alive: Callable[[int], bool] = _pid_alive
+    tables: list[tuple[int, str]], alive: Callable[[int], bool] = pid_alive
 ) -> list[str]:
     """Our tables whose tracer (the pid in the name) is gone."""
     out = []
