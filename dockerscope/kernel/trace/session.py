@@ -10,6 +10,7 @@ with the socket. ``close()`` removes it otherwise. ``traces(...)`` yields one Tr
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import select
@@ -254,7 +255,8 @@ class TraceSession:
         if unknown and time.monotonic() - self._book_at > 0.5:
             self.refresh()  # a rule added since we started (a new container's port)
         rule_text = " || ".join(self.filter.nft_rules())
-        trace = assemble(
+        build = functools.partial(
+            assemble,
             trace_id,
             self.label,
             pending.events,
@@ -265,6 +267,7 @@ class TraceSession:
             started=pending.first,
             local=self.local,
         )
+        trace = build()
         # Only a connection's first packet crosses the nat chains; conntrack rewrites the
         # others without an event, so its entry is read for every packet (a lab has few).
         flow = None
@@ -273,20 +276,7 @@ class TraceSession:
                 flow = flow_of(conntrack.read_netlink(self._query, self.label), trace.first)
         routes = self._routes() if trace.delivered_to is None else []
         if flow is not None or routes:
-            trace = assemble(
-                trace_id,
-                self.label,
-                pending.events,
-                self.book,
-                self.names,
-                our_rule=rule_text,
-                routes=routes,
-                flow=flow,
-                bridge_port=self.bridge_port,
-                containers=self.containers,
-                started=pending.first,
-                local=self.local,
-            )
+            trace = build(routes=routes, flow=flow, bridge_port=self.bridge_port)
         return trace
 
     def _starts_packet(self, e: TraceEvent) -> bool:
