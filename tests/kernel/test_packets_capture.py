@@ -15,18 +15,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from dockerscope.engine.network import LabHost, NetworkManager, Uplink
-from dockerscope.engine.network.model import Endpoint
+from dockerscope.engine.network import NetworkManager, Uplink
 from dockerscope.engine.paths import Lab
 from dockerscope.kernel.packets.capture import Capture
 from dockerscope.kernel.packets.linking import link_all
 from dockerscope.kernel.packets.records import Packet
 from dockerscope.kernel.packets.several import Captures
+from tests.kernel.standin_lab import container
 
 pytestmark = pytest.mark.kernel
 
@@ -35,32 +35,6 @@ def in_ns(path: str, *cmd: str, check: bool = True) -> subprocess.CompletedProce
     return subprocess.run(
         ["nsenter", f"--net={path}", *cmd], capture_output=True, text=True, timeout=30, check=check
     )
-
-
-@pytest.fixture
-def lab_up(lab_name: str, tmp_path: Path) -> Iterator[tuple[Lab, Uplink]]:
-    lab = Lab.named(lab_name, data_root=tmp_path / "data", run_root=tmp_path / "run")
-    host = LabHost(lab)
-    try:
-        yield lab, host.up()
-    finally:
-        host.down()
-
-
-@pytest.fixture
-def nm(lab_up: tuple[Lab, Uplink]) -> Iterator[NetworkManager]:
-    manager = NetworkManager(lab_up[0])
-    try:
-        yield manager
-    finally:
-        manager.close()
-
-
-def container(nm: NetworkManager, name: str) -> tuple[str, str, Endpoint]:
-    """A stand-in container on the default bridge: (id, netns path, endpoint)."""
-    cid = (name.encode().hex() * 64)[:64]
-    netns = nm.sandbox(cid, name)
-    return cid, str(netns), nm.attach(cid, "bridge")
 
 
 def collect(

@@ -6,52 +6,24 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from dockerscope.engine.network import LabHost, NetworkManager, Uplink
-from dockerscope.engine.network.model import Endpoint
+from dockerscope.engine.network import NetworkManager, Uplink
 from dockerscope.engine.paths import Lab
 from dockerscope.kernel.neighbours import read_neighbours
 from dockerscope.kernel.packets.feed import LivePacketFeed, Sighting
+from tests.kernel.standin_lab import container
 
 pytestmark = pytest.mark.kernel
-
-
-@pytest.fixture
-def lab_up(lab_name: str, tmp_path: Path) -> Iterator[tuple[Lab, Uplink]]:
-    lab = Lab.named(lab_name, data_root=tmp_path / "data", run_root=tmp_path / "run")
-    host = LabHost(lab)
-    try:
-        yield lab, host.up()
-    finally:
-        host.down()
-
-
-@pytest.fixture
-def nm(lab_up: tuple[Lab, Uplink]) -> Iterator[NetworkManager]:
-    manager = NetworkManager(lab_up[0])
-    try:
-        yield manager
-    finally:
-        manager.close()
-
-
-def container(nm: NetworkManager, name: str) -> tuple[str, Endpoint]:
-    """A stand-in container on the default bridge: (netns path, endpoint)."""
-    cid = (name.encode().hex() * 64)[:64]
-    netns = nm.sandbox(cid, name)
-    return str(netns), nm.attach(cid, "bridge")
 
 
 def test_the_feed_sees_a_ping_between_two_netns_on_the_bridge(
     lab_up: tuple[Lab, Uplink], nm: NetworkManager
 ) -> None:
     lab, _ = lab_up
-    ns1, ep1 = container(nm, "c1")
-    _, ep2 = container(nm, "c2")
+    _, ns1, ep1 = container(nm, "c1")
+    _, _, ep2 = container(nm, "c2")
     feed = LivePacketFeed(str(lab.netns_path), ["docker0", ep1.veth], "icmp")
     woken = threading.Event()
     got: list[Sighting] = []
@@ -90,7 +62,7 @@ def test_an_interface_that_goes_ends_its_capture_with_a_note(
     lab_up: tuple[Lab, Uplink], nm: NetworkManager
 ) -> None:
     lab, _ = lab_up
-    _, ep1 = container(nm, "c1")
+    _, _, ep1 = container(nm, "c1")
     feed = LivePacketFeed(str(lab.netns_path), ["docker0", ep1.veth])
     woken = threading.Event()
     feed.start(woken.set)
